@@ -1,0 +1,289 @@
+"""The ``studio`` command: train, write, eval and models. A thin face over the Trainer and the Generator.
+
+A user error prints one line (``studio: error: ...``) and exits with status 2; Ctrl-C exits with 130. Heavy
+libraries are imported inside the commands so ``studio --help`` answers at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from studio.config import MAX_GENERATION_LENGTH
+from studio.errors import StudioError
+
+EXIT_USAGE, EXIT_INTERRUPTED = 2, 130
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with a one-line error instead of the usage block."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        sys.stderr.write(f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        raise SystemExit(EXIT_USAGE)
+
+
+def _add_model_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("model")
+    g.add_argument("--cell", default="lstm", help="recurrent cell: rnn (tanh), lstm or gru (default lstm)")
+    g.add_argument("--layers", type=int, default=2, help="stacked recurrent layers, 1..16 (default 2)")
+    g.add_argument("--hidden", type=int, default=512, help="hidden units per layer, 1..65536 (default 512)")
+    g.add_argument("--embedding", type=int, default=None,
+                   help="embedding width, 1..65536 (default: 64 for char, else the hidden size)")
+    g.add_argument("--dropout", type=float, default=0.0,
+                   help="dropout on embeddings, between layers and on outputs, 0..0.95 (default 0)")
+    g.add_argument("--dropout-embedding", type=float, default=None, help="override embedding dropout, 0..0.95")
+    g.add_argument("--dropout-between", type=float, default=None, help="override between-layer dropout, 0..0.95")
+    g.add_argument("--dropout-output", type=float, default=None, help="override output dropout, 0..0.95")
+    g.add_argument("--tie", action="store_true", help="tie the embedding and output weights")
+    g.add_argument("--forget-bias", type=float, default=1.0, help="LSTM forget-gate bias at init, -10..10")
+
+
+def _add_train_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("training")
+    g.add_argument("--batch-size", type=int, default=64, help="parallel streams per step, 1..65536 (default 64)")
+    g.add_argument("--seq-len", type=int, default=128, help="BPTT window in tokens, 1..100000 (default 128)")
+    g.add_argument("--lr", type=float, default=2e-3, help="peak AdamW learning rate, (0, 10] (default 2e-3)")
+    g.add_argument("--weight-decay", type=float, default=0.01, help="AdamW weight decay, 0..10 (default 0.01)")
+    g.add_argument("--grad-clip", type=float, default=1.0, help="gradient-norm clip, 0 (off)..1e6 (default 1)")
+    g.add_argument("--warmup", type=int, default=100, help="linear warm-up steps, >= 0 (default 100)")
+    g.add_argument("--schedule", default="cosine", help="after warm-up: cosine, plateau or constant (default cosine)")
+    g.add_argument("--max-steps", type=int, default=None, help="optimiser steps, >= 1 (default 2000)")
+    g.add_argument("--minutes", type=float, default=None, help="wall-clock budget in minutes, >= 0 (0: none)")
+    g.add_argument("--eval-every", type=int, default=200, help="steps between validations, >= 1 (default 200)")
+    g.add_argument("--eval-tokens", type=int, default=0, help="cap on validation tokens, >= 0 (0: all)")
+    g.add_argument("--patience", type=int, default=0,
+                   help="stop after this many evaluations without improvement, >= 0 (0: never)")
+    g.add_argument("--valid-fraction", type=float, default=0.1,
+                   help="tail share of the corpus held out for validation, (0, 0.5] (default 0.1)")
+    g.add_argument("--seed", type=int, default=1337, help="random seed, >= 0 (default 1337)")
+    g.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default auto)")
+    g.add_argument("--no-amp", action="store_true", help="train in float32 on GPU instead of bf16 autocast")
+    g.add_argument("--save-dtype", default="float32",
+                   help="dtype of the best model's weights: float32, float16 or bfloat16 (default float32)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="studio", description="Make music and prose with recurrent neural networks.")
+    parser.add_argument("--version", action="version", version=f"studio {_version()}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    train = sub.add_parser("train", help="train a model from scratch")
+    train_sub = train.add_subparsers(dest="domain", metavar="DOMAIN", parser_class=_Parser)
+    text = train_sub.add_parser("text", help="train a text model on a .txt file or a folder of them")
+    text.add_argument("--corpus", required=True, help="a text file or a folder of .txt/.md files")
+    text.add_argument("--out", default=None, help="run folder (default runs/<corpus name>)")
+    text.add_argument("--tokenizer", default="char", help="char, word or bpe (default char)")
+    text.add_argument("--vocab-size", type=int, default=8000, help="bpe vocabulary size, 260..1000000 (default 8000)")
+    text.add_argument("--min-count", type=int, default=1, help="word: rarer words become <unk>, >= 1 (default 1)")
+    text.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    _add_model_options(text)
+    _add_train_options(text)
+
+    write = sub.add_parser("write", help="generate text with a model")
+    write.add_argument("--model", default="shakespeare", help="shipped model name or model folder "
+                       "(default shakespeare; see studio models)")
+    write.add_argument("--prompt", default="", help="text to continue (default: start a new passage)")
+    write.add_argument("--length", type=int, default=500,
+                       help=f"tokens to generate, 1..{MAX_GENERATION_LENGTH} (default 500)")
+    write.add_argument("--temperature", type=float, default=0.8,
+                       help="sampling temperature, (0, 100] (default 0.8; lower is safer, higher wilder)")
+    write.add_argument("-n", "--num-samples", type=int, default=1, help="samples drawn as one batch, 1..4096")
+    write.add_argument("--seed", type=int, default=None, help="random seed, >= 0 (default: random, reported)")
+    write.add_argument("--out", default=None, help="also write each sample and a JSON sidecar to this folder")
+    write.add_argument("--json", action="store_true", help="print the result as JSON")
+    write.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+
+    ev = sub.add_parser("eval", help="held-out loss of a model on a text corpus")
+    ev.add_argument("--model", required=True, help="shipped model name or model folder")
+    ev.add_argument("--corpus", required=True, help="a text file or a folder of .txt/.md files")
+    ev.add_argument("--split", default="all", choices=("all", "valid"),
+                    help="score all of it, or only its tail share used for validation in training (default all)")
+    ev.add_argument("--valid-fraction", type=float, default=0.1, help="tail share for --split valid, (0, 0.5]")
+    ev.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default auto)")
+    ev.add_argument("--json", action="store_true", help="print the metrics as JSON")
+
+    models = sub.add_parser("models", help="list shipped and local models with their cards")
+    models.add_argument("--dir", default="runs", help="folder of local training runs (default ./runs)")
+    models.add_argument("--card", default=None, help="print one model's whole card (name or path)")
+    return parser
+
+
+def _version() -> str:
+    from studio import __version__
+
+    return __version__
+
+
+# -- commands --------------------------------------------------------------------------------------------------
+def cmd_train_text(args: argparse.Namespace) -> int:
+    from studio.cli_progress import ProgressBar
+    from studio.config import TokenizerConfig, TrainConfig
+    from studio.text_training import train_text
+    from studio.train_log import MetricsLog
+
+    out = Path(args.out or Path("runs") / Path(args.corpus).stem)
+    budget = {k: v for k, v in (("max_steps", args.max_steps), ("minutes", args.minutes)) if v is not None}
+    model_config = tokenizer_config = train_config = None
+    if not args.resume:
+        drop = args.dropout
+        embedding = args.embedding or (64 if args.tokenizer == "char" else args.hidden)
+        model_config = {"cell": args.cell, "num_layers": args.layers, "hidden_size": args.hidden,
+                        "embedding_size": embedding, "tie_weights": args.tie, "forget_bias": args.forget_bias,
+                        "dropout_embedding": drop if args.dropout_embedding is None else args.dropout_embedding,
+                        "dropout_between": drop if args.dropout_between is None else args.dropout_between,
+                        "dropout_output": drop if args.dropout_output is None else args.dropout_output}
+        # Validate everything before reading the corpus, so a typo fails at once and writes nothing.
+        from studio.config import ModelConfig
+
+        ModelConfig(vocab_size=2, **model_config)
+        tokenizer_config = TokenizerConfig(kind=args.tokenizer, vocab_size=args.vocab_size, min_count=args.min_count)
+        train_config = TrainConfig(batch_size=args.batch_size, seq_len=args.seq_len, lr=args.lr,
+                                   weight_decay=args.weight_decay, grad_clip=args.grad_clip,
+                                   warmup_steps=args.warmup, schedule=args.schedule, eval_every=args.eval_every,
+                                   eval_tokens=args.eval_tokens, patience=args.patience,
+                                   valid_fraction=args.valid_fraction, seed=args.seed, device=args.device,
+                                   amp=not args.no_amp, **budget)
+
+    def show_notes(data: Any) -> None:
+        for note in data.notes:
+            print(f"note: {note}", file=sys.stderr)
+
+    result = train_text(args.corpus, out, model_config, tokenizer_config, train_config,
+                        callbacks=[MetricsLog(out), ProgressBar()], resume=args.resume,
+                        save_dtype=args.save_dtype, budget_overrides=budget if args.resume else None,
+                        on_data=show_notes)
+    best = result.best_metrics
+    if result.stop_reason == "interrupted":
+        print(f"interrupted at step {result.steps}; checkpoint saved. Continue with the same command plus --resume",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
+    loss = best.get("valid_nats_per_token")
+    summary = f" best validation {loss:.4f} nats/token at step {best.get('step')}" if loss is not None else ""
+    print(f"done ({result.stop_reason}) after {result.steps} steps in {result.elapsed_s / 60:.1f} min;{summary}. "
+          f"Model: {result.best_path}")
+    return 0
+
+
+def cmd_write(args: argparse.Namespace) -> int:
+    from studio.config import SampleConfig
+    from studio.generate import Generator
+
+    config = SampleConfig(length=args.length, temperature=args.temperature, num_samples=args.num_samples,
+                          seed=args.seed)
+    generator = Generator(args.model, device=args.device)
+    result = generator.generate(args.prompt, config)
+    for note in result.notes:
+        print(f"note: {note}", file=sys.stderr)
+    if args.out:
+        _write_samples(Path(args.out), result)
+    if args.json:
+        print(json.dumps({"texts": result.texts, "seed": result.seed, "params": result.params}, ensure_ascii=False))
+        return 0
+    for i, text in enumerate(result.texts):
+        if len(result.texts) > 1:
+            print(f"--- sample {i + 1} of {len(result.texts)} ---")
+        print(text)
+    print(f"(seed {result.seed})", file=sys.stderr)
+    return 0
+
+
+def _write_samples(folder: Path, result: Any) -> None:
+    """One ``.txt`` per sample plus a JSON sidecar with the seed, model hash and every parameter."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, text in enumerate(result.texts):
+        stem = folder / f"sample-{result.seed}-{i + 1:03d}"
+        _atomic_write(stem.with_suffix(".txt"), text)
+        _atomic_write(stem.with_suffix(".json"), json.dumps({**result.params, "sample": i + 1}, indent=2))
+    print(f"wrote {len(result.texts)} sample(s) to {folder}", file=sys.stderr)
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from studio.config import check_range
+    from studio.data import read_text_corpus, split_text, to_tensor
+    from studio.evaluate import evaluate_loss, loss_metrics
+    from studio.loading import load_model
+    from studio.train import pick_device
+
+    check_range("valid_fraction", args.valid_fraction, 0.0, 0.5, low_open=True)
+    device = pick_device(args.device)
+    loaded = load_model(args.model, device=device)
+    text, report = read_text_corpus(args.corpus)
+    for note in report.lines():
+        print(f"note: {note}", file=sys.stderr)
+    if args.split == "valid":
+        text = split_text(text, args.valid_fraction)[1]
+    ids = loaded.tokenizer.encode(text)
+    if loaded.tokenizer.last_unknown:
+        print(f"note: {loaded.tokenizer.unknown_report()}", file=sys.stderr)
+    nats, count = evaluate_loss(loaded.model, to_tensor(ids), device=device)
+    metrics = loss_metrics(nats, count, len(text) / max(1, len(ids)))
+    metrics.update(model=str(loaded.path), corpus=str(args.corpus), split=args.split, corpus_sha256=report.sha256)
+    if args.json:
+        print(json.dumps(metrics))
+    else:
+        print(f"{metrics['nats_per_token']:.4f} nats/token, {metrics['bits_per_char']:.4f} bits/char, "
+              f"perplexity {metrics['perplexity']:.2f} over {count:,} tokens")
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from studio.loading import describe, local_models, read_card, resolve_model, shipped_models
+
+    if args.card:
+        print(json.dumps(_card_without_tokenizer(read_card(resolve_model(args.card))), indent=2,
+                         ensure_ascii=False))
+        return 0
+    rows = [("shipped", name, path) for name, path in shipped_models().items()]
+    rows += [("local", name, path) for name, path in local_models(args.dir).items()]
+    if not rows:
+        print("no models found: train one with `studio train text --corpus FILE`")
+        return 0
+    for origin, name, path in rows:
+        try:
+            summary = describe(read_card(path))
+        except StudioError as err:
+            summary = f"unreadable: {err}"
+        print(f"{name:<16} {origin:<8} {summary}\n{'':<25} {path}")
+    return 0
+
+
+def _card_without_tokenizer(card: dict[str, Any]) -> dict[str, Any]:
+    """The card as shown to people: the tokenizer's full vocabulary is summarised, not dumped."""
+    shown = dict(card)
+    tok = shown.get("tokenizer", {})
+    shown["tokenizer"] = {"kind": tok.get("kind"), "vocab_size": shown.get("model_config", {}).get("vocab_size")}
+    return shown
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handlers = {"write": cmd_write, "eval": cmd_eval, "models": cmd_models}
+    try:
+        if args.command == "train":
+            if args.domain != "text":
+                parser.error("say what to train: studio train text --corpus FILE")
+            return cmd_train_text(args)
+        if args.command not in handlers:
+            parser.print_help()
+            return EXIT_USAGE
+        return handlers[args.command](args)
+    except StudioError as err:
+        print(f"studio: error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("studio: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # `studio write | head` closed the pipe: not an error
+        return 0

@@ -1,0 +1,181 @@
+"""Typed configuration: one dataclass per concern, validated with messages that name the valid range.
+
+Every config is stored whole in a checkpoint (``to_dict``) and rebuilt from it (``from_dict``), so a model is
+built from its config alone. Unknown keys in a stored config are refused rather than silently dropped: they mean
+the checkpoint was written by a newer Studio.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from studio.errors import StudioError
+
+CELLS = ("rnn", "lstm", "gru")
+TOKENIZERS = ("char", "word", "bpe")
+SCHEDULES = ("cosine", "plateau", "constant")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+# Generation lengths above this are refused: at ~1 ms/token they would run for hours and are nearly always a typo.
+MAX_GENERATION_LENGTH = 100_000
+
+C = TypeVar("C", bound="_Config")
+
+
+def check_range(name: str, value: float, low: float | None = None, high: float | None = None,
+                low_open: bool = False, integer: bool = False) -> None:
+    """Raise ``StudioError`` naming ``name`` and its valid range when ``value`` is outside it.
+
+    ``low_open`` makes the lower bound exclusive (``value > low``), as for a temperature.
+    """
+    if integer and (isinstance(value, bool) or not isinstance(value, int)):
+        raise StudioError(f"{name} must be a whole number, got {value!r}")
+    if not integer and (isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value)):
+        raise StudioError(f"{name} must be a number, got {value!r}")
+    too_low = low is not None and (value <= low if low_open else value < low)
+    too_high = high is not None and value > high
+    if too_low or too_high:
+        left = "(" if low_open else "["
+        lo = "-inf" if low is None else f"{low:g}"
+        hi = "inf" if high is None else f"{high:g}"
+        raise StudioError(f"{name} must be in {left}{lo}, {hi}], got {value:g}")
+
+
+def check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
+    """Raise ``StudioError`` when ``value`` is not one of ``choices``."""
+    if value not in choices:
+        raise StudioError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
+
+
+class _Config:
+    """Shared ``to_dict``/``from_dict`` for the config dataclasses."""
+
+    def validate(self) -> None:  # pragma: no cover - every subclass overrides it
+        raise NotImplementedError
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)  # type: ignore[call-overload]
+
+    @classmethod
+    def from_dict(cls: type[C], data: dict[str, Any]) -> C:
+        known = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise StudioError(f"{cls.__name__} has no field(s) {', '.join(unknown)}: "
+                              "the checkpoint was written by a newer Studio; upgrade Studio to load it")
+        return cls(**data)
+
+
+@dataclass
+class ModelConfig(_Config):
+    """The shape of a recurrent language model; ``RNNLanguageModel`` is built from this alone."""
+
+    vocab_size: int = 256          # number of token ids the model reads and predicts
+    cell: str = "lstm"             # rnn (Elman, tanh), lstm (with forget gate) or gru
+    num_layers: int = 2            # stacked recurrent layers
+    embedding_size: int = 256      # width of the token embedding fed to the first layer
+    hidden_size: int = 512         # width of each recurrent layer's state
+    dropout_embedding: float = 0.0  # dropout on the embedded tokens (Zaremba et al. 2014)
+    dropout_between: float = 0.0   # dropout between stacked layers (inside nn.LSTM/GRU/RNN)
+    dropout_output: float = 0.0    # dropout on the top layer's output, before the softmax layer
+    tie_weights: bool = False      # share the embedding and output matrices (Press & Wolf; Inan et al.)
+    forget_bias: float = 1.0       # LSTM forget-gate bias at init (Jozefowicz et al. 2015); ignored for rnn/gru
+
+    def validate(self) -> None:
+        check_range("vocab_size", self.vocab_size, 2, 10_000_000, integer=True)
+        check_choice("cell", self.cell, CELLS)
+        check_range("num_layers", self.num_layers, 1, 16, integer=True)
+        check_range("embedding_size", self.embedding_size, 1, 65_536, integer=True)
+        check_range("hidden_size", self.hidden_size, 1, 65_536, integer=True)
+        for name in ("dropout_embedding", "dropout_between", "dropout_output"):
+            check_range(name, getattr(self, name), 0.0, 0.95)
+        check_range("forget_bias", self.forget_bias, -10.0, 10.0)
+
+
+@dataclass
+class TokenizerConfig(_Config):
+    """How a text corpus is cut into tokens."""
+
+    kind: str = "char"      # char, word or bpe
+    vocab_size: int = 8000  # bpe only: target vocabulary size, byte alphabet included
+    min_count: int = 1      # word only: words seen fewer times than this become the unknown token
+
+    def validate(self) -> None:
+        check_choice("tokenizer", self.kind, TOKENIZERS)
+        check_range("vocab_size", self.vocab_size, 260, 1_000_000, integer=True)
+        check_range("min_count", self.min_count, 1, 1_000_000, integer=True)
+
+
+@dataclass
+class TrainConfig(_Config):
+    """How a model is trained: batches, optimiser, schedule, budgets, evaluation."""
+
+    batch_size: int = 64           # parallel streams per step
+    seq_len: int = 128             # truncated-BPTT window (tokens per stream per step)
+    lr: float = 2e-3               # peak AdamW learning rate
+    weight_decay: float = 0.01     # AdamW decoupled weight decay, applied to matrices only
+    betas: tuple[float, float] = (0.9, 0.99)  # AdamW moment decay rates
+    grad_clip: float = 1.0         # global gradient-norm clip (Pascanu et al. 2013); 0 turns it off
+    warmup_steps: int = 100        # linear warm-up from 0 to lr
+    schedule: str = "cosine"       # after warm-up: cosine (to min_lr_ratio*lr at max_steps), plateau or constant
+    min_lr_ratio: float = 0.05     # floor of the cosine decay, as a share of lr
+    plateau_factor: float = 0.5    # plateau: multiply lr by this when validation stops improving
+    plateau_patience: int = 2      # plateau: evaluations without improvement before decaying
+    max_steps: int = 2000          # optimiser steps budget
+    minutes: float = 0.0           # wall-clock budget; 0 means none
+    eval_every: int = 200          # steps between validations (and checkpoints)
+    eval_tokens: int = 0           # cap on validation tokens per evaluation; 0 evaluates all of them
+    patience: int = 0              # early stopping: evaluations without improvement; 0 never stops early
+    valid_fraction: float = 0.1    # tail share of the corpus held out for validation (char-rnn/nanoGPT split)
+    seed: int = 1337               # seeds every random number generator, so a run is repeatable
+    device: str = "auto"           # auto picks cuda, then mps, then cpu
+    amp: bool = True               # bf16 autocast on cuda (ignored on cpu)
+
+    def validate(self) -> None:
+        check_range("batch_size", self.batch_size, 1, 65_536, integer=True)
+        check_range("seq_len", self.seq_len, 1, 100_000, integer=True)
+        check_range("lr", self.lr, 0.0, 10.0, low_open=True)
+        check_range("weight_decay", self.weight_decay, 0.0, 10.0)
+        if len(self.betas) != 2:
+            raise StudioError(f"betas must be two numbers, got {self.betas!r}")
+        self.betas = (float(self.betas[0]), float(self.betas[1]))
+        for beta in self.betas:
+            check_range("beta", beta, 0.0, 1.0)
+        check_range("grad_clip", self.grad_clip, 0.0, 1e6)
+        check_range("warmup_steps", self.warmup_steps, 0, 10_000_000, integer=True)
+        check_choice("schedule", self.schedule, SCHEDULES)
+        check_range("min_lr_ratio", self.min_lr_ratio, 0.0, 1.0)
+        check_range("plateau_factor", self.plateau_factor, 0.0, 1.0, low_open=True)
+        check_range("plateau_patience", self.plateau_patience, 0, 1000, integer=True)
+        check_range("max_steps", self.max_steps, 1, 100_000_000, integer=True)
+        check_range("minutes", self.minutes, 0.0, 1e6)
+        check_range("eval_every", self.eval_every, 1, 100_000_000, integer=True)
+        check_range("eval_tokens", self.eval_tokens, 0, 10**12, integer=True)
+        check_range("patience", self.patience, 0, 100_000, integer=True)
+        check_range("valid_fraction", self.valid_fraction, 0.0, 0.5, low_open=True)
+        check_range("seed", self.seed, 0, 2**63 - 1, integer=True)
+        check_choice("device", self.device, DEVICES)
+
+
+@dataclass
+class SampleConfig(_Config):
+    """Plain ancestral sampling settings (the generation issue grows this into a full GenerationConfig)."""
+
+    length: int = 500        # tokens to generate after the prompt
+    temperature: float = 0.8  # softmax temperature; lower is safer, higher is wilder
+    num_samples: int = 1     # samples drawn at once, as one batch
+    seed: int | None = None  # fixes the random draws; None draws a fresh seed and reports it
+    banned: list[int] = field(default_factory=list)  # token ids never sampled (e.g. the unknown token)
+
+    def validate(self) -> None:
+        check_range("length", self.length, 1, MAX_GENERATION_LENGTH, integer=True)
+        check_range("temperature", self.temperature, 0.0, 100.0, low_open=True)
+        check_range("num_samples", self.num_samples, 1, 4096, integer=True)
+        if self.seed is not None:
+            check_range("seed", self.seed, 0, 2**63 - 1, integer=True)

@@ -1,0 +1,193 @@
+"""Text corpus ingestion and the contiguous batches of truncated back-propagation through time.
+
+A corpus is a file or a folder of ``.txt``/``.md`` files. Bad files never crash a run: empty files are skipped,
+binary files are skipped (or refused when they are the whole corpus), and text that is not UTF-8 is decoded with
+a fallback; every such event is reported in ``CorpusReport``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from studio.errors import StudioError
+
+TEXT_SUFFIXES = (".txt", ".md", ".text", ".rst")
+MAX_FILE_BYTES = 2 * 1024**3  # refuse single files above 2 GiB: they would not fit a token tensor comfortably
+
+
+@dataclass
+class CorpusReport:
+    """What ingestion did with each file.
+
+    Attributes
+    ----------
+    used : list of str
+        Files whose text is in the corpus, in the order they were joined.
+    skipped : list of (str, str)
+        ``(file, reason)`` for every file left out.
+    fallback : list of (str, str)
+        ``(file, encoding)`` for files that were not valid UTF-8 and were decoded with ``encoding``.
+    sha256 : str
+        Hash of the used files' bytes, in order: identifies the corpus in a model card.
+    """
+
+    used: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    fallback: list[tuple[str, str]] = field(default_factory=list)
+    sha256: str = ""
+
+    def lines(self) -> list[str]:
+        """Human-readable notes about skipped and re-decoded files (empty when all went well)."""
+        notes = [f"skipped {name}: {reason}" for name, reason in self.skipped]
+        notes += [f"{name} is not valid UTF-8; decoded as {enc}" for name, enc in self.fallback]
+        return notes
+
+
+def looks_binary(data: bytes) -> bool:
+    """True for data that is clearly not text: NUL bytes, or many control bytes, in its first 8 KiB."""
+    head = data[:8192]
+    if b"\x00" in head:
+        return True
+    control = sum(1 for b in head if b < 32 and b not in (9, 10, 12, 13))
+    return control > 0.05 * max(1, len(head))
+
+
+def decode_text(data: bytes) -> tuple[str, str]:
+    """Decode bytes as UTF-8 (a BOM is dropped), else as Windows-1252, else Latin-1 (which never fails).
+
+    Returns
+    -------
+    text, encoding : str, str
+    """
+    for encoding in ("utf-8-sig", "cp1252", "latin-1"):
+        try:
+            return data.decode(encoding), encoding
+        except UnicodeDecodeError:
+            continue
+    raise AssertionError("latin-1 decodes any bytes")  # pragma: no cover
+
+
+def corpus_files(path: str | Path) -> list[Path]:
+    """The text files a corpus path stands for: the file itself, or a folder's text files in sorted order."""
+    root = Path(path)
+    if not root.exists():
+        raise StudioError(f"corpus {root} does not exist")
+    if root.is_file():
+        return [root]
+    files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in TEXT_SUFFIXES
+                   and not any(part.startswith(".") for part in p.relative_to(root).parts))
+    if not files:
+        raise StudioError(f"corpus folder {root} has no text files ({', '.join(TEXT_SUFFIXES)})")
+    return files
+
+
+def read_text_corpus(path: str | Path) -> tuple[str, CorpusReport]:
+    """Read and join every usable text file of a corpus.
+
+    Raises
+    ------
+    StudioError
+        When nothing usable is left: a missing path, an empty file, a binary file, a folder without text.
+    """
+    files = corpus_files(path)
+    report = CorpusReport()
+    digest = hashlib.sha256()
+    texts: list[str] = []
+    for file in files:
+        name = str(file)
+        try:
+            size = file.stat().st_size
+            if size > MAX_FILE_BYTES:
+                report.skipped.append((name, f"larger than {MAX_FILE_BYTES // 1024**3} GiB"))
+                continue
+            data = file.read_bytes()
+        except OSError as err:
+            report.skipped.append((name, f"unreadable ({err.strerror or err})"))
+            continue
+        if not data.strip():
+            report.skipped.append((name, "empty"))
+            continue
+        if looks_binary(data):
+            report.skipped.append((name, "binary data, not text"))
+            continue
+        text, encoding = decode_text(data)
+        if encoding != "utf-8-sig":
+            report.fallback.append((name, encoding))
+        digest.update(data)
+        report.used.append(name)
+        texts.append(text)
+    if not texts:
+        reasons = "; ".join(f"{Path(n).name}: {r}" for n, r in report.skipped[:3])
+        raise StudioError(f"corpus {path} has no usable text ({reasons})")
+    report.sha256 = digest.hexdigest()
+    # Files are joined with a blank line so one file's end does not run into the next one's start.
+    return "\n\n".join(texts), report
+
+
+def split_text(text: str, valid_fraction: float) -> tuple[str, str]:
+    """Split off the tail ``valid_fraction`` of the text for validation (the char-rnn / nanoGPT split)."""
+    cut = int(len(text) * (1.0 - valid_fraction))
+    return text[:cut], text[cut:]
+
+
+def to_tensor(ids: list[int]) -> torch.Tensor:
+    """A 1-D int64 tensor of token ids (int64 is what ``nn.Embedding`` indexes with)."""
+    return torch.tensor(ids, dtype=torch.long)
+
+
+class StreamBatcher:
+    """Contiguous truncated-BPTT windows over one token stream (Zaremba et al. 2014; char-rnn).
+
+    The stream is cut into ``batch_size`` equal rows laid side by side; window ``i`` is columns
+    ``[offset + i*seq_len, offset + (i+1)*seq_len)``, so row ``b`` of window ``i+1`` continues row ``b`` of window
+    ``i`` and the hidden state can be carried across windows. Each epoch starts at a fresh ``offset`` in
+    ``[0, seq_len)`` drawn from the given generator, so windows do not always cut the text at the same places.
+
+    Parameters
+    ----------
+    tokens : LongTensor, shape (n,)
+    batch_size, seq_len : int
+    """
+
+    def __init__(self, tokens: torch.Tensor, batch_size: int, seq_len: int) -> None:
+        row_len = (tokens.numel() - 1) // batch_size
+        if row_len < seq_len + 1:
+            need = batch_size * (seq_len + 1) + 1
+            raise StudioError(f"the training text is too short for batch_size={batch_size} x seq_len={seq_len}: "
+                              f"it has {tokens.numel()} tokens, needs at least {need}; "
+                              "use a smaller --batch-size or --seq-len, or a bigger corpus")
+        self.batch_size, self.seq_len, self.row_len = batch_size, seq_len, row_len
+        self.inputs = tokens[: batch_size * row_len].view(batch_size, row_len)
+        self.targets = tokens[1: batch_size * row_len + 1].view(batch_size, row_len)
+
+    def windows_per_epoch(self, offset: int) -> int:
+        return (self.row_len - offset) // self.seq_len
+
+    def window(self, offset: int, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Inputs and targets of window ``index``: two LongTensors of shape (batch_size, seq_len)."""
+        start = offset + index * self.seq_len
+        return self.inputs[:, start:start + self.seq_len], self.targets[:, start:start + self.seq_len]
+
+
+def evaluation_windows(tokens: torch.Tensor, batch_size: int, seq_len: int, max_tokens: int = 0):
+    """Yield ``(inputs, targets)`` windows covering a held-out stream, for carried-state evaluation.
+
+    The stream is laid in up to ``batch_size`` side-by-side rows (fewer for short streams) and every target in
+    them is scored once; the last window may be shorter than ``seq_len``, and the final ``n mod rows`` tokens
+    (fewer than ``batch_size``) are left out. ``max_tokens`` > 0 evaluates a prefix only.
+    """
+    if max_tokens:
+        tokens = tokens[: max_tokens + 1]
+    n = tokens.numel() - 1
+    if n < 1:
+        raise StudioError("the validation text is too short to score (it needs at least two tokens)")
+    rows = max(1, min(batch_size, n // max(seq_len, 1)))
+    row_len = n // rows
+    inputs = tokens[: rows * row_len].view(rows, row_len)
+    targets = tokens[1: rows * row_len + 1].view(rows, row_len)
+    for start in range(0, row_len, seq_len):
+        yield inputs[:, start:start + seq_len], targets[:, start:start + seq_len]

@@ -1,0 +1,142 @@
+"""Find models by name or path, and turn checkpoint bundles into live models and back.
+
+Shipped models live in the repository's ``checkpoints/`` folder (or ``$STUDIO_CHECKPOINTS``); a local model is any
+folder holding a ``model.json`` bundle, or a training run folder whose ``best/`` holds one.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from studio.checkpoint import CARD_FILE, Bundle, read_bundle, read_card
+from studio.config import ModelConfig
+from studio.errors import StudioError
+from studio.models import RNNLanguageModel
+from studio.tokenizers import TextTokenizer
+
+DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+
+
+def shipped_dir() -> Path:
+    """The folder of shipped models: ``$STUDIO_CHECKPOINTS`` or the repository's ``checkpoints/``."""
+    env = os.environ.get("STUDIO_CHECKPOINTS")
+    return Path(env) if env else Path(__file__).resolve().parent.parent / "checkpoints"
+
+
+def shipped_models() -> dict[str, Path]:
+    """Shipped model names and their folders."""
+    root = shipped_dir()
+    if not root.is_dir():
+        return {}
+    return {p.name: p for p in sorted(root.iterdir()) if (p / CARD_FILE).exists()}
+
+
+def resolve_model(name_or_path: str | Path) -> Path:
+    """The bundle folder for a shipped model's name, a model folder, or a training run folder."""
+    path = Path(name_or_path).expanduser()
+    for candidate in (path, path / "best"):
+        if (candidate / CARD_FILE).exists() or any(candidate.parent.glob(f".{candidate.name}.old-*")):
+            return candidate
+    shipped = shipped_models()
+    if str(name_or_path) in shipped:
+        return shipped[str(name_or_path)]
+    if path.exists():
+        raise StudioError(f"{path} is not a Studio model folder (it has no {CARD_FILE} and no best/{CARD_FILE})")
+    names = ", ".join(shipped) or "none installed"
+    raise StudioError(f"unknown model {str(name_or_path)!r}: shipped models are {names}; "
+                      "or give the path of a model folder")
+
+
+def local_models(root: str | Path = "runs") -> dict[str, Path]:
+    """Models trained locally under ``root`` (default ``./runs``), by folder name."""
+    base = Path(root)
+    if not base.is_dir():
+        return {}
+    found = {}
+    for run in sorted(base.iterdir()):
+        for candidate in (run, run / "best"):
+            if (candidate / CARD_FILE).exists():
+                found[run.name] = candidate
+                break
+    return found
+
+
+def model_weights(model: RNNLanguageModel, dtype: torch.dtype = torch.float32) -> dict[str, torch.Tensor]:
+    """The model's tensors for saving; a tied output matrix is stored once (as the embedding)."""
+    state = model.state_dict()
+    if model.config.tie_weights:
+        state.pop("decoder.weight", None)
+    return {k: (v.to(dtype) if v.is_floating_point() else v) for k, v in state.items()}
+
+
+def build_model(config: ModelConfig, weights: dict[str, torch.Tensor] | None = None) -> RNNLanguageModel:
+    """A model of ``config`` (float32), with ``weights`` loaded when given."""
+    model = RNNLanguageModel(config)
+    if weights is not None:
+        weights = {k: v.float() if v.is_floating_point() else v for k, v in weights.items()}
+        try:
+            missing, unexpected = model.load_state_dict(weights, strict=False)
+        except RuntimeError as err:  # shape mismatch between the card's config and the tensors
+            raise StudioError(f"the checkpoint's weights do not fit its model config: {err}") from err
+        allowed = {"decoder.weight"} if config.tie_weights else set()
+        if set(missing) - allowed or unexpected:
+            raise StudioError(f"the checkpoint's weights do not fit its model config "
+                              f"(missing {sorted(set(missing) - allowed)}, unexpected {sorted(unexpected)})")
+    return model
+
+
+@dataclass
+class LoadedModel:
+    """A ready model with its tokenizer and card."""
+
+    model: RNNLanguageModel
+    tokenizer: TextTokenizer
+    card: dict[str, Any]
+    path: Path
+
+
+def model_from_bundle(bundle: Bundle) -> tuple[RNNLanguageModel, TextTokenizer]:
+    """Build the model and tokenizer a bundle describes."""
+    card = bundle.card
+    try:
+        config = ModelConfig.from_dict(card["model_config"])
+        tokenizer = TextTokenizer.from_dict(card["tokenizer"])
+    except KeyError as err:
+        raise StudioError(f"checkpoint {bundle.path} is incomplete: its card has no {err.args[0]!r}") from err
+    if tokenizer.vocab_size != config.vocab_size:
+        raise StudioError(f"checkpoint {bundle.path} is inconsistent: tokenizer has {tokenizer.vocab_size} "
+                          f"tokens, model expects {config.vocab_size}")
+    return build_model(config, bundle.weights), tokenizer
+
+
+def load_model(name_or_path: str | Path, device: str | torch.device = "cpu") -> LoadedModel:
+    """Load a shipped or local model for inference (eval mode, float32, on ``device``)."""
+    path = resolve_model(name_or_path)
+    bundle = read_bundle(path)
+    model, tokenizer = model_from_bundle(bundle)
+    model.to(device).eval()
+    return LoadedModel(model=model, tokenizer=tokenizer, card=bundle.card, path=bundle.path or path)
+
+
+def describe(card: dict[str, Any]) -> str:
+    """One line summarising a model card for ``studio models``."""
+    mc = card.get("model_config", {})
+    tok = card.get("tokenizer", {}).get("kind", "?")
+    metrics = card.get("metrics", {})
+    loss = metrics.get("valid_nats_per_token")
+    parts = [f"{mc.get('cell', '?')} {mc.get('num_layers', '?')}x{mc.get('hidden_size', '?')}",
+             f"{tok} tokens (vocab {mc.get('vocab_size', '?')})"]
+    if loss is not None:
+        parts.append(f"valid {loss:.3f} nats/token")
+    if card.get("corpus", {}).get("name"):
+        parts.append(f"trained on {card['corpus']['name']}")
+    return ", ".join(parts)
+
+
+__all__ = ["DTYPES", "LoadedModel", "build_model", "describe", "load_model", "local_models", "model_from_bundle",
+           "model_weights", "read_card", "resolve_model", "shipped_dir", "shipped_models"]

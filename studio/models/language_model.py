@@ -1,0 +1,109 @@
+"""A recurrent language model: embedding -> stacked RNN/LSTM/GRU -> softmax layer.
+
+Built on ``torch.nn.RNN/LSTM/GRU`` so the fused cuDNN (GPU) and oneDNN/ATen (CPU) kernels do the work.
+Dropout follows Zaremba et al. (2014): on the embedded input, between layers and on the top layer's output, never
+on the recurrent connections.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from studio.config import ModelConfig
+
+# The recurrent state: (h,) for rnn and gru, (h, c) for lstm; each tensor is (num_layers, batch, hidden_size).
+State = tuple[torch.Tensor, ...]
+
+_CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+
+
+class RNNLanguageModel(nn.Module):
+    """Predicts the next token at every position of a token sequence.
+
+    Parameters
+    ----------
+    config : ModelConfig
+        The whole shape of the model; nothing else is needed to rebuild it from a checkpoint.
+    """
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.config = config
+        c = config
+        self.embedding = nn.Embedding(c.vocab_size, c.embedding_size)
+        self.dropout_embedding = nn.Dropout(c.dropout_embedding)
+        rnn_kwargs = {"nonlinearity": "tanh"} if c.cell == "rnn" else {}
+        self.rnn = _CELLS[c.cell](c.embedding_size, c.hidden_size, num_layers=c.num_layers, batch_first=True,
+                                  dropout=c.dropout_between if c.num_layers > 1 else 0.0, **rnn_kwargs)
+        self.dropout_output = nn.Dropout(c.dropout_output)
+        # Tying needs the decoder's input to be as wide as the embedding; a projection bridges different widths.
+        self.projection = (nn.Linear(c.hidden_size, c.embedding_size, bias=False)
+                           if c.tie_weights and c.hidden_size != c.embedding_size else None)
+        decoder_in = c.embedding_size if c.tie_weights else c.hidden_size
+        self.decoder = nn.Linear(decoder_in, c.vocab_size)
+        if c.tie_weights:
+            self.decoder.weight = self.embedding.weight
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Uniform(-0.1, 0.1) embeddings (Zaremba et al.), PyTorch's RNN init, and the LSTM forget-gate bias."""
+        nn.init.uniform_(self.embedding.weight, -0.1, 0.1)
+        nn.init.zeros_(self.decoder.bias)
+        if not self.config.tie_weights:
+            nn.init.uniform_(self.decoder.weight, -0.1, 0.1)
+        if self.config.cell == "lstm":
+            h = self.config.hidden_size
+            for name, param in self.rnn.named_parameters():
+                # PyTorch orders LSTM gates (input, forget, cell, output); both bias vectors are summed, so the
+                # forget gate starts at forget_bias and the others at 0.
+                if name.startswith("bias_ih"):
+                    with torch.no_grad():
+                        param.zero_()
+                        param[h:2 * h].fill_(self.config.forget_bias)
+                elif name.startswith("bias_hh"):
+                    with torch.no_grad():
+                        param.zero_()
+
+    def initial_state(self, batch_size: int, device: torch.device | str | None = None,
+                      dtype: torch.dtype | None = None) -> State:
+        """Zero state for ``batch_size`` streams: a tuple of (num_layers, batch_size, hidden_size) tensors."""
+        c = self.config
+        ref = self.embedding.weight
+        zeros = torch.zeros(c.num_layers, batch_size, c.hidden_size, device=device or ref.device,
+                            dtype=dtype or ref.dtype)
+        return (zeros, zeros.clone()) if c.cell == "lstm" else (zeros,)
+
+    def forward(self, tokens: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
+        """Next-token logits for every position.
+
+        Parameters
+        ----------
+        tokens : LongTensor, shape (batch, time)
+        state : tuple of Tensor, each (num_layers, batch, hidden_size), optional
+            The state after the previous tokens; zeros when omitted.
+
+        Returns
+        -------
+        logits : Tensor, shape (batch, time, vocab_size)
+        state : tuple of Tensor, each (num_layers, batch, hidden_size)
+        """
+        x = self.dropout_embedding(self.embedding(tokens))
+        if state is None:
+            state = self.initial_state(tokens.shape[0], tokens.device, x.dtype)
+        rnn_state = state if self.config.cell == "lstm" else state[0]
+        out, new_state = self.rnn(x, rnn_state)
+        out = self.dropout_output(out)
+        if self.projection is not None:
+            out = self.projection(out)
+        logits = self.decoder(out)
+        return logits, (tuple(new_state) if isinstance(new_state, tuple) else (new_state,))
+
+    def num_parameters(self) -> int:
+        """Distinct trainable parameters (a tied matrix counts once)."""
+        return sum(p.numel() for p in self.parameters())
+
+
+def detach_state(state: State) -> State:
+    """Cut the graph at a window boundary (truncated BPTT) while keeping the values."""
+    return tuple(s.detach() for s in state)
