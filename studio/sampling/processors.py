@@ -46,8 +46,8 @@ class BanTokens(LogitsProcessor):
         return not self.token_ids
 
     def __call__(self, tokens: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
-        logits[:, self.token_ids] = float("-inf")
-        return logits
+        ids = torch.tensor(self.token_ids, device=logits.device)
+        return logits.index_fill(1, ids, float("-inf"))
 
 
 def apply_processors(processors: Sequence[LogitsProcessor], tokens: torch.Tensor,

@@ -88,7 +88,8 @@ class TextTokenizer(ABC):
         ids = [int(i) for i in ids]
         bad = [i for i in ids if not 0 <= i < self.vocab_size]
         if bad:
-            raise StudioError(f"token id {bad[0]} is outside this {self.kind} tokenizer's range 0..{self.vocab_size - 1}")
+            raise StudioError(f"token id {bad[0]} is outside this {self.kind} tokenizer's range "
+                              f"0..{self.vocab_size - 1}")
         return self._decode(ids)
 
     def unknown_report(self, limit: int = 10) -> str:
