@@ -18,6 +18,7 @@ This module knows tensors and JSON only; building a model from a bundle is ``stu
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import os
@@ -109,7 +110,9 @@ def write_bundle(path: str | Path, bundle: Bundle) -> Path:
         if dest.exists():
             os.replace(dest, old)
         os.replace(tmp, dest)
-        shutil.rmtree(old, ignore_errors=True)
+        # Our own swap copy, and any a crash left behind earlier: dest is complete again, so they are stale.
+        for stale in dest.parent.glob(f".{glob.escape(dest.name)}.old-*"):
+            shutil.rmtree(stale, ignore_errors=True)
         _fsync_dir(dest.parent)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -136,7 +139,7 @@ def _recover(dest: Path) -> Path:
     """The bundle folder to read: ``dest``, or the copy a crash left mid-swap."""
     if (dest / CARD_FILE).exists() or not dest.parent.exists():
         return dest
-    leftovers = sorted(dest.parent.glob(f".{dest.name}.old-*"), key=lambda p: p.stat().st_mtime)
+    leftovers = sorted(dest.parent.glob(f".{glob.escape(dest.name)}.old-*"), key=lambda p: p.stat().st_mtime)
     complete = [p for p in leftovers if (p / CARD_FILE).exists()]
     return complete[-1] if complete else dest
 

@@ -96,7 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     write.add_argument("--seed", type=int, default=None, help="random seed, >= 0 (default: random, reported)")
     write.add_argument("--out", default=None, help="also write each sample and a JSON sidecar to this folder")
     write.add_argument("--json", action="store_true", help="print the result as JSON")
-    write.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    write.add_argument("--device", default="cpu", help="cpu, cuda, mps or auto (default cpu)")
 
     ev = sub.add_parser("eval", help="held-out loss of a model on a text corpus")
     ev.add_argument("--model", required=True, help="shipped model name or model folder")
@@ -194,6 +194,8 @@ def cmd_write(args: argparse.Namespace) -> int:
 
 def _write_samples(folder: Path, result: Any) -> None:
     """One ``.txt`` per sample plus a JSON sidecar with the seed, model hash and every parameter."""
+    if folder.exists() and not folder.is_dir():
+        raise StudioError(f"--out {folder} exists and is not a folder")
     folder.mkdir(parents=True, exist_ok=True)
     for i, text in enumerate(result.texts):
         stem = folder / f"sample-{result.seed}-{i + 1:03d}"
@@ -212,8 +214,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from studio.config import check_range
     from studio.data import read_text_corpus, split_text, to_tensor
     from studio.evaluate import evaluate_loss, loss_metrics
-    from studio.loading import load_model
-    from studio.train import pick_device
+    from studio.loading import load_model, pick_device
 
     check_range("valid_fraction", args.valid_fraction, 0.0, 0.5, low_open=True)
     device = pick_device(args.device)

@@ -50,6 +50,12 @@ def check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
         raise StudioError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
 
 
+def check_bool(name: str, value: object) -> None:
+    """Raise ``StudioError`` unless ``value`` is a real bool (a string "false" would otherwise count as true)."""
+    if not isinstance(value, bool):
+        raise StudioError(f"{name} must be true or false, got {value!r}")
+
+
 class _Config:
     """Shared ``to_dict``/``from_dict`` for the config dataclasses."""
 
@@ -96,6 +102,7 @@ class ModelConfig(_Config):
         for name in ("dropout_embedding", "dropout_between", "dropout_output"):
             check_range(name, getattr(self, name), 0.0, 0.95)
         check_range("forget_bias", self.forget_bias, -10.0, 10.0)
+        check_bool("tie_weights", self.tie_weights)
 
 
 @dataclass
@@ -142,11 +149,11 @@ class TrainConfig(_Config):
         check_range("seq_len", self.seq_len, 1, 100_000, integer=True)
         check_range("lr", self.lr, 0.0, 10.0, low_open=True)
         check_range("weight_decay", self.weight_decay, 0.0, 10.0)
-        if len(self.betas) != 2:
-            raise StudioError(f"betas must be two numbers, got {self.betas!r}")
-        self.betas = (float(self.betas[0]), float(self.betas[1]))
+        if not isinstance(self.betas, (list, tuple)) or len(self.betas) != 2:
+            raise StudioError(f"betas must be two numbers in [0, 1], got {self.betas!r}")
         for beta in self.betas:
             check_range("beta", beta, 0.0, 1.0)
+        self.betas = (float(self.betas[0]), float(self.betas[1]))
         check_range("grad_clip", self.grad_clip, 0.0, 1e6)
         check_range("warmup_steps", self.warmup_steps, 0, 10_000_000, integer=True)
         check_choice("schedule", self.schedule, SCHEDULES)
@@ -161,6 +168,7 @@ class TrainConfig(_Config):
         check_range("valid_fraction", self.valid_fraction, 0.0, 0.5, low_open=True)
         check_range("seed", self.seed, 0, 2**63 - 1, integer=True)
         check_choice("device", self.device, DEVICES)
+        check_bool("amp", self.amp)
 
 
 @dataclass
@@ -177,5 +185,9 @@ class SampleConfig(_Config):
         check_range("length", self.length, 1, MAX_GENERATION_LENGTH, integer=True)
         check_range("temperature", self.temperature, 0.0, 100.0, low_open=True)
         check_range("num_samples", self.num_samples, 1, 4096, integer=True)
+        if not isinstance(self.banned, (list, tuple)):
+            raise StudioError(f"banned must be a list of token ids, got {self.banned!r}")
+        for token in self.banned:
+            check_range("banned token id", token, 0, None, integer=True)
         if self.seed is not None:
             check_range("seed", self.seed, 0, 2**63 - 1, integer=True)

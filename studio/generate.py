@@ -17,7 +17,7 @@ from typing import Any
 import torch
 
 from studio.config import SampleConfig
-from studio.loading import LoadedModel, load_model
+from studio.loading import LoadedModel, load_model, pick_device
 from studio.sampling import BanTokens, Temperature, sample
 
 
@@ -66,12 +66,12 @@ class Generator:
     model : str or Path
         A shipped model's name or a model folder.
     device : str
-        ``cpu`` (default) or ``cuda``.
+        ``cpu`` (default), ``cuda``, ``mps`` or ``auto``.
     """
 
     def __init__(self, model: str | Path, device: str = "cpu") -> None:
-        self.loaded: LoadedModel = load_model(model, device=device)
-        self.device = torch.device(device)
+        self.device = pick_device(device)
+        self.loaded: LoadedModel = load_model(model, device=self.device)
         self.name = str(model)
         self.model_hash = self.loaded.card.get("weights", {}).get("sha256", "")[:16]
 
@@ -91,6 +91,18 @@ class Generator:
         # An empty prompt still needs one token to start from: a newline reads as "the start of a passage".
         start = tok.encode("\n")
         return (start if start and start[0] != tok.unk_id else [0 if tok.unk_id is None else 1]), 0, notes
+
+    def _join(self, prompt: str, prompt_ids: list[int], new_ids: list[int]) -> str:
+        """The prompt exactly as typed, followed by the decoded continuation.
+
+        Decoding prompt and continuation together gives word tokenizers the right spacing at the seam; the
+        decoded prompt is then swapped for the original, so unknown prompt characters are kept as typed.
+        """
+        if not prompt_ids:
+            return self.tokenizer.decode(new_ids)
+        whole = self.tokenizer.decode(prompt_ids + new_ids)
+        head = self.tokenizer.decode(prompt_ids)
+        return prompt + whole[len(head):] if whole.startswith(head) else whole
 
     @torch.inference_mode()
     def generate(self, prompt: str = "", config: SampleConfig | None = None, on_token: Any = None
@@ -120,8 +132,7 @@ class Generator:
                 return out[:, -1, :], st
 
             tokens = sample(step, state, first, config.length, processors, generator, on_token)
-        texts = [self.tokenizer.decode(ids[len(ids) - shown:] + row.tolist()) if shown
-                 else self.tokenizer.decode(row.tolist()) for row in tokens]
+        texts = [self._join(prompt, ids if shown else [], row.tolist()) for row in tokens]
         params = {"model": self.name, "model_sha256": self.model_hash, "prompt": prompt, **config.to_dict(),
                   "seed": seed}
         return GenerationResult(texts, seed, params, notes)

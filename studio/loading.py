@@ -6,6 +6,7 @@ folder holding a ``model.json`` bundle, or a training run folder whose ``best/``
 
 from __future__ import annotations
 
+import glob
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,12 +15,28 @@ from typing import Any
 import torch
 
 from studio.checkpoint import CARD_FILE, Bundle, read_bundle, read_card
-from studio.config import ModelConfig
+from studio.config import DEVICES, ModelConfig, check_choice
 from studio.errors import StudioError
 from studio.models import RNNLanguageModel
 from studio.tokenizers import TextTokenizer
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    """``auto`` prefers CUDA, then Apple's MPS, then the CPU; an explicit device must exist."""
+    check_choice("device", name, DEVICES)
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise StudioError("--device cuda was asked for but no CUDA GPU is available; use --device auto or cpu")
+    if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise StudioError("--device mps was asked for but Apple's MPS is not available; use --device auto or cpu")
+    return torch.device(name)
 
 
 def shipped_dir() -> Path:
@@ -40,7 +57,7 @@ def resolve_model(name_or_path: str | Path) -> Path:
     """The bundle folder for a shipped model's name, a model folder, or a training run folder."""
     path = Path(name_or_path).expanduser()
     for candidate in (path, path / "best"):
-        if (candidate / CARD_FILE).exists() or any(candidate.parent.glob(f".{candidate.name}.old-*")):
+        if (candidate / CARD_FILE).exists() or any(candidate.parent.glob(f".{glob.escape(candidate.name)}.old-*")):
             return candidate
     shipped = shipped_models()
     if str(name_or_path) in shipped:
@@ -139,4 +156,4 @@ def describe(card: dict[str, Any]) -> str:
 
 
 __all__ = ["DTYPES", "LoadedModel", "build_model", "describe", "load_model", "local_models", "model_from_bundle",
-           "model_weights", "read_card", "resolve_model", "shipped_dir", "shipped_models"]
+           "model_weights", "pick_device", "read_card", "resolve_model", "shipped_dir", "shipped_models"]

@@ -75,6 +75,8 @@ def train_text(corpus: str | Path, out_dir: str | Path, model_config: dict[str, 
         Called with the prepared ``TextData`` before training starts (the CLI prints its notes).
     """
     out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise StudioError(f"--out {out} exists and is not a folder")
     command = command or " ".join(["studio", *sys.argv[1:]])
     if resume:
         bundle = read_bundle(out / "last", with_state=True)

@@ -32,7 +32,7 @@ from studio.config import ModelConfig, TrainConfig
 from studio.data import StreamBatcher
 from studio.errors import StudioError
 from studio.evaluate import autocast_for, evaluate_loss, loss_metrics
-from studio.loading import DTYPES, build_model, model_weights
+from studio.loading import DTYPES, build_model, model_weights, pick_device
 from studio.models import RNNLanguageModel, detach_state
 from studio.schedule import LRSchedule
 from studio.tokenizers import TextTokenizer
@@ -66,21 +66,6 @@ class TrainResult:
     best_path: Path
     last_path: Path
     elapsed_s: float
-
-
-def pick_device(name: str = "auto") -> torch.device:
-    """``auto`` prefers CUDA, then Apple's MPS, then the CPU; an explicit device must exist."""
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise StudioError("--device cuda was asked for but no CUDA GPU is available; use --device auto or cpu")
-    if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise StudioError("--device mps was asked for but Apple's MPS is not available; use --device auto or cpu")
-    return torch.device(name)
 
 
 class Trainer:
@@ -172,12 +157,12 @@ class Trainer:
         started = time.monotonic()
         self._first_step_this_run = self.step
         window_start, window_tokens = started, 0
-        self._emit("start", device=str(self.device), parameters=self.model.num_parameters(),
-                   train_tokens=self.batcher.row_len * c.batch_size, valid_tokens=int(self.valid_tokens.numel()),
-                   resumed=self.step > 0, out_dir=str(self.out_dir))
         self.model.train()
         last_eval_step = -1
         try:
+            self._emit("start", device=str(self.device), parameters=self.model.num_parameters(),
+                       train_tokens=self.batcher.row_len * c.batch_size, valid_tokens=int(self.valid_tokens.numel()),
+                       resumed=self.step > 0, out_dir=str(self.out_dir))
             while True:
                 reason = self._stop_reason or self._budget_reason(started)
                 if reason:

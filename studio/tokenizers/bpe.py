@@ -52,7 +52,10 @@ class BPETokenizer(TextTokenizer):
     def _from_state(cls, state: dict[str, Any]) -> BPETokenizer:
         from tokenizers import Tokenizer
 
-        return cls(Tokenizer.from_str(state["hf_tokenizer"]))
+        try:
+            return cls(Tokenizer.from_str(state["hf_tokenizer"]))
+        except Exception as err:  # tokenizers raises a bare Exception for malformed JSON
+            raise ValueError(f"malformed Hugging Face tokenizer JSON: {err}") from err
 
 
 def _chunks(lines: list[str], size: int = 1000):
