@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Creates ./.venv and installs Studio with its pinned dependencies (torch==2.13.0 and the rest, requirements.txt).
+# --test also installs the test tools (requirements-test.txt). Safe to run again: it only adds what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+py=${PYTHON:-python3}
+if ! "$py" -c "import venv, ensurepip" 2>/dev/null; then
+  # Debian and Ubuntu ship venv's pip bootstrap separately.
+  echo "setup: installing python3-venv" >&2
+  sudo=""; [ "$(id -u)" -ne 0 ] && sudo=sudo
+  $sudo apt-get update -qq && $sudo apt-get install -y -qq python3-venv >/dev/null
+fi
+[ -x .venv/bin/python ] || "$py" -m venv .venv
+.venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
+requirements=requirements.txt
+[ "${1:-}" = "--test" ] && requirements=requirements-test.txt
+.venv/bin/python -m pip install -q --disable-pip-version-check -r "$requirements"
+.venv/bin/python -m pip install -q --disable-pip-version-check --no-deps -e .
