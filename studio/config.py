@@ -39,9 +39,14 @@ def check_range(name: str, value: float, low: float | None = None, high: float |
     too_high = high is not None and value > high
     if too_low or too_high:
         left = "(" if low_open else "["
-        lo = "-inf" if low is None else f"{low:g}"
-        hi = "inf" if high is None else f"{high:g}"
-        raise StudioError(f"{name} must be in {left}{lo}, {hi}], got {value:g}")
+        lo = "-inf" if low is None else _fmt(low)
+        hi = "inf" if high is None else _fmt(high)
+        raise StudioError(f"{name} must be in {left}{lo}, {hi}], got {_fmt(value)}")
+
+
+def _fmt(number: float) -> str:
+    """Whole numbers in full (100000000, not 1e+08); others in short form."""
+    return str(number) if isinstance(number, int) else f"{number:g}"
 
 
 def check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
