@@ -1,9 +1,9 @@
 """Trainer overhead: `studio`'s Trainer against a bare PyTorch loop training the same model on the same batches.
 
 Both sides build the same LSTM from the same seed, read windows of the same shape from the same token stream,
-carry the hidden state, and use AdamW with gradient-norm clipping. The Trainer adds what a user gets for free: schedule, metrics, callbacks,
-progress events. Repetitions alternate between the two sides so machine noise hits both alike; the script prints
-the medians and their ratio (goal: the Trainer costs <= 10% extra).
+carry the hidden state, and use AdamW with gradient-norm clipping. The Trainer adds what a user gets for free:
+schedule, metrics, callbacks, progress events. Repetitions alternate between the two sides so machine noise hits
+both alike; the script prints the medians and their ratio (goal: the Trainer costs <= 10% extra).
 
     python benchmarks/train_overhead.py                # CPU, the figures in BENCHMARKS.md
     python benchmarks/train_overhead.py --device cuda  # on a GPU
@@ -15,29 +15,26 @@ import argparse
 import json
 import platform
 import statistics
-import sys
 import tempfile
 import time
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from studio.config import ModelConfig, TrainConfig  # noqa: E402
-from studio.data import StreamBatcher  # noqa: E402
-from studio.models import RNNLanguageModel, detach_state  # noqa: E402
-from studio.tokenizers import CharTokenizer  # noqa: E402
-from studio.train import Trainer  # noqa: E402
+from studio.config import ModelConfig, TrainConfig
+from studio.data import StreamBatcher
+from studio.models import RNNLanguageModel, detach_state
+from studio.tokenizers import CharTokenizer
+from studio.train import Trainer
 
 WARMUP = 3  # steps excluded from timing (allocator and kernel warm-up)
 
 
 def synthetic_text(n: int) -> str:
     """Deterministic English-like text: the benchmark must not depend on a corpus being present."""
-    words = ("the king and queen of night shall speak to thee my lord what light through yonder window breaks "
-             "now is the winter of our discontent made glorious summer by this sun").split()
+    words = ["the", "king", "and", "queen", "of", "night", "shall", "speak", "to", "thee", "my", "lord", "what",
+             "light", "through", "yonder", "window", "breaks", "now", "is", "winter", "our", "discontent", "made",
+             "glorious", "summer", "by", "this", "sun"]
     g = torch.Generator().manual_seed(0)
     idx = torch.randint(len(words), (n // 4,), generator=g).tolist()
     return " ".join(words[i] for i in idx)[:n]
