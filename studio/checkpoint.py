@@ -7,6 +7,9 @@ A bundle is a folder::
     model.safetensors     the weights
     state.json            (resumable bundles only) step, schedule, data position, RNG states
     state.safetensors     (resumable bundles only) optimiser moments, torch RNG state, carried hidden state
+    NAME.safetensors      optional extra tensor files (e.g. ``ngrams.safetensors``, the training corpus's n-gram
+                          index), each listed with its sha256 under the card's ``"extras"``; bundles without them
+                          (all bundles written before extras existed) read as before
 
 Nothing is ever unpickled. A bundle is written into a hidden temporary folder beside its destination and then
 renamed into place, so a crash (even ``kill -9``) mid-write leaves the previous bundle whole: either the old
@@ -22,6 +25,7 @@ import glob
 import hashlib
 import json
 import os
+import re
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -38,6 +42,9 @@ CARD_FILE = "model.json"
 WEIGHTS_FILE = "model.safetensors"
 STATE_JSON = "state.json"
 STATE_TENSORS = "state.safetensors"
+# Extra names become file names inside the bundle: keep them plain, and away from the bundle's own files.
+EXTRA_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+RESERVED_EXTRAS = ("model", "state")
 
 
 @dataclass
@@ -56,6 +63,9 @@ class Bundle:
         Tensors of the training state (optimiser moments, RNG, carried hidden state).
     path : Path or None
         Where it was read from.
+    extras : dict of str to (dict of str to Tensor)
+        Optional extra tensor files by name, each stored as ``NAME.safetensors`` (e.g. ``"ngrams"``, the training
+        corpus's n-gram index, see ``studio.ngrams``).
     """
 
     card: dict[str, Any]
@@ -63,6 +73,7 @@ class Bundle:
     state: dict[str, Any] | None = None
     state_tensors: dict[str, torch.Tensor] = field(default_factory=dict)
     path: Path | None = None
+    extras: dict[str, dict[str, torch.Tensor]] = field(default_factory=dict)
 
 
 def sha256_file(path: Path) -> str:
@@ -87,9 +98,26 @@ def _save_tensors(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[s
     _fsync_write(path, save(cpu, metadata=metadata))
 
 
-def write_bundle(path: str | Path, bundle: Bundle) -> Path:
-    """Write ``bundle`` to the folder ``path`` atomically (replacing what is there). Returns the path."""
+def _extra_file(name: str) -> str:
+    if not isinstance(name, str) or not EXTRA_NAME.fullmatch(name) or name in RESERVED_EXTRAS:
+        raise StudioError(f"bad checkpoint extra name {name!r}: use 1-64 letters, digits, '-' or '_', "
+                          f"not {' or '.join(RESERVED_EXTRAS)}")
+    return f"{name}.safetensors"
+
+
+def _own_file(name: str) -> bool:
+    """Whether a file name is one a bundle writes (card, weights, state, extras) rather than a companion."""
+    return name in (CARD_FILE, STATE_JSON) or name.endswith(".safetensors")
+
+
+def write_bundle(path: str | Path, bundle: Bundle, keep_companions: bool = False) -> Path:
+    """Write ``bundle`` to the folder ``path`` atomically (replacing what is there). Returns the path.
+
+    ``keep_companions`` carries over the files the old folder holds beside the bundle's own (a ``loss.png``, a
+    README), so rewriting a shipped model with an added extra keeps them; by default the folder is replaced whole.
+    """
     dest = Path(path)
+    files = {name: _extra_file(name) for name in bundle.extras}  # bad names fail before anything is written
     dest.parent.mkdir(parents=True, exist_ok=True)
     tag = f"{os.getpid()}-{time.monotonic_ns()}"
     tmp = dest.parent / f".{dest.name}.tmp-{tag}"
@@ -100,6 +128,14 @@ def write_bundle(path: str | Path, bundle: Bundle) -> Path:
         card["format"], card["format_version"] = FORMAT, FORMAT_VERSION
         card["weights"] = {"file": WEIGHTS_FILE, "sha256": sha256_file(tmp / WEIGHTS_FILE),
                            "dtype": _dtype_name(bundle.weights)}
+        card.pop("extras", None)  # a card read from an older bundle may list extras this bundle no longer has
+        for name, file in files.items():
+            _save_tensors(tmp / file, bundle.extras[name])
+            card.setdefault("extras", {})[name] = {"file": file, "sha256": sha256_file(tmp / file)}
+        if keep_companions and dest.is_dir():
+            for item in dest.iterdir():
+                if item.is_file() and not _own_file(item.name):
+                    shutil.copy2(item, tmp / item.name)
         if bundle.state is not None:
             _save_tensors(tmp / STATE_TENSORS, bundle.state_tensors)
             state = dict(bundle.state, tensors_sha256=sha256_file(tmp / STATE_TENSORS))
@@ -183,12 +219,26 @@ def _load_tensors(path: Path, expected_sha256: str | None) -> dict[str, torch.Te
         raise StudioError(f"checkpoint file {path} is corrupt: {err}") from err
 
 
-def read_bundle(path: str | Path, with_state: bool = False) -> Bundle:
-    """Read a bundle folder; ``with_state`` also reads the training state (an error if there is none)."""
+def read_bundle(path: str | Path, with_state: bool = False, with_extras: bool = True) -> Bundle:
+    """Read a bundle folder; ``with_state`` also reads the training state (an error if there is none), and
+    ``with_extras`` (the default) the extra tensor files its card lists, each checked against its sha256."""
     folder = _recover(Path(path))
     card = read_card(folder)
     weights = _load_tensors(folder / WEIGHTS_FILE, card.get("weights", {}).get("sha256"))
     bundle = Bundle(card=card, weights=weights, path=folder)
+    if with_extras:
+        listed = card.get("extras") or {}
+        if not isinstance(listed, dict):
+            raise StudioError(f"checkpoint {folder / CARD_FILE} is corrupt: its \"extras\" is not a mapping")
+        for name, entry in listed.items():
+            try:
+                file = _extra_file(name)
+            except StudioError as err:
+                raise StudioError(f"checkpoint {folder / CARD_FILE} is corrupt: {err}") from err
+            sha = entry.get("sha256") if isinstance(entry, dict) else None
+            if not sha:
+                raise StudioError(f"checkpoint {folder / CARD_FILE} is corrupt: extra {name!r} has no sha256")
+            bundle.extras[name] = _load_tensors(folder / file, sha)
     if with_state:
         state_path = folder / STATE_JSON
         if not state_path.exists():

@@ -84,19 +84,51 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_options(text)
     _add_train_options(text)
 
-    write = sub.add_parser("write", help="generate text with a model")
+    write = sub.add_parser("write", help="generate text with a model",
+                           description="Generate text. Modes: sampling (default), --greedy, --beam N (beam search), "
+                           "--beam N --beam-groups G (diverse beam search), --beam N --sample-beams (stochastic "
+                           "beam search).")
     write.add_argument("--model", default="shakespeare", help="shipped model name or model folder "
                        "(default shakespeare; see studio models)")
     write.add_argument("--prompt", default="", help="text to continue (default: start a new passage)")
     write.add_argument("--length", type=int, default=500,
-                       help=f"tokens to generate, 1..{MAX_GENERATION_LENGTH} (default 500)")
-    write.add_argument("--temperature", type=float, default=0.8,
-                       help="sampling temperature, (0, 100] (default 0.8; lower is safer, higher wilder)")
-    write.add_argument("-n", "--num-samples", type=int, default=1, help="samples drawn as one batch, 1..4096")
-    write.add_argument("--seed", type=int, default=None, help="random seed, >= 0 (default: random, reported)")
-    write.add_argument("--out", default=None, help="also write each sample and a JSON sidecar to this folder")
-    write.add_argument("--json", action="store_true", help="print the result as JSON")
-    write.add_argument("--device", default="cpu", help="cpu, cuda, mps or auto (default cpu)")
+                       help=f"tokens to generate at most, 1..{MAX_GENERATION_LENGTH} (default 500)")
+    g = write.add_argument_group("sampling (default mode; also --sample-beams)")
+    g.add_argument("--temperature", type=float, default=None,
+                   help="softmax temperature, (0, 100] (default 0.8; lower is safer, higher wilder)")
+    g.add_argument("--top-k", type=int, default=None, help="draw only from the k most likely tokens, 0..1000000 "
+                   "(0: off)")
+    g.add_argument("--top-p", type=float, default=None, help="nucleus: draw from the smallest set of tokens whose "
+                   "probability reaches p, (0, 1] (1: off)")
+    g.add_argument("--greedy", action="store_true", help="always take the most likely token (no sampling)")
+    g = write.add_argument_group("every mode")
+    g.add_argument("--repetition-penalty", type=float, default=1.0,
+                   help="discourage tokens already in the text, (0, 10]; 1 is off, 1.1-1.3 is typical")
+    g.add_argument("--no-repeat-ngram", type=int, default=0,
+                   help="never repeat an n-gram of this many tokens, 0..100 (0: off)")
+    g.add_argument("--stop", action="append", default=[], metavar="TEXT",
+                   help="stop at this text (not included); repeat for several")
+    g.add_argument("-n", "--num-samples", type=int, default=1,
+                   help="samples drawn as one batch, 1..4096; with --beam, the length of the n-best list")
+    g.add_argument("--seed", type=int, default=None, help="random seed, >= 0 (default: random, reported)")
+    g = write.add_argument_group("beam search")
+    g.add_argument("--beam", type=int, default=1, help="beam width, 1..256 (1: no beam search)")
+    g.add_argument("--beam-groups", type=int, default=1, help="diverse beam search: groups, 1..beam, dividing beam")
+    g.add_argument("--diversity", type=float, default=None,
+                   help="diverse beam search: penalty for a token an earlier group chose, 0..100 (default 0.5)")
+    g.add_argument("--length-penalty", type=float, default=None,
+                   help="rank beams by logprob / length**x, -10..10 (default 1: per-token average)")
+    g.add_argument("--sample-beams", action="store_true",
+                   help="stochastic beam search (Magenta): extend beams by sampling")
+    g.add_argument("--branch-factor", type=int, default=None, help="stochastic beam: branches per beam, 1..64 "
+                   "(default 2)")
+    g.add_argument("--steps-per-iteration", type=int, default=None,
+                   help="stochastic beam: tokens per branch between prunings, >= 1 (default 1)")
+    g = write.add_argument_group("output")
+    g.add_argument("--stream", action="store_true", help="print the text as it is generated (one sample)")
+    g.add_argument("--out", default=None, help="also write each text and a JSON sidecar to this folder")
+    g.add_argument("--json", action="store_true", help="print the result as JSON")
+    g.add_argument("--device", default="cpu", help="cpu, cuda, mps or auto (default cpu)")
 
     ev = sub.add_parser("eval", help="held-out loss of a model on a text corpus")
     ev.add_argument("--model", required=True, help="shipped model name or model folder")
@@ -169,27 +201,63 @@ def cmd_train_text(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_write(args: argparse.Namespace) -> int:
-    from studio.config import SampleConfig
-    from studio.generate import Generator
+def generation_config(args: argparse.Namespace) -> Any:
+    """The GenerationConfig the write options describe (validated: a bad combination is a one-line error)."""
+    from studio.config import GenerationConfig
 
-    config = SampleConfig(length=args.length, temperature=args.temperature, num_samples=args.num_samples,
-                          seed=args.seed)
+    return GenerationConfig(length=args.length, temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
+                            repetition_penalty=args.repetition_penalty, no_repeat_ngram=args.no_repeat_ngram,
+                            greedy=args.greedy, beams=args.beam, beam_groups=args.beam_groups,
+                            diversity=args.diversity, length_penalty=args.length_penalty,
+                            sample_beams=args.sample_beams, branch_factor=args.branch_factor,
+                            steps_per_iteration=args.steps_per_iteration, num_samples=args.num_samples,
+                            stop=args.stop, seed=args.seed)
+
+
+def cmd_write(args: argparse.Namespace) -> int:
+    from studio.generate import GenerationRequest, Generator
+
+    config = generation_config(args)
+    if args.stream and args.json:
+        raise StudioError("--stream and --json exclude each other: JSON is printed whole at the end")
     generator = Generator(args.model, device=args.device)
-    result = generator.generate(args.prompt, config)
+    request = GenerationRequest(args.prompt, config)
+    if args.stream:
+        if config.seed is None:  # fix the seed first so the streamed text can be reported and made again
+            config.seed = _random_seed()
+        for piece in generator.stream(request):
+            sys.stdout.write(piece)
+            sys.stdout.flush()
+        sys.stdout.write("\n")
+        print(f"(seed {config.seed})", file=sys.stderr)
+        if args.out:
+            _write_samples(Path(args.out), generator.generate(request))
+        return 0
+    result = generator.generate(request)
     for note in result.notes:
         print(f"note: {note}", file=sys.stderr)
     if args.out:
         _write_samples(Path(args.out), result)
     if args.json:
-        print(json.dumps({"texts": result.texts, "seed": result.seed, "params": result.params}, ensure_ascii=False))
+        print(json.dumps({"texts": result.texts, "logprobs": result.logprobs, "novelty": result.novelty,
+                          "seed": result.seed, "params": result.params}, ensure_ascii=False))
         return 0
+    beams = config.beams > 1
     for i, text in enumerate(result.texts):
         if len(result.texts) > 1:
-            print(f"--- sample {i + 1} of {len(result.texts)} ---")
+            label = "beam result" if beams else "sample"
+            print(f"--- {label} {i + 1} of {len(result.texts)} (logprob {result.logprobs[i]:.1f}) ---")
         print(text)
-    print(f"(seed {result.seed})", file=sys.stderr)
+    novel = [n for n in result.novelty if n is not None]
+    extra = f", novelty {100 * sum(novel) / len(novel):.1f}% of n-grams not in the training text" if novel else ""
+    print(f"({config.mode.replace('_', ' ')}, seed {result.seed}{extra})", file=sys.stderr)
     return 0
+
+
+def _random_seed() -> int:
+    import secrets
+
+    return secrets.randbelow(2**31)
 
 
 def _write_samples(folder: Path, result: Any) -> None:
@@ -200,7 +268,8 @@ def _write_samples(folder: Path, result: Any) -> None:
     for i, text in enumerate(result.texts):
         stem = folder / f"sample-{result.seed}-{i + 1:03d}"
         _atomic_write(stem.with_suffix(".txt"), text)
-        _atomic_write(stem.with_suffix(".json"), json.dumps({**result.params, "sample": i + 1}, indent=2))
+        sidecar = {**result.params, "sample": i + 1, "logprob": result.logprobs[i], "novelty": result.novelty[i]}
+        _atomic_write(stem.with_suffix(".json"), json.dumps(sidecar, indent=2, ensure_ascii=False))
     print(f"wrote {len(result.texts)} sample(s) to {folder}", file=sys.stderr)
 
 

@@ -177,22 +177,129 @@ class TrainConfig(_Config):
 
 
 @dataclass
-class SampleConfig(_Config):
-    """Plain ancestral sampling settings (the generation issue grows this into a full GenerationConfig)."""
+class GenerationConfig(_Config):
+    """How to generate: the search mode and its settings.
 
-    length: int = 500        # tokens to generate after the prompt
-    temperature: float = 0.8  # softmax temperature; lower is safer, higher is wilder
-    num_samples: int = 1     # samples drawn at once, as one batch
-    seed: int | None = None  # fixes the random draws; None draws a fresh seed and reports it
-    banned: list[int] = field(default_factory=list)  # token ids never sampled (e.g. the unknown token)
+    The mode follows from the fields: ``beams == 1`` gives ``sample`` (or ``greedy`` when ``greedy`` is set);
+    ``beams > 1`` gives ``beam``, ``diverse_beam`` (``beam_groups > 1``, Vijayakumar et al. 2016) or
+    ``stochastic_beam`` (``sample_beams``, Magenta's beam_size / branch_factor / steps_per_iteration).
+    Settings that would do nothing in the chosen mode are refused with a message that says so (transformers'
+    GenerationConfig does the same). Fields left at ``None`` take the mode's default.
+    """
+
+    length: int = 500                     # tokens to generate after the prompt (at most)
+    temperature: float | None = None      # sampling modes: softmax temperature, default 0.8
+    top_k: int | None = None              # sampling modes: keep only the k most likely tokens (0: all)
+    top_p: float | None = None            # sampling modes: nucleus, the smallest set with probability >= p (1: all)
+    repetition_penalty: float = 1.0       # any mode: divide the logits of tokens already present (CTRL); 1 = off
+    no_repeat_ngram: int = 0              # any mode: never repeat an n-gram of this size; 0 = off
+    greedy: bool = False                  # pick the most likely token at every step (beams == 1)
+    beams: int = 1                        # beam width; > 1 turns on beam search
+    beam_groups: int = 1                  # diverse beam search: groups of beams/beam_groups beams each
+    diversity: float | None = None        # diverse beam: penalty per earlier group choosing the same token (0.5)
+    length_penalty: float | None = None   # beam modes: rank by logprob / length**length_penalty (default 1)
+    sample_beams: bool = False            # stochastic beam search: extend beams by sampling (Magenta)
+    branch_factor: int | None = None      # stochastic beam: samples drawn per beam per iteration (default 2)
+    steps_per_iteration: int | None = None  # stochastic beam: tokens per branch between prunings (default 1)
+    num_samples: int = 1                  # samples drawn as one batch, or the n-best list's length for beams
+    stop: list[str] = field(default_factory=list)  # stop at the first of these strings (not included)
+    seed: int | None = None               # fixes every random draw; None draws a seed and reports it
+    banned: list[int] = field(default_factory=list)  # token ids never produced (e.g. the unknown token)
+
+    @property
+    def mode(self) -> str:
+        """greedy, sample, beam, diverse_beam or stochastic_beam."""
+        if self.beams == 1:
+            return "greedy" if self.greedy else "sample"
+        if self.beam_groups > 1:
+            return "diverse_beam"
+        return "stochastic_beam" if self.sample_beams else "beam"
+
+    def resolved(self) -> dict[str, Any]:
+        """Every field with the mode's defaults filled in, plus the mode (what a result records)."""
+        out = self.to_dict()
+        defaults = {"temperature": 0.8 if self.samples_tokens else None, "top_k": 0 if self.samples_tokens else None,
+                    "top_p": 1.0 if self.samples_tokens else None,
+                    "length_penalty": 1.0 if self.beams > 1 else None,
+                    "diversity": 0.5 if self.mode == "diverse_beam" else None,
+                    "branch_factor": 2 if self.mode == "stochastic_beam" else None,
+                    "steps_per_iteration": 1 if self.mode == "stochastic_beam" else None}
+        for key, value in defaults.items():
+            if out[key] is None:
+                out[key] = value
+        out["mode"] = self.mode
+        return out
+
+    @property
+    def samples_tokens(self) -> bool:
+        """True in the modes that draw tokens at random (sample, stochastic_beam)."""
+        return self.mode in ("sample", "stochastic_beam")
 
     def validate(self) -> None:
         check_range("length", self.length, 1, MAX_GENERATION_LENGTH, integer=True)
-        check_range("temperature", self.temperature, 0.0, 100.0, low_open=True)
+        if self.temperature is not None:
+            check_range("temperature", self.temperature, 0.0, 100.0, low_open=True)
+        if self.top_k is not None:
+            check_range("top_k", self.top_k, 0, 1_000_000, integer=True)
+        if self.top_p is not None:
+            check_range("top_p", self.top_p, 0.0, 1.0, low_open=True)
+        check_range("repetition_penalty", self.repetition_penalty, 0.0, 10.0, low_open=True)
+        check_range("no_repeat_ngram", self.no_repeat_ngram, 0, 100, integer=True)
+        check_bool("greedy", self.greedy)
+        check_bool("sample_beams", self.sample_beams)
+        check_range("beams", self.beams, 1, 256, integer=True)
+        check_range("beam_groups", self.beam_groups, 1, 256, integer=True)
+        if self.diversity is not None:
+            check_range("diversity", self.diversity, 0.0, 100.0)
+        if self.length_penalty is not None:
+            check_range("length_penalty", self.length_penalty, -10.0, 10.0)
+        if self.branch_factor is not None:
+            check_range("branch_factor", self.branch_factor, 1, 64, integer=True)
+        if self.steps_per_iteration is not None:
+            check_range("steps_per_iteration", self.steps_per_iteration, 1, MAX_GENERATION_LENGTH, integer=True)
         check_range("num_samples", self.num_samples, 1, 4096, integer=True)
+        if self.seed is not None:
+            check_range("seed", self.seed, 0, 2**63 - 1, integer=True)
         if not isinstance(self.banned, (list, tuple)):
             raise StudioError(f"banned must be a list of token ids, got {self.banned!r}")
         for token in self.banned:
             check_range("banned token id", token, 0, None, integer=True)
-        if self.seed is not None:
-            check_range("seed", self.seed, 0, 2**63 - 1, integer=True)
+        if not isinstance(self.stop, (list, tuple)) or not all(isinstance(s, str) and s for s in self.stop):
+            raise StudioError(f"stop must be a list of non-empty strings, got {self.stop!r}")
+        self._check_mode()
+
+    def _check_mode(self) -> None:
+        """Refuse settings that do nothing in the derived mode, saying what would."""
+        mode = self.mode
+        if self.greedy and self.beams > 1:
+            raise StudioError("greedy and beam search exclude each other: beam search is already deterministic; "
+                              "drop --greedy or --beam")
+        if not self.samples_tokens:
+            for name, flag in (("temperature", "--temperature"), ("top_k", "--top-k"), ("top_p", "--top-p")):
+                if getattr(self, name) is not None:
+                    raise StudioError(f"{flag} does nothing in {mode.replace('_', ' ')} mode (no token is drawn at "
+                                      "random); drop it, or sample (leave out --greedy; with --beam add "
+                                      "--sample-beams)")
+        if self.beams == 1:
+            for name, flag in (("length_penalty", "--length-penalty"), ("diversity", "--diversity"),
+                               ("branch_factor", "--branch-factor"),
+                               ("steps_per_iteration", "--steps-per-iteration")):
+                if getattr(self, name) is not None:
+                    raise StudioError(f"{flag} only applies to beam search; add --beam N (N > 1) or drop it")
+            if self.beam_groups > 1 or self.sample_beams:
+                raise StudioError("--beam-groups and --sample-beams need beam search: add --beam N (N > 1)")
+        else:
+            if self.beam_groups > 1 and self.sample_beams:
+                raise StudioError("diverse beam search (--beam-groups) is deterministic and cannot sample beams; "
+                                  "drop --sample-beams or --beam-groups")
+            if self.beams % self.beam_groups:
+                raise StudioError(f"--beam {self.beams} must be a multiple of --beam-groups {self.beam_groups}")
+            if self.diversity is not None and self.beam_groups == 1:
+                raise StudioError("--diversity needs several beam groups: add --beam-groups G (G > 1)")
+            if mode != "stochastic_beam" and (self.branch_factor is not None
+                                              or self.steps_per_iteration is not None):
+                raise StudioError("--branch-factor and --steps-per-iteration only apply to stochastic beam search; "
+                                  "add --sample-beams")
+            if self.num_samples > self.beams:
+                raise StudioError(f"beam search returns at most --beam {self.beams} results; "
+                                  f"--num-samples {self.num_samples} asks for more")

@@ -18,9 +18,11 @@ from studio.checkpoint import CARD_FILE, Bundle, read_bundle, read_card
 from studio.config import DEVICES, ModelConfig, check_choice
 from studio.errors import StudioError
 from studio.models import RNNLanguageModel
+from studio.ngrams import NgramIndex
 from studio.tokenizers import TextTokenizer
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+NGRAMS_EXTRA = "ngrams"  # the bundle extra holding the training corpus's n-gram index (studio.ngrams)
 
 
 def pick_device(name: str = "auto") -> torch.device:
@@ -109,12 +111,14 @@ def build_model(config: ModelConfig, weights: dict[str, torch.Tensor] | None = N
 
 @dataclass
 class LoadedModel:
-    """A ready model with its tokenizer and card."""
+    """A ready model with its tokenizer and card, and its training corpus's n-gram index when the bundle has one
+    (``ngram_index.novelty(ids)`` is the copy check; None for bundles written without an index)."""
 
     model: RNNLanguageModel
     tokenizer: TextTokenizer
     card: dict[str, Any]
     path: Path
+    ngram_index: NgramIndex | None = None
 
 
 def model_from_bundle(bundle: Bundle) -> tuple[RNNLanguageModel, TextTokenizer]:
@@ -131,13 +135,25 @@ def model_from_bundle(bundle: Bundle) -> tuple[RNNLanguageModel, TextTokenizer]:
     return build_model(config, bundle.weights), tokenizer
 
 
+def ngram_index_from_bundle(bundle: Bundle) -> NgramIndex | None:
+    """The bundle's n-gram index of its training corpus, or None when it carries none."""
+    tensors = bundle.extras.get(NGRAMS_EXTRA)
+    if tensors is None:
+        return None
+    try:
+        return NgramIndex.from_tensors(tensors)
+    except StudioError as err:
+        raise StudioError(f"checkpoint {bundle.path}: {err}") from err
+
+
 def load_model(name_or_path: str | Path, device: str | torch.device = "cpu") -> LoadedModel:
-    """Load a shipped or local model for inference (eval mode, float32, on ``device``)."""
+    """Load a shipped or local model for inference (eval mode, float32, on ``device``), with its n-gram index."""
     path = resolve_model(name_or_path)
     bundle = read_bundle(path)
     model, tokenizer = model_from_bundle(bundle)
     model.to(device).eval()
-    return LoadedModel(model=model, tokenizer=tokenizer, card=bundle.card, path=bundle.path or path)
+    return LoadedModel(model=model, tokenizer=tokenizer, card=bundle.card, path=bundle.path or path,
+                       ngram_index=ngram_index_from_bundle(bundle))
 
 
 def describe(card: dict[str, Any]) -> str:
@@ -155,5 +171,6 @@ def describe(card: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
-__all__ = ["DTYPES", "LoadedModel", "build_model", "describe", "load_model", "local_models", "model_from_bundle",
-           "model_weights", "pick_device", "read_card", "resolve_model", "shipped_dir", "shipped_models"]
+__all__ = ["DTYPES", "NGRAMS_EXTRA", "LoadedModel", "build_model", "describe", "load_model", "local_models",
+           "model_from_bundle", "model_weights", "ngram_index_from_bundle", "pick_device", "read_card",
+           "resolve_model", "shipped_dir", "shipped_models"]

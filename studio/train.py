@@ -6,7 +6,8 @@ same events (minGPT's Trainer).
 
 Files a run writes into its output folder::
 
-    best/           the best model so far by validation loss (a bundle ``studio write --model`` can load)
+    best/           the best model so far by validation loss (a bundle ``studio write --model`` can load), with
+                    the n-gram index of the training tokens (``ngrams.safetensors``, for the copy check)
     last/           the latest resumable state (weights, optimiser, schedule, data position, RNG)
     metrics.jsonl   one JSON object per event (written by ``studio.train_log.MetricsLog``)
     loss.png        the loss curve, redrawn at each evaluation
@@ -32,8 +33,9 @@ from studio.config import ModelConfig, TrainConfig
 from studio.data import StreamBatcher
 from studio.errors import StudioError
 from studio.evaluate import autocast_for, evaluate_loss, loss_metrics
-from studio.loading import DTYPES, build_model, model_weights, pick_device
+from studio.loading import DTYPES, NGRAMS_EXTRA, build_model, model_weights, pick_device
 from studio.models import RNNLanguageModel, detach_state
+from studio.ngrams import NgramIndex, default_ngram_size
 from studio.schedule import LRSchedule
 from studio.tokenizers import TextTokenizer
 from studio.train_state import load_optimizer_state, load_rng_state, optimizer_state, rng_state, seed_everything
@@ -86,13 +88,17 @@ class Trainer:
         A ``last/`` bundle read with its state: training continues exactly where it stopped.
     valid_chars_per_token : float, optional
         Lets validation report bits per character for word and subword tokenizers.
+    ngram_index : bool
+        Store the n-gram index of ``train_tokens`` in every ``best/`` bundle (see ``studio.ngrams``), so what the
+        model writes can be checked for copies of its training text.
     """
 
     def __init__(self, model_config: ModelConfig, train_config: TrainConfig, tokenizer: TextTokenizer,
                  train_tokens: torch.Tensor, valid_tokens: torch.Tensor, out_dir: str | Path,
                  card: dict[str, Any] | None = None, callbacks: list[Callback] | None = None,
                  resume: Bundle | None = None, valid_chars_per_token: float | None = None,
-                 save_dtype: str = "float32", initial_weights: dict[str, torch.Tensor] | None = None) -> None:
+                 save_dtype: str = "float32", initial_weights: dict[str, torch.Tensor] | None = None,
+                 ngram_index: bool = True) -> None:
         self.model_config, self.config, self.tokenizer = model_config, train_config, tokenizer
         self.out_dir = Path(out_dir)
         self.card = dict(card or {})
@@ -107,6 +113,9 @@ class Trainer:
         self.model: RNNLanguageModel = build_model(model_config, initial_weights).to(self.device)
         self.batcher = StreamBatcher(train_tokens, c.batch_size, c.seq_len)
         self.valid_tokens = valid_tokens
+        # Built once: it depends on the training tokens only, so a resumed run rebuilds the same index.
+        self.ngram_index = (NgramIndex.build(train_tokens, default_ngram_size(tokenizer.kind)) if ngram_index
+                            else None)
         self.optimizer = self._make_optimizer()
         self.schedule = LRSchedule(c)
         self.data_generator = torch.Generator().manual_seed(c.seed)
@@ -258,8 +267,12 @@ class Trainer:
         decayed = self.schedule.observe(metrics["valid_nats_per_token"])
         self._emit("eval", **metrics, improved=improved, lr_decayed=decayed)
         if improved:
-            write_bundle(self.out_dir / "best", Bundle(self._card(elapsed), model_weights(self.model,
-                                                                                          self.save_dtype)))
+            card, extras = self._card(elapsed), {}
+            if self.ngram_index is not None:
+                card["ngram_index"] = self.ngram_index.info()
+                extras[NGRAMS_EXTRA] = self.ngram_index.to_tensors()
+            write_bundle(self.out_dir / "best", Bundle(card, model_weights(self.model, self.save_dtype),
+                                                       extras=extras))
         self._save_last(elapsed)
         self._emit("checkpoint", path=str(self.out_dir / "last"), best=improved)
 

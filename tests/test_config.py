@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 
 from studio.config import (
     MAX_GENERATION_LENGTH,
+    GenerationConfig,
     ModelConfig,
-    SampleConfig,
     TokenizerConfig,
     TrainConfig,
     check_choice,
@@ -21,7 +21,7 @@ from studio.config import (
 )
 from studio.errors import StudioError
 
-CONFIGS = (ModelConfig, TokenizerConfig, TrainConfig, SampleConfig)
+CONFIGS = (ModelConfig, TokenizerConfig, TrainConfig, GenerationConfig)
 
 # (config class, bad settings, the field name the message must contain, the valid range it must state)
 BAD = [
@@ -63,14 +63,14 @@ BAD = [
     (TrainConfig, {"valid_fraction": 0.6}, "valid_fraction", "(0, 0.5]"),
     (TrainConfig, {"seed": -1}, "seed", "[0,"),
     (TrainConfig, {"device": "tpu"}, "device", "auto, cpu, cuda, mps"),
-    (SampleConfig, {"length": 0}, "length", "[1, 100000]"),
-    (SampleConfig, {"length": MAX_GENERATION_LENGTH + 1}, "length", "[1, 100000]"),
-    (SampleConfig, {"temperature": 0.0}, "temperature", "(0, 100]"),
-    (SampleConfig, {"temperature": -1.0}, "temperature", "(0, 100]"),
-    (SampleConfig, {"temperature": 100.5}, "temperature", "(0, 100]"),
-    (SampleConfig, {"num_samples": 0}, "num_samples", "[1, 4096]"),
-    (SampleConfig, {"num_samples": 5000}, "num_samples", "[1, 4096]"),
-    (SampleConfig, {"seed": -5}, "seed", "[0,"),
+    (GenerationConfig, {"length": 0}, "length", "[1, 100000]"),
+    (GenerationConfig, {"length": MAX_GENERATION_LENGTH + 1}, "length", "[1, 100000]"),
+    (GenerationConfig, {"temperature": 0.0}, "temperature", "(0, 100]"),
+    (GenerationConfig, {"temperature": -1.0}, "temperature", "(0, 100]"),
+    (GenerationConfig, {"temperature": 100.5}, "temperature", "(0, 100]"),
+    (GenerationConfig, {"num_samples": 0}, "num_samples", "[1, 4096]"),
+    (GenerationConfig, {"num_samples": 5000}, "num_samples", "[1, 4096]"),
+    (GenerationConfig, {"seed": -5}, "seed", "[0,"),
 ]
 
 
@@ -92,8 +92,8 @@ EDGES = [
     (TokenizerConfig, {"kind": "bpe", "vocab_size": 260, "min_count": 1}),
     (TrainConfig, {"lr": 10.0, "betas": (0.0, 1.0), "grad_clip": 0.0, "warmup_steps": 0, "min_lr_ratio": 1.0,
                    "plateau_factor": 1.0, "valid_fraction": 0.5, "seed": 0, "minutes": 0.0, "schedule": "plateau"}),
-    (SampleConfig, {"length": 1, "temperature": 100.0, "num_samples": 4096, "seed": 0}),
-    (SampleConfig, {"length": MAX_GENERATION_LENGTH, "temperature": 1e-6}),
+    (GenerationConfig, {"length": 1, "temperature": 100.0, "num_samples": 4096, "seed": 0}),
+    (GenerationConfig, {"length": MAX_GENERATION_LENGTH, "temperature": 1e-6}),
 ]
 
 
@@ -105,14 +105,14 @@ def test_edge_values_are_accepted(cls, edge):
 
 
 @pytest.mark.parametrize(("cls", "name"), [(ModelConfig, "num_layers"), (ModelConfig, "vocab_size"),
-                                           (TrainConfig, "batch_size"), (SampleConfig, "length")])
+                                           (TrainConfig, "batch_size"), (GenerationConfig, "length")])
 @pytest.mark.parametrize("value", [2.0, 2.5, True, "3"])
 def test_integer_fields_refuse_non_integers(cls, name, value):
     with pytest.raises(StudioError, match=rf"^{name} must be a whole number"):
         cls(**{name: value})
 
 
-@pytest.mark.parametrize(("cls", "name"), [(SampleConfig, "temperature"), (TrainConfig, "lr"),
+@pytest.mark.parametrize(("cls", "name"), [(GenerationConfig, "repetition_penalty"), (TrainConfig, "lr"),
                                            (ModelConfig, "dropout_output"), (TrainConfig, "valid_fraction")])
 @pytest.mark.parametrize("value", [math.nan, "0.5", None, True])
 def test_float_fields_refuse_non_numbers(cls, name, value):
@@ -128,10 +128,10 @@ def test_betas_must_be_a_pair():
 @given(st.floats(allow_nan=False, allow_infinity=True, width=64))
 def test_temperature_accepted_exactly_in_its_range(temperature):
     if 0 < temperature <= 100:
-        assert SampleConfig(temperature=temperature).temperature == temperature
+        assert GenerationConfig(temperature=temperature).temperature == temperature
     else:
         with pytest.raises(StudioError, match=r"temperature must be in \(0, 100\]"):
-            SampleConfig(temperature=temperature)
+            GenerationConfig(temperature=temperature)
 
 
 @given(st.integers(min_value=-10, max_value=30))
@@ -160,7 +160,7 @@ NON_DEFAULT = {
     TokenizerConfig: {"kind": "word", "vocab_size": 500, "min_count": 3},
     TrainConfig: {"batch_size": 3, "seq_len": 17, "lr": 0.5, "betas": (0.8, 0.95), "schedule": "plateau",
                   "max_steps": 9, "minutes": 1.5, "device": "cpu", "amp": False, "seed": 7, "eval_tokens": 100},
-    SampleConfig: {"length": 12, "temperature": 1.3, "num_samples": 4, "seed": 42, "banned": [0, 5]},
+    GenerationConfig: {"length": 12, "temperature": 1.3, "num_samples": 4, "seed": 42, "banned": [0, 5]},
 }
 
 
@@ -189,16 +189,16 @@ def test_from_dict_refuses_unknown_keys(cls):
 
 
 def test_from_dict_validates_values():
-    data = SampleConfig().to_dict()
+    data = GenerationConfig().to_dict()
     data["temperature"] = 0
     with pytest.raises(StudioError, match=r"temperature must be in \(0"):
-        SampleConfig.from_dict(data)
+        GenerationConfig.from_dict(data)
 
 
 @pytest.mark.parametrize("banned", [[-1], [3, -2], ["x"], [1.5]])
 def test_banned_token_ids_must_be_non_negative_integers(banned):
     with pytest.raises(StudioError, match="banned"):
-        SampleConfig(banned=banned)
+        GenerationConfig(banned=banned)
 
 
 @pytest.mark.parametrize("betas", [0.9, ("a", "b"), None])

@@ -222,3 +222,28 @@ def test_detach_state_cuts_the_graph(tiny_config):
     assert all(not s.requires_grad for s in detached)
     for a, b in zip(state, detached, strict=True):
         assert torch.equal(a.detach(), b)
+
+
+# -- the one-token stepper used for generation ----------------------------------------------------------------------
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("tie", [False, True])
+def test_single_stepper_matches_the_module(cell: str, tie: bool) -> None:
+    from studio.config import ModelConfig
+    from studio.models import RNNLanguageModel, SingleStepper
+
+    torch.manual_seed(0)
+    config = ModelConfig(vocab_size=23, cell=cell, num_layers=2, embedding_size=12, hidden_size=16, tie_weights=tie)
+    model = RNNLanguageModel(config).eval()
+    tokens = torch.randint(23, (3, 6))
+    with torch.no_grad():
+        expected, _ = model(tokens)
+        _, state = model(tokens[:, :1])
+        stepper = SingleStepper(model)
+        for t in range(1, 6):
+            logits, state = stepper(tokens[:, t:t + 1], state)
+            assert torch.allclose(logits, expected[:, t], atol=1e-5)
+        fast = SingleStepper(model, torch.bfloat16)
+        _, state = model(tokens[:, :1])
+        logits, _ = fast(tokens[:, 1:2], fast.convert_state(state))
+        assert logits.dtype == torch.float32
+        assert torch.allclose(logits, expected[:, 1], atol=0.1)

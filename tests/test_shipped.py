@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from studio.config import SampleConfig
+from studio.config import GenerationConfig
 from studio.generate import Generator
 from studio.loading import load_model, shipped_models
 
@@ -23,7 +23,7 @@ def test_shakespeare_is_shipped_small_and_documented() -> None:
 
 def test_shakespeare_writes_play_like_text() -> None:
     generator = Generator("shakespeare")
-    result = generator.generate("ROMEO:", SampleConfig(length=300, temperature=0.6, num_samples=2, seed=3))
+    result = generator.generate("ROMEO:", GenerationConfig(length=300, temperature=0.6, num_samples=2, seed=3))
     assert len(result.texts) == 2
     for text in result.texts:
         assert text.startswith("ROMEO:")
