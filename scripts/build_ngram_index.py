@@ -3,10 +3,10 @@
     python scripts/build_ngram_index.py --model shakespeare --corpus ../shared/corpora/tinyshakespeare/input.txt
 
 The corpus must be the one the model was trained on (its sha256 must match the card's); the index is built from
-the same training split the run used (``split_text(text, valid_fraction)[0]``) encoded with the model's own
-tokenizer, exactly as the Trainer builds it for new runs. The bundle is rewritten atomically with the index as
-``ngrams.safetensors``; the weights file keeps its exact bytes (checked before and after), and files beside the
-bundle (``loss.png``) are kept.
+the same training split the run used (read and split by ``studio.text_training.prepare_text``, as in training),
+encoded with the model's own tokenizer, exactly as the Trainer builds it for new runs. The bundle is rewritten
+atomically with the index as ``ngrams.safetensors``; the weights file keeps its exact bytes (checked before and
+after), and files beside the bundle (``loss.png``) are kept.
 """
 
 from __future__ import annotations
@@ -19,10 +19,11 @@ import sys
 from safetensors.torch import save
 
 from studio.checkpoint import Bundle, read_bundle, read_card, sha256_file, write_bundle
-from studio.data import read_text_corpus, split_text
+from studio.config import TokenizerConfig
 from studio.errors import StudioError
 from studio.loading import NGRAMS_EXTRA, load_model, resolve_model
 from studio.ngrams import MAX_N, NgramIndex, default_ngram_size
+from studio.text_training import prepare_text
 from studio.tokenizers import TextTokenizer
 
 
@@ -37,11 +38,13 @@ def build(model: str, corpus: str, n: int | None = None, command: str = "") -> d
         tokenizer = TextTokenizer.from_dict(card["tokenizer"])
     except (KeyError, TypeError) as err:
         raise StudioError(f"the card of {path} lacks what is needed to rebuild the training split ({err})") from err
-    text, report = read_text_corpus(corpus)
-    if report.sha256 != expected_sha:
-        raise StudioError(f"corpus {corpus} is not the one {path} was trained on (sha256 {report.sha256[:12]}..., "
-                          f"the card says {expected_sha[:12]}...)")
-    ids = tokenizer.encode(split_text(text, valid_fraction)[0])
+    # The same reading and split as training (a run with --valid-corpus records it in the card).
+    data = prepare_text(corpus, TokenizerConfig(), valid_fraction, tokenizer=tokenizer,
+                        valid_corpus=card["corpus"].get("valid_corpus"))
+    if data.report.sha256 != expected_sha:
+        raise StudioError(f"corpus {corpus} is not the one {path} was trained on (sha256 "
+                          f"{data.report.sha256[:12]}..., the card says {expected_sha[:12]}...)")
+    ids = data.train.tolist()
     expected_tokens = card["corpus"].get("train_tokens")
     if expected_tokens is not None and len(ids) != int(expected_tokens):
         raise StudioError(f"the training split encodes to {len(ids)} tokens, the card says {expected_tokens}")

@@ -76,6 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
     train_sub = train.add_subparsers(dest="domain", metavar="DOMAIN", parser_class=_Parser)
     text = train_sub.add_parser("text", help="train a text model on a .txt file or a folder of them")
     text.add_argument("--corpus", required=True, help="a text file or a folder of .txt/.md files")
+    text.add_argument("--valid-corpus", default=None,
+                      help="validate on this file or folder instead of the corpus's tail (--valid-fraction)")
     text.add_argument("--out", default=None, help="run folder (default runs/<corpus name>)")
     text.add_argument("--tokenizer", default="char", help="char, word or bpe (default char)")
     text.add_argument("--vocab-size", type=int, default=8000, help="bpe vocabulary size, 260..1000000 (default 8000)")
@@ -188,7 +190,7 @@ def cmd_train_text(args: argparse.Namespace) -> int:
     result = train_text(args.corpus, out, model_config, tokenizer_config, train_config,
                         callbacks=[MetricsLog(out), ProgressBar()], resume=args.resume,
                         save_dtype=args.save_dtype, budget_overrides=budget if args.resume else None,
-                        on_data=show_notes)
+                        on_data=show_notes, valid_corpus=args.valid_corpus)
     best = result.best_metrics
     if result.stop_reason == "interrupted":
         print(f"interrupted at step {result.steps}; checkpoint saved. Continue with the same command plus --resume",

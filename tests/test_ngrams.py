@@ -308,3 +308,17 @@ def test_shipped_shakespeare_carries_a_small_index() -> None:
     rng = random.Random(0)
     noise = "".join(rng.choice("abcdefghijklmnopqrstuvwxyz ") for _ in range(500))
     assert index.novelty(loaded.tokenizer.encode(noise)) > 0.95
+
+
+def test_a_large_corpus_is_indexed_by_a_consistent_sample() -> None:
+    ids = np.random.default_rng(0).integers(0, 1000, 60_000)
+    full = NgramIndex.build(ids, 3)
+    sampled = NgramIndex.build(ids, 3, max_hashes=10_000)
+    assert full.count > 50_000 and sampled.count <= 10_000
+    assert 0.1 < sampled.info()["sampled_share"] < 0.25
+    assert sampled.novelty(ids[:20_000]) == 0.0  # every sampled window of the corpus is found
+    other = np.random.default_rng(1).integers(0, 1000, 20_000)
+    estimate, exact = sampled.novelty(other), full.novelty(other)
+    assert abs(estimate - exact) < 0.05  # the sample estimates the full index's answer
+    again = NgramIndex.from_tensors(sampled.to_tensors())
+    assert again.keep_below == sampled.keep_below and again.novelty(other) == estimate

@@ -507,3 +507,20 @@ def test_sigint_saves_a_resumable_checkpoint(tmp_path: Path) -> None:
     steps = [r["step"] for r in read_jsonl(out / "metrics.jsonl") if r.get("kind") == "end"]
     assert steps == [step + 5]  # the interrupted run's end record was dropped on resume
     assert (out / "best" / "model.json").exists() and (out / "loss.png").exists()
+
+
+def test_valid_corpus_replaces_the_tail_split(tmp_path: Path) -> None:
+    train_file, valid_file = tmp_path / "train.txt", tmp_path / "valid.txt"
+    train_file.write_text("abcabcabc " * 200, encoding="utf-8")
+    valid_file.write_text("cab cab cab " * 20, encoding="utf-8")
+    from studio.text_training import prepare_text
+
+    data = prepare_text(train_file, TokenizerConfig(), 0.1, valid_corpus=valid_file)
+    assert data.train.numel() == 2000 and data.valid.numel() == 240
+    result = train_text(train_file, tmp_path / "run", TINY_MODEL, TokenizerConfig(), config(max_steps=3),
+                        command="test", valid_corpus=valid_file)
+    card = json.loads((result.best_path / "model.json").read_text())
+    assert card["corpus"]["valid_corpus"] == str(valid_file) and card["corpus"]["valid_tokens"] == 240
+    resumed = train_text(train_file, tmp_path / "run", resume=True, budget_overrides={"max_steps": 5},
+                         command="test")
+    assert resumed.steps == 5

@@ -7,16 +7,23 @@ from typing import Any
 
 from studio.tokenizers.base import TextTokenizer
 
+UNK_MARKER = "<unk>"  # corpora such as WikiText and PTB mark replaced rare words with it
+
 
 class BPETokenizer(TextTokenizer):
-    """GPT-2-style byte-level BPE. The whole HF tokenizer is stored as its own JSON string."""
+    """GPT-2-style byte-level BPE. The whole HF tokenizer is stored as its own JSON string.
+
+    Nothing is ever unknown to a byte-level tokenizer, but a corpus may itself contain the marker ``<unk>`` (WikiText
+    and Penn Treebank put it where a rare word was). When it does, the marker becomes one special token and
+    ``unk_id`` its id, so generation can ban it like any unknown token; it still round-trips as the text "<unk>".
+    """
 
     kind = "bpe"
-    unk_id = None
 
     def __init__(self, hf_tokenizer: Any) -> None:
         super().__init__()
         self.hf = hf_tokenizer
+        self.unk_id = hf_tokenizer.token_to_id(UNK_MARKER)
 
     @classmethod
     def train(cls, text: str, vocab_size: int = 8000, **options: Any) -> BPETokenizer:
@@ -26,8 +33,9 @@ class BPETokenizer(TextTokenizer):
         # add_prefix_space=False keeps decode(encode(x)) == x exactly (GPT-2 style would insert a leading space).
         hf.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
         hf.decoder = decoders.ByteLevel()
+        special = [UNK_MARKER] if UNK_MARKER in text else []
         trainer = trainers.BpeTrainer(vocab_size=vocab_size, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-                                      show_progress=False, special_tokens=[])
+                                      show_progress=False, special_tokens=special)
         lines = text.splitlines(keepends=True) or [text]
         hf.train_from_iterator(_chunks(lines), trainer=trainer)
         return cls(hf)
