@@ -10,6 +10,13 @@ if ! "$py" -c "import venv, ensurepip" 2>/dev/null; then
   sudo=""; [ "$(id -u)" -ne 0 ] && sudo=sudo
   $sudo apt-get update -qq && $sudo apt-get install -y -qq python3-venv >/dev/null
 fi
+# FluidSynth renders MIDI to audio with a real soundfont (Studio falls back to plain sine waves without it).
+if ! ldconfig -p 2>/dev/null | grep -q libfluidsynth; then
+  echo "setup: installing libfluidsynth3" >&2
+  sudo=""; [ "$(id -u)" -ne 0 ] && sudo=sudo
+  ($sudo apt-get update -qq && $sudo apt-get install -y -qq --no-install-recommends libfluidsynth3 >/dev/null) \
+    || echo "setup: could not install libfluidsynth3; audio will use the sine-wave fallback" >&2
+fi
 [ -x .venv/bin/python ] || "$py" -m venv .venv
 .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
 requirements=requirements.txt
