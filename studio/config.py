@@ -97,6 +97,13 @@ class ModelConfig(_Config):
     dropout_output: float = 0.0    # dropout on the top layer's output, before the softmax layer
     tie_weights: bool = False      # share the embedding and output matrices (Press & Wolf; Inan et al.)
     forget_bias: float = 1.0       # LSTM forget-gate bias at init (Jozefowicz et al. 2015); ignored for rnn/gru
+    # Conditioning (music): at every step a chord and the position in the bar join the token embedding
+    # (Eck & Schmidhuber 2002; Magenta's Improv RNN). 0 turns each off.
+    chord_vocab_size: int = 0      # number of chord ids the model reads (a fixed table of chord features)
+    chord_features: int = 0        # width of each chord's feature vector (root one-hot + chord-tone pitch classes)
+    chord_embedding: int = 0       # width the chord features are projected to
+    bar_positions: int = 0         # number of grid positions in a bar (16 for 4/4 in 16th notes)
+    position_embedding: int = 0    # width of the bar-position embedding
 
     def validate(self) -> None:
         check_range("vocab_size", self.vocab_size, 2, 10_000_000, integer=True)
@@ -107,6 +114,15 @@ class ModelConfig(_Config):
         for name in ("dropout_embedding", "dropout_between", "dropout_output"):
             check_range(name, getattr(self, name), 0.0, 0.95)
         check_range("forget_bias", self.forget_bias, -10.0, 10.0)
+        for name in ("chord_vocab_size", "chord_features", "chord_embedding", "bar_positions", "position_embedding"):
+            check_range(name, getattr(self, name), 0, 65_536, integer=True)
+        if bool(self.chord_vocab_size) != bool(self.chord_features) or bool(self.chord_features) != bool(
+                self.chord_embedding):
+            raise StudioError("chord conditioning needs chord_vocab_size, chord_features and chord_embedding all "
+                              "set (or all 0)")
+        if bool(self.bar_positions) != bool(self.position_embedding):
+            raise StudioError("bar-position conditioning needs bar_positions and position_embedding both set "
+                              "(or both 0)")
         check_bool("tie_weights", self.tie_weights)
 
 

@@ -151,9 +151,14 @@ class StreamBatcher:
     ----------
     tokens : LongTensor, shape (n,)
     batch_size, seq_len : int
+    conditions : dict of str to LongTensor, each shape (n,), optional
+        Streams aligned with ``tokens`` (a music model's chord and bar position per step). A window's conditions
+        are those of its *targets*: the model reads token t with the chord and position of step t + 1, the step
+        it predicts.
     """
 
-    def __init__(self, tokens: torch.Tensor, batch_size: int, seq_len: int) -> None:
+    def __init__(self, tokens: torch.Tensor, batch_size: int, seq_len: int,
+                 conditions: dict[str, torch.Tensor] | None = None) -> None:
         row_len = (tokens.numel() - 1) // batch_size
         if row_len < seq_len + 1:
             need = batch_size * (seq_len + 1) + 1
@@ -163,6 +168,8 @@ class StreamBatcher:
         self.batch_size, self.seq_len, self.row_len = batch_size, seq_len, row_len
         self.inputs = tokens[: batch_size * row_len].view(batch_size, row_len)
         self.targets = tokens[1: batch_size * row_len + 1].view(batch_size, row_len)
+        self.conditions = {name: stream[1: batch_size * row_len + 1].view(batch_size, row_len)
+                           for name, stream in (conditions or {}).items()}
 
     def windows_per_epoch(self, offset: int) -> int:
         return (self.row_len - offset) // self.seq_len
@@ -172,9 +179,15 @@ class StreamBatcher:
         start = offset + index * self.seq_len
         return self.inputs[:, start:start + self.seq_len], self.targets[:, start:start + self.seq_len]
 
+    def window_conditions(self, offset: int, index: int) -> dict[str, torch.Tensor]:
+        """The condition streams of window ``index``, each (batch_size, seq_len) (empty for plain text)."""
+        start = offset + index * self.seq_len
+        return {name: view[:, start:start + self.seq_len] for name, view in self.conditions.items()}
 
-def evaluation_windows(tokens: torch.Tensor, batch_size: int, seq_len: int, max_tokens: int = 0):
-    """Yield ``(inputs, targets)`` windows covering a held-out stream, for carried-state evaluation.
+
+def evaluation_windows(tokens: torch.Tensor, batch_size: int, seq_len: int, max_tokens: int = 0,
+                       conditions: dict[str, torch.Tensor] | None = None):
+    """Yield ``(inputs, targets, conditions)`` windows covering a held-out stream, for carried-state evaluation.
 
     The stream is laid in up to ``batch_size`` side-by-side rows (fewer for short streams) and every target in
     them is scored once; the last window may be shorter than ``seq_len``, and the final ``n mod rows`` tokens
@@ -189,5 +202,7 @@ def evaluation_windows(tokens: torch.Tensor, batch_size: int, seq_len: int, max_
     row_len = n // rows
     inputs = tokens[: rows * row_len].view(rows, row_len)
     targets = tokens[1: rows * row_len + 1].view(rows, row_len)
+    conds = {name: stream[1: rows * row_len + 1].view(rows, row_len) for name, stream in (conditions or {}).items()}
     for start in range(0, row_len, seq_len):
-        yield inputs[:, start:start + seq_len], targets[:, start:start + seq_len]
+        yield (inputs[:, start:start + seq_len], targets[:, start:start + seq_len],
+               {name: view[:, start:start + seq_len] for name, view in conds.items()})

@@ -25,7 +25,8 @@ def autocast_for(device: torch.device, enabled: bool):
 
 @torch.inference_mode()
 def evaluate_loss(model: RNNLanguageModel, tokens: torch.Tensor, batch_size: int = 64, seq_len: int = 256,
-                  device: torch.device | str = "cpu", amp: bool = True, max_tokens: int = 0) -> tuple[float, int]:
+                  device: torch.device | str = "cpu", amp: bool = True, max_tokens: int = 0,
+                  conditions: dict[str, torch.Tensor] | None = None) -> tuple[float, int]:
     """Summed next-token cross-entropy (nats) over a held-out stream, and the number of tokens scored.
 
     Parameters
@@ -36,16 +37,19 @@ def evaluate_loss(model: RNNLanguageModel, tokens: torch.Tensor, batch_size: int
         Layout of the evaluation windows; the state is carried, so they barely change the result.
     max_tokens : int
         Score only a prefix of this many tokens when > 0.
+    conditions : dict of str to LongTensor, each shape (n,), optional
+        Streams aligned with ``tokens`` for conditioned (music) models; see ``StreamBatcher``.
     """
     device = torch.device(device)
     was_training = model.training
     model.eval()
     total, count, state = 0.0, 0, None
     try:
-        for inputs, targets in evaluation_windows(tokens, batch_size, seq_len, max_tokens):
+        for inputs, targets, conds in evaluation_windows(tokens, batch_size, seq_len, max_tokens, conditions):
             inputs, targets = inputs.to(device), targets.to(device)
+            conds = {name: c.to(device) for name, c in conds.items()}
             with autocast_for(device, amp):
-                logits, state = model(inputs, state)
+                logits, state = model(inputs, state, **conds)
             state = detach_state(state)
             loss = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), targets.reshape(-1),
                                    reduction="sum")

@@ -91,6 +91,11 @@ class Trainer:
     ngram_index : bool
         Store the n-gram index of ``train_tokens`` in every ``best/`` bundle (see ``studio.ngrams``), so what the
         model writes can be checked for copies of its training text.
+    train_conditions, valid_conditions : dict of str to LongTensor, optional
+        Streams aligned with the tokens, passed to the model by name (a music model's ``chords`` and
+        ``positions``; see ``studio.data.StreamBatcher``).
+    model_setup : callable, optional
+        Called with the fresh model before training (a music model's chord feature table is filled here).
     """
 
     def __init__(self, model_config: ModelConfig, train_config: TrainConfig, tokenizer: TextTokenizer,
@@ -98,7 +103,9 @@ class Trainer:
                  card: dict[str, Any] | None = None, callbacks: list[Callback] | None = None,
                  resume: Bundle | None = None, valid_chars_per_token: float | None = None,
                  save_dtype: str = "float32", initial_weights: dict[str, torch.Tensor] | None = None,
-                 ngram_index: bool = True) -> None:
+                 ngram_index: bool = True, train_conditions: dict[str, torch.Tensor] | None = None,
+                 valid_conditions: dict[str, torch.Tensor] | None = None,
+                 model_setup: Callable[[RNNLanguageModel], None] | None = None) -> None:
         self.model_config, self.config, self.tokenizer = model_config, train_config, tokenizer
         self.out_dir = Path(out_dir)
         self.card = dict(card or {})
@@ -111,8 +118,11 @@ class Trainer:
         self.device = pick_device(c.device)
         seed_everything(c.seed)
         self.model: RNNLanguageModel = build_model(model_config, initial_weights).to(self.device)
-        self.batcher = StreamBatcher(train_tokens, c.batch_size, c.seq_len)
+        if model_setup is not None:  # e.g. fill a music model's chord feature table before training
+            model_setup(self.model)
+        self.batcher = StreamBatcher(train_tokens, c.batch_size, c.seq_len, train_conditions)
         self.valid_tokens = valid_tokens
+        self.valid_conditions = valid_conditions
         # Built once: it depends on the training tokens only, so a resumed run rebuilds the same index.
         self.ngram_index = (NgramIndex.build(train_tokens, default_ngram_size(tokenizer.kind)) if ngram_index
                             else None)
@@ -231,6 +241,8 @@ class Trainer:
             self.epoch += 1
             self._start_epoch()
         inputs, targets = self.batcher.window(self.offset, self.window_index)
+        conds = {name: view.to(self.device, non_blocking=True)
+                 for name, view in self.batcher.window_conditions(self.offset, self.window_index).items()}
         inputs = inputs.to(self.device, non_blocking=True)
         targets = targets.to(self.device, non_blocking=True)
         self.window_index += 1
@@ -238,7 +250,7 @@ class Trainer:
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         with autocast_for(self.device, c.amp):
-            logits, hidden = self.model(inputs, self.hidden)
+            logits, hidden = self.model(inputs, self.hidden, **conds)
         loss = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), targets.reshape(-1))
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -256,7 +268,7 @@ class Trainer:
     def _evaluate_and_save(self, elapsed: float) -> None:
         c = self.config
         nats, count = evaluate_loss(self.model, self.valid_tokens, c.batch_size, c.seq_len, self.device, c.amp,
-                                    c.eval_tokens)
+                                    c.eval_tokens, self.valid_conditions)
         metrics = loss_metrics(nats, count, self.valid_chars_per_token, prefix="valid_")
         metrics.update(step=self.step, epoch=self.epoch, tokens_seen=self.tokens_seen, elapsed_s=elapsed)
         improved = metrics["valid_nats_per_token"] < self.best_loss - 1e-6

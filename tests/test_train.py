@@ -265,7 +265,7 @@ def test_evaluate_loss_counts_tokens(n: int, batch_size: int, seq_len: int, max_
     tokens = torch.randint(11, (n,), generator=torch.Generator().manual_seed(n))
     nats, count = evaluate_loss(_tiny_model(), tokens, batch_size, seq_len, "cpu", False, max_tokens)
     assert count == expected
-    assert count == sum(t.numel() for _, t in evaluation_windows(tokens, batch_size, seq_len, max_tokens))
+    assert count == sum(t.numel() for _, t, _ in evaluation_windows(tokens, batch_size, seq_len, max_tokens))
     assert 0 < nats / count < 2 * math.log(11)
 
 

@@ -34,7 +34,15 @@ class RNNLanguageModel(nn.Module):
         self.embedding = nn.Embedding(c.vocab_size, c.embedding_size)
         self.dropout_embedding = nn.Dropout(c.dropout_embedding)
         rnn_kwargs = {"nonlinearity": "tanh"} if c.cell == "rnn" else {}
-        self.rnn = _CELLS[c.cell](c.embedding_size, c.hidden_size, num_layers=c.num_layers, batch_first=True,
+        # Conditioning inputs (music): chord features projected to chord_embedding, bar position embedded; both
+        # are joined to the token embedding at every step. The chord feature table is a buffer, filled by whoever
+        # knows the chord vocabulary (set_chord_features) and saved with the weights.
+        if c.chord_vocab_size:
+            self.register_buffer("chord_table", torch.zeros(c.chord_vocab_size, c.chord_features))
+            self.chord_projection = nn.Linear(c.chord_features, c.chord_embedding)
+        self.position_table = nn.Embedding(c.bar_positions, c.position_embedding) if c.bar_positions else None
+        rnn_in = c.embedding_size + c.chord_embedding + c.position_embedding
+        self.rnn = _CELLS[c.cell](rnn_in, c.hidden_size, num_layers=c.num_layers, batch_first=True,
                                   dropout=c.dropout_between if c.num_layers > 1 else 0.0, **rnn_kwargs)
         self.dropout_output = nn.Dropout(c.dropout_output)
         # Tying needs the decoder's input to be as wide as the embedding; a projection bridges different widths.
@@ -74,7 +82,36 @@ class RNNLanguageModel(nn.Module):
                             dtype=dtype or ref.dtype)
         return (zeros, zeros.clone()) if c.cell == "lstm" else (zeros,)
 
-    def forward(self, tokens: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
+    @property
+    def conditioned(self) -> bool:
+        """True when the model reads chords and/or bar positions beside the tokens."""
+        return bool(self.config.chord_vocab_size or self.config.bar_positions)
+
+    def set_chord_features(self, table: torch.Tensor) -> None:
+        """Fill the chord feature table, shape (chord_vocab_size, chord_features)."""
+        if tuple(table.shape) != tuple(self.chord_table.shape):
+            raise ValueError(f"chord table must be {tuple(self.chord_table.shape)}, got {tuple(table.shape)}")
+        with torch.no_grad():
+            self.chord_table.copy_(table)
+
+    def embed(self, tokens: torch.Tensor, chords: torch.Tensor | None = None,
+              positions: torch.Tensor | None = None) -> torch.Tensor:
+        """The recurrent layers' input: token embedding, joined with chord and position embeddings when the model
+        is conditioned. All index tensors have shape (batch, time); the result is (batch, time, rnn input width)."""
+        parts = [self.embedding(tokens)]
+        c = self.config
+        if c.chord_vocab_size:
+            if chords is None:
+                raise ValueError("this model is chord-conditioned: pass chords (batch, time)")
+            parts.append(self.chord_projection(self.chord_table[chords]))
+        if self.position_table is not None:
+            if positions is None:
+                raise ValueError("this model is conditioned on bar positions: pass positions (batch, time)")
+            parts.append(self.position_table(positions))
+        return parts[0] if len(parts) == 1 else torch.cat(parts, dim=-1)
+
+    def forward(self, tokens: torch.Tensor, state: State | None = None, chords: torch.Tensor | None = None,
+                positions: torch.Tensor | None = None) -> tuple[torch.Tensor, State]:
         """Next-token logits for every position.
 
         Parameters
@@ -82,13 +119,15 @@ class RNNLanguageModel(nn.Module):
         tokens : LongTensor, shape (batch, time)
         state : tuple of Tensor, each (num_layers, batch, hidden_size), optional
             The state after the previous tokens; zeros when omitted.
+        chords, positions : LongTensor, shape (batch, time), optional
+            For conditioned models: the chord id and bar position of the step each output predicts.
 
         Returns
         -------
         logits : Tensor, shape (batch, time, vocab_size)
         state : tuple of Tensor, each (num_layers, batch, hidden_size)
         """
-        x = self.dropout_embedding(self.embedding(tokens))
+        x = self.dropout_embedding(self.embed(tokens, chords, positions))
         if state is None:
             state = self.initial_state(tokens.shape[0], tokens.device, x.dtype)
         rnn_state = state if self.config.cell == "lstm" else state[0]

@@ -32,6 +32,11 @@ class SingleStepper:
         self.cell, self.layers, self.hidden, self.dtype = c.cell, c.num_layers, c.hidden_size, dtype
         with torch.no_grad():
             self.embedding = model.embedding.weight.detach().to(dtype)
+            # Conditioned models: the projected chord vectors and position embeddings, precomputed per id.
+            self.chord_vectors = (model.chord_projection(model.chord_table).detach().to(dtype)
+                                  if c.chord_vocab_size else None)
+            self.position_vectors = (model.position_table.weight.detach().to(dtype)
+                                     if model.position_table is not None else None)
             self.weights, self.biases, self.weights_hh, self.biases_hh = [], [], [], []
             for layer in range(c.num_layers):
                 w_ih = getattr(model.rnn, f"weight_ih_l{layer}").detach()
@@ -56,13 +61,16 @@ class SingleStepper:
         """The model's state in this stepper's dtype."""
         return tuple(s.to(self.dtype) for s in state)
 
-    def __call__(self, tokens: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
+    def __call__(self, tokens: torch.Tensor, state: State, chords: torch.Tensor | None = None,
+                 positions: torch.Tensor | None = None) -> tuple[torch.Tensor, State]:
         """One step.
 
         Parameters
         ----------
         tokens : LongTensor, shape (batch, 1)
         state : tuple of Tensor, each (num_layers, batch, hidden_size), in this stepper's dtype
+        chords, positions : LongTensor, shape (batch, 1), optional
+            For conditioned models: the chord id and bar position of the step being predicted.
 
         Returns
         -------
@@ -70,6 +78,13 @@ class SingleStepper:
         state : tuple of Tensor, each (num_layers, batch, hidden_size)
         """
         x = self.embedding[tokens[:, 0]]
+        if self.chord_vectors is not None or self.position_vectors is not None:
+            parts = [x]
+            if self.chord_vectors is not None:
+                parts.append(self.chord_vectors[chords[:, 0]])
+            if self.position_vectors is not None:
+                parts.append(self.position_vectors[positions[:, 0]])
+            x = torch.cat(parts, dim=1)
         h_all = state[0]
         new_h, new_c = [], []
         for layer in range(self.layers):
