@@ -86,6 +86,20 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_options(text)
     _add_train_options(text)
 
+    lead = train_sub.add_parser("leadsheet", help="train a chord-conditioned improviser on lead sheets "
+                                "(melody + chords: MIDI, MusicXML, ABC, kern, Impro-Visor .ls)")
+    lead.add_argument("--corpus", action="append", default=[], help="a file or folder of lead sheets; repeatable")
+    lead.add_argument("--procedural", type=int, default=0,
+                      help="also train on this many choruses of the procedural blues corpus, 0..100000")
+    lead.add_argument("--procedural-seed", type=int, default=0, help="seed of the procedural corpus (default 0)")
+    lead.add_argument("--transpose", default="0", help="semitone shifts for augmentation, e.g. -5:6 or 0,5,7 "
+                      "(default 0: none)")
+    lead.add_argument("--low", type=int, default=36, help="lowest MIDI pitch the model writes, 0..127 (default 36)")
+    lead.add_argument("--high", type=int, default=96, help="highest MIDI pitch, 0..127 (default 96)")
+    lead.add_argument("--out", default="runs/leadsheet", help="run folder (default runs/leadsheet)")
+    _add_model_options(lead)
+    _add_train_options(lead)
+
     write = sub.add_parser("write", help="generate text with a model",
                            description="Generate text. Modes: sampling (default), --greedy, --beam N (beam search), "
                            "--beam N --beam-groups G (diverse beam search), --beam N --sample-beams (stochastic "
@@ -154,6 +168,89 @@ def _version() -> str:
 
 
 # -- commands --------------------------------------------------------------------------------------------------
+def _model_config(args: argparse.Namespace, default_embedding: int) -> dict[str, Any]:
+    from studio.config import ModelConfig
+
+    drop = args.dropout
+    config = {"cell": args.cell, "num_layers": args.layers, "hidden_size": args.hidden,
+              "embedding_size": args.embedding or default_embedding, "tie_weights": args.tie,
+              "forget_bias": args.forget_bias,
+              "dropout_embedding": drop if args.dropout_embedding is None else args.dropout_embedding,
+              "dropout_between": drop if args.dropout_between is None else args.dropout_between,
+              "dropout_output": drop if args.dropout_output is None else args.dropout_output}
+    ModelConfig(vocab_size=2, **config)  # validate before any data is read
+    return config
+
+
+def _train_config(args: argparse.Namespace) -> Any:
+    from studio.config import TrainConfig
+
+    budget = {k: v for k, v in (("max_steps", args.max_steps), ("minutes", args.minutes)) if v is not None}
+    return TrainConfig(batch_size=args.batch_size, seq_len=args.seq_len, lr=args.lr, weight_decay=args.weight_decay,
+                       grad_clip=args.grad_clip, warmup_steps=args.warmup, schedule=args.schedule,
+                       eval_every=args.eval_every, eval_tokens=args.eval_tokens, patience=args.patience,
+                       valid_fraction=args.valid_fraction, seed=args.seed, device=args.device, amp=not args.no_amp,
+                       **budget)
+
+
+def _parse_shifts(text: str) -> list[int]:
+    """"-5:6" -> -5..6; "0,5,7" -> [0, 5, 7]."""
+    try:
+        if ":" in text:
+            lo, hi = (int(x) for x in text.split(":"))
+            shifts = list(range(lo, hi + 1))
+        else:
+            shifts = [int(x) for x in text.split(",")]
+    except ValueError as err:
+        raise StudioError(f"--transpose {text!r}: write a range like -5:6 or a list like 0,5,7") from err
+    if not shifts or any(abs(s) > 24 for s in shifts):
+        raise StudioError(f"--transpose {text!r}: shifts must lie in -24..24 semitones")
+    return shifts
+
+
+def cmd_train_leadsheet(args: argparse.Namespace) -> int:
+    from studio.cli_progress import ProgressBar
+    from studio.config import check_range
+    from studio.music_training import train_leadsheets
+    from studio.train_log import MetricsLog
+
+    check_range("--procedural", args.procedural, 0, 100_000, integer=True)
+    check_range("--low", args.low, 0, 127, integer=True)
+    check_range("--high", args.high, args.low, 127, integer=True)
+    if not args.corpus and not args.procedural:
+        raise StudioError("nothing to train on: give --corpus FOLDER and/or --procedural N")
+    model_config = _model_config(args, default_embedding=32)
+    train_config = _train_config(args)
+    shifts = _parse_shifts(args.transpose)
+    out = Path(args.out)
+    sheets = []
+    corpus_card: dict[str, Any] = {"sources": []}
+    if args.corpus:
+        from studio.music.leadsheet_corpus import read_leadsheet_corpus
+
+        found, report = read_leadsheet_corpus(args.corpus)
+        for note in report.lines():
+            print(f"note: {note}", file=sys.stderr)
+        print(f"read {len(found)} lead sheets from {len(report.used)} files ({len(report.skipped)} skipped)",
+              file=sys.stderr)
+        sheets += found
+        corpus_card["sources"] += [{"path": str(p), "files": len(report.used), "skipped": len(report.skipped)}
+                                   for p in args.corpus]
+    if args.procedural:
+        from studio.music.procedural_blues import generate_blues_corpus
+
+        sheets += generate_blues_corpus(args.procedural, seed=args.procedural_seed)
+        corpus_card["sources"].append({"procedural_blues": args.procedural, "seed": args.procedural_seed})
+    result = train_leadsheets(sheets, out, model_config, train_config, callbacks=[MetricsLog(out), ProgressBar()],
+                              low=args.low, high=args.high, transpositions=shifts, save_dtype=args.save_dtype,
+                              corpus_card=corpus_card)
+    best = result.best_metrics
+    loss = best.get("valid_nats_per_token")
+    summary = f" best validation {loss:.4f} nats/step at step {best.get('step')}" if loss is not None else ""
+    print(f"done ({result.stop_reason}) after {result.steps} steps;{summary}. Model: {result.best_path}")
+    return 0
+
+
 def cmd_train_text(args: argparse.Namespace) -> int:
     from studio.cli_progress import ProgressBar
     from studio.config import TokenizerConfig, TrainConfig
@@ -344,8 +441,10 @@ def main(argv: list[str] | None = None) -> int:
     handlers = {"write": cmd_write, "eval": cmd_eval, "models": cmd_models}
     try:
         if args.command == "train":
+            if args.domain == "leadsheet":
+                return cmd_train_leadsheet(args)
             if args.domain != "text":
-                parser.error("say what to train: studio train text --corpus FILE")
+                parser.error("say what to train: studio train text --corpus FILE, or studio train leadsheet")
             return cmd_train_text(args)
         if args.command not in handlers:
             parser.print_help()

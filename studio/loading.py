@@ -115,18 +115,32 @@ class LoadedModel:
     (``ngram_index.novelty(ids)`` is the copy check; None for bundles written without an index)."""
 
     model: RNNLanguageModel
-    tokenizer: TextTokenizer
+    tokenizer: Any  # a TextTokenizer, or a music tokenizer (LeadSheetTokenizer, PolyTokenizer)
     card: dict[str, Any]
     path: Path
     ngram_index: NgramIndex | None = None
 
 
-def model_from_bundle(bundle: Bundle) -> tuple[RNNLanguageModel, TextTokenizer]:
+def tokenizer_from_dict(data: dict[str, Any]) -> Any:
+    """Rebuild any tokenizer a card can hold: text (char, word, bpe) or music (leadsheet, midi)."""
+    kind = data.get("kind")
+    if kind == "leadsheet":
+        from studio.music.leadsheet_tokenizer import LeadSheetTokenizer
+
+        return LeadSheetTokenizer.from_dict(data)
+    if kind in ("midi", "remi", "polyphonic"):
+        from studio.music.polyphonic import PolyTokenizer
+
+        return PolyTokenizer.from_dict(data)
+    return TextTokenizer.from_dict(data)
+
+
+def model_from_bundle(bundle: Bundle) -> tuple[RNNLanguageModel, Any]:
     """Build the model and tokenizer a bundle describes."""
     card = bundle.card
     try:
         config = ModelConfig.from_dict(card["model_config"])
-        tokenizer = TextTokenizer.from_dict(card["tokenizer"])
+        tokenizer = tokenizer_from_dict(card["tokenizer"])
     except KeyError as err:
         raise StudioError(f"checkpoint {bundle.path} is incomplete: its card has no {err.args[0]!r}") from err
     if tokenizer.vocab_size != config.vocab_size:

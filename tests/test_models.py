@@ -247,3 +247,60 @@ def test_single_stepper_matches_the_module(cell: str, tie: bool) -> None:
         logits, _ = fast(tokens[:, 1:2], fast.convert_state(state))
         assert logits.dtype == torch.float32
         assert torch.allclose(logits, expected[:, 1], atol=0.1)
+
+
+def _conditioned_model(cell: str = "lstm"):
+    from studio.config import ModelConfig
+    from studio.models import RNNLanguageModel
+
+    torch.manual_seed(0)
+    config = ModelConfig(vocab_size=30, cell=cell, num_layers=2, embedding_size=8, hidden_size=16,
+                         chord_vocab_size=5, chord_features=7, chord_embedding=4, bar_positions=16,
+                         position_embedding=3)
+    model = RNNLanguageModel(config).eval()
+    model.set_chord_features(torch.rand(5, 7))
+    return model
+
+
+def test_conditioned_model_reads_chords_and_positions() -> None:
+    model = _conditioned_model()
+    tokens = torch.randint(30, (2, 6))
+    chords = torch.randint(5, (2, 6))
+    positions = torch.arange(6).expand(2, 6)
+    with torch.no_grad():
+        a, _ = model(tokens, chords=chords, positions=positions)
+        b, _ = model(tokens, chords=(chords + 1) % 5, positions=positions)
+        c, _ = model(tokens, chords=chords, positions=(positions + 4) % 16)
+    assert a.shape == (2, 6, 30)
+    assert not torch.allclose(a, b) and not torch.allclose(a, c)  # both conditions change the prediction
+    with pytest.raises(ValueError, match="chords"):
+        model(tokens)
+    with pytest.raises(ValueError, match="chord table"):
+        model.set_chord_features(torch.zeros(4, 7))
+
+
+def test_conditioned_chord_table_is_saved_with_the_weights(tmp_path) -> None:
+    from studio.checkpoint import Bundle, read_bundle, write_bundle
+    from studio.loading import build_model, model_weights
+
+    model = _conditioned_model()
+    write_bundle(tmp_path / "m", Bundle({"model_config": model.config.to_dict()}, model_weights(model)))
+    again = build_model(model.config, read_bundle(tmp_path / "m").weights)
+    assert torch.equal(again.chord_table, model.chord_table)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+def test_single_stepper_matches_a_conditioned_module(cell: str) -> None:
+    from studio.models import SingleStepper
+
+    model = _conditioned_model(cell)
+    tokens = torch.randint(30, (3, 5))
+    chords = torch.randint(5, (3, 5))
+    positions = torch.randint(16, (3, 5))
+    with torch.no_grad():
+        expected, _ = model(tokens, chords=chords, positions=positions)
+        _, state = model(tokens[:, :1], chords=chords[:, :1], positions=positions[:, :1])
+        stepper = SingleStepper(model)
+        for t in range(1, 5):
+            logits, state = stepper(tokens[:, t:t + 1], state, chords[:, t:t + 1], positions[:, t:t + 1])
+            assert torch.allclose(logits, expected[:, t], atol=1e-5)

@@ -524,3 +524,16 @@ def test_valid_corpus_replaces_the_tail_split(tmp_path: Path) -> None:
     resumed = train_text(train_file, tmp_path / "run", resume=True, budget_overrides={"max_steps": 5},
                          command="test")
     assert resumed.steps == 5
+
+
+def test_condition_streams_follow_the_targets() -> None:
+    tokens = torch.arange(100)
+    chords = torch.arange(100) + 1000
+    batcher = StreamBatcher(tokens, batch_size=3, seq_len=5, conditions={"chords": chords})
+    inputs, targets = batcher.window(0, 2)
+    conds = batcher.window_conditions(0, 2)
+    assert torch.equal(targets, inputs + 1)
+    assert torch.equal(conds["chords"], targets + 1000)  # each input is read with its target's chord
+    windows = list(evaluation_windows(tokens, 3, 5, conditions={"chords": chords}))
+    for _, tgt, cond in windows:
+        assert torch.equal(cond["chords"], tgt + 1000)

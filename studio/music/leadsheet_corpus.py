@@ -1,0 +1,84 @@
+"""Read a folder (or file) of lead sheets of any format: MIDI, MusicXML, ABC, kern and Impro-Visor ``.ls``.
+
+Bad files never stop a run: each is skipped with its reason, and the caller reports the list. A piece without a
+single note is skipped too; a piece without chords is kept (its chart is "no chord"), since a melody still teaches
+phrasing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from studio.errors import StudioError
+from studio.music.chords import LeadSheet
+
+MIDI_SUFFIXES = (".mid", ".midi")
+MUSIC21_SUFFIXES = (".musicxml", ".mxl", ".xml", ".abc", ".krn")
+IMPRO_VISOR_SUFFIXES = (".ls",)
+SUFFIXES = MIDI_SUFFIXES + MUSIC21_SUFFIXES + IMPRO_VISOR_SUFFIXES
+
+
+@dataclass
+class MusicCorpusReport:
+    """Files used and files skipped, with reasons."""
+
+    used: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        return [f"skipped {name}: {reason}" for name, reason in self.skipped]
+
+
+def music_files(path: str | Path) -> list[Path]:
+    root = Path(path)
+    if not root.exists():
+        raise StudioError(f"corpus {root} does not exist")
+    if root.is_file():
+        return [root]
+    files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in SUFFIXES)
+    if not files:
+        raise StudioError(f"corpus folder {root} has no music files ({', '.join(SUFFIXES)})")
+    return files
+
+
+def read_leadsheet(path: Path) -> list[LeadSheet]:
+    """The lead sheets in one file (an ABC file may hold many tunes)."""
+    suffix = path.suffix.lower()
+    if suffix in MIDI_SUFFIXES:
+        from studio.music.midi_io import leadsheet_from_midi, load_midi
+
+        return [leadsheet_from_midi(load_midi(path), name=path.stem)]
+    if suffix in IMPRO_VISOR_SUFFIXES:
+        from studio.music.impro_visor import read_impro_visor
+
+        return [read_impro_visor(path)]
+    from studio.music.midi_io import leadsheet_from_music21
+
+    try:
+        import music21
+
+        parsed = music21.converter.parse(str(path))
+    except Exception as err:  # music21 raises many exception types for unreadable files
+        raise StudioError(f"{path}: cannot be read by music21 ({type(err).__name__}: {err})") from err
+    scores = list(parsed.scores) if isinstance(parsed, music21.stream.Opus) else [parsed]
+    return [leadsheet_from_music21(score, name=f"{path.stem}-{i}") for i, score in enumerate(scores)]
+
+
+def read_leadsheet_corpus(paths: list[str | Path]) -> tuple[list[LeadSheet], MusicCorpusReport]:
+    """Every readable lead sheet under ``paths``; unreadable or empty files are skipped and reported."""
+    report = MusicCorpusReport()
+    sheets: list[LeadSheet] = []
+    for path in paths:
+        for file in music_files(path):
+            try:
+                found = [s for s in read_leadsheet(file) if s.melody]
+            except StudioError as err:
+                report.skipped.append((str(file), str(err)))
+                continue
+            if not found:
+                report.skipped.append((str(file), "no melody notes"))
+                continue
+            report.used.append(str(file))
+            sheets.extend(found)
+    return sheets, report

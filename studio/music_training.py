@@ -1,0 +1,100 @@
+"""Train a chord-conditioned lead-sheet model (the blues improviser): lead sheets in, a model bundle out.
+
+Lead sheets become three aligned streams, one entry per 16th-note step: the melody event (rest / hold / note-on),
+the chord sounding, and the position in the bar. Pieces are joined into one stream (with a bar of rest under "no
+chord" between them, so the model learns where a piece starts) and trained with the same Trainer as text: the
+model reads each event with the chord and bar position of the step it predicts (Eck & Schmidhuber 2002;
+Magenta's Improv RNN). The split into training and validation is by piece and deterministic.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from studio.config import ModelConfig, TrainConfig
+from studio.errors import StudioError
+from studio.music.chords import CHORD_VOCAB, NO_CHORD, STEPS_PER_BAR, LeadSheet, chord_features
+from studio.music.leadsheet_tokenizer import LeadSheetTokenizer
+from studio.train import Callback, Trainer, TrainResult
+
+CONDITIONED_DEFAULTS = {"chord_vocab_size": len(CHORD_VOCAB), "chord_features": 25, "chord_embedding": 32,
+                        "bar_positions": STEPS_PER_BAR, "position_embedding": 8}
+
+
+def chord_feature_table() -> torch.Tensor:
+    """Features of every chord in ``CHORD_VOCAB``, shape (len(CHORD_VOCAB), 25): the model's chord table."""
+    return torch.tensor([chord_features(c) for c in CHORD_VOCAB], dtype=torch.float32)
+
+
+def sheets_to_streams(sheets: Sequence[LeadSheet], tokenizer: LeadSheetTokenizer,
+                      transpositions: Sequence[int] = (0,)) -> dict[str, torch.Tensor]:
+    """Encode lead sheets (each in every given transposition) into aligned ``tokens``/``chords``/``positions``
+    streams, shape (n,) each, with one bar of rest under no chord before every piece."""
+    tokens: list[int] = []
+    chords: list[int] = []
+    positions: list[int] = []
+    gap_chord = NO_CHORD.index
+    for sheet in sheets:
+        for shift in transpositions:
+            events = tokenizer.encode(sheet.transpose(shift) if shift else sheet)
+            tokens += [tokenizer.REST] * STEPS_PER_BAR + list(events.tokens)
+            chords += [gap_chord] * STEPS_PER_BAR + list(events.chords)
+            positions += list(range(STEPS_PER_BAR)) + list(events.positions)
+    if not tokens:
+        raise StudioError("no lead sheets to train on")
+    return {name: torch.tensor(values, dtype=torch.long)
+            for name, values in (("tokens", tokens), ("chords", chords), ("positions", positions))}
+
+
+def split_sheets(sheets: Sequence[LeadSheet], valid_fraction: float) -> tuple[list[LeadSheet], list[LeadSheet]]:
+    """Deterministic split by piece: a piece goes to validation when the hash of its name falls in the tail."""
+    def bucket(sheet: LeadSheet) -> float:
+        digest = hashlib.sha256(f"{sheet.name}|{len(sheet.melody)}".encode()).digest()
+        return int.from_bytes(digest[:8], "big") / 2**64
+
+    train = [s for s in sheets if bucket(s) >= valid_fraction]
+    valid = [s for s in sheets if bucket(s) < valid_fraction]
+    if not valid or not train:  # tiny corpora: fall back on the last piece for validation
+        train, valid = list(sheets[:-1]) or list(sheets), list(sheets[-1:])
+    return train, valid
+
+
+def train_leadsheets(sheets: Sequence[LeadSheet], out_dir: str | Path, model_config: dict[str, Any] | None = None,
+                     train_config: TrainConfig | None = None, callbacks: list[Callback] | None = None,
+                     low: int = 36, high: int = 96, transpositions: Sequence[int] = (0,),
+                     save_dtype: str = "float32", corpus_card: dict[str, Any] | None = None,
+                     command: str | None = None) -> TrainResult:
+    """Train a chord-conditioned lead-sheet model on ``sheets`` into ``out_dir`` (a new run folder).
+
+    Parameters
+    ----------
+    model_config : dict
+        ModelConfig fields; vocabulary and conditioning sizes are filled in (``CONDITIONED_DEFAULTS``).
+    transpositions : sequence of int
+        Semitone shifts applied to every training piece (data augmentation; validation is not augmented).
+    """
+    out = Path(out_dir)
+    if (out / "last").exists() or (out / "best").exists():
+        raise StudioError(f"{out} already holds a training run; choose another --out")
+    tconf = train_config or TrainConfig()
+    tokenizer = LeadSheetTokenizer(low=low, high=high)
+    train_sheets, valid_sheets = split_sheets(sheets, tconf.valid_fraction)
+    train = sheets_to_streams(train_sheets, tokenizer, transpositions)
+    valid = sheets_to_streams(valid_sheets, tokenizer)
+    mconf = ModelConfig(**{**CONDITIONED_DEFAULTS, **(model_config or {}), "vocab_size": tokenizer.vocab_size})
+    card = {"name": out.name, "model_kind": "leadsheet", "command": command or " ".join(["studio", *sys.argv[1:]]),
+            "corpus": {**(corpus_card or {}), "pieces": len(sheets), "train_pieces": len(train_sheets),
+                       "valid_pieces": len(valid_sheets), "train_steps": int(train["tokens"].numel()),
+                       "valid_steps": int(valid["tokens"].numel()), "transpositions": list(transpositions)}}
+    conds = ("chords", "positions")
+    trainer = Trainer(mconf, tconf, tokenizer, train["tokens"], valid["tokens"], out, card=card,
+                      callbacks=callbacks, save_dtype=save_dtype, ngram_index=False,
+                      train_conditions={k: train[k] for k in conds}, valid_conditions={k: valid[k] for k in conds},
+                      model_setup=lambda model: model.set_chord_features(chord_feature_table()))
+    return trainer.fit()
