@@ -100,6 +100,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_options(lead)
     _add_train_options(lead)
 
+    fine = sub.add_parser("finetune", help="fine-tune a text model on your own folder or zip of text")
+    fine.add_argument("--base", default="shakespeare", help="shipped model name or model folder to start from")
+    fine.add_argument("--corpus", required=True, help="a text file, a folder of .txt/.md files, or a .zip of them")
+    fine.add_argument("--out", default=None, help="run folder (default runs/<corpus name>-finetuned)")
+    fine.add_argument("--samples", type=int, default=3, help="samples written at the end, 0..16 (default 3)")
+    _add_train_options(fine)
+    fine.set_defaults(lr=5e-4, warmup=20, eval_every=50, patience=4, batch_size=32, seq_len=128, max_steps=None)
+
     write = sub.add_parser("write", help="generate text with a model",
                            description="Generate text. Modes: sampling (default), --greedy, --beam N (beam search), "
                            "--beam N --beam-groups G (diverse beam search), --beam N --sample-beams (stochastic "
@@ -248,6 +256,32 @@ def cmd_train_leadsheet(args: argparse.Namespace) -> int:
     loss = best.get("valid_nats_per_token")
     summary = f" best validation {loss:.4f} nats/step at step {best.get('step')}" if loss is not None else ""
     print(f"done ({result.stop_reason}) after {result.steps} steps;{summary}. Model: {result.best_path}")
+    return 0
+
+
+def cmd_finetune(args: argparse.Namespace) -> int:
+    from studio.cli_progress import ProgressBar
+    from studio.config import check_range
+    from studio.finetune import finetune_text
+    from studio.train_log import MetricsLog
+
+    check_range("--samples", args.samples, 0, 16, integer=True)
+    if args.max_steps is None:
+        args.max_steps = 100_000 if args.minutes else 1000  # a time budget alone decides when given
+    train_config = _train_config(args)
+    out = Path(args.out or Path("runs") / f"{Path(args.corpus).stem}-finetuned")
+    result = finetune_text(args.base, args.corpus, out, train_config, callbacks=[MetricsLog(out), ProgressBar()],
+                           samples=args.samples, on_note=lambda line: print(f"note: {line}", file=sys.stderr))
+    if result.stop_reason == "interrupted":
+        print("interrupted; checkpoint saved in last/", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    base = result.base_valid["valid_nats_per_token"]
+    best = result.best_valid.get("valid_nats_per_token", float("nan"))
+    print(f"done ({result.stop_reason}) after {result.steps} steps: validation {base:.4f} -> {best:.4f} nats/token. "
+          f"Model: {result.best_path}")
+    for i, (text, novelty) in enumerate(zip(result.samples, result.novelty, strict=True)):
+        share = "n/a" if novelty is None else f"{novelty:.0%}"
+        print(f"--- sample {i + 1} (novelty {share} of n-grams not in your corpus) ---\n{text}")
     return 0
 
 
@@ -438,7 +472,7 @@ def _card_without_tokenizer(card: dict[str, Any]) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    handlers = {"write": cmd_write, "eval": cmd_eval, "models": cmd_models}
+    handlers = {"write": cmd_write, "eval": cmd_eval, "models": cmd_models, "finetune": cmd_finetune}
     try:
         if args.command == "train":
             if args.domain == "leadsheet":
