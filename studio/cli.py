@@ -318,6 +318,11 @@ def cmd_train_text(args: argparse.Namespace) -> int:
         for note in data.notes:
             print(f"note: {note}", file=sys.stderr)
 
+    if os.environ.get("RANK", "0") != "0":  # under torchrun only rank 0 talks and writes
+        result = train_text(args.corpus, out, model_config, tokenizer_config, train_config, callbacks=[],
+                            resume=args.resume, save_dtype=args.save_dtype,
+                            budget_overrides=budget if args.resume else None, valid_corpus=args.valid_corpus)
+        return EXIT_INTERRUPTED if result.stop_reason == "interrupted" else 0
     result = train_text(args.corpus, out, model_config, tokenizer_config, train_config,
                         callbacks=[MetricsLog(out), ProgressBar()], resume=args.resume,
                         save_dtype=args.save_dtype, budget_overrides=budget if args.resume else None,

@@ -26,11 +26,13 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+from torch.nn.parallel import DistributedDataParallel
 
 from studio import __version__
 from studio.checkpoint import Bundle, write_bundle
 from studio.config import ModelConfig, TrainConfig
 from studio.data import StreamBatcher
+from studio.distributed import barrier, broadcast_code, check_batch, init_from_environment
 from studio.errors import StudioError
 from studio.evaluate import autocast_for, evaluate_loss, loss_metrics
 from studio.loading import DTYPES, NGRAMS_EXTRA, build_model, model_weights, pick_device
@@ -116,10 +118,18 @@ class Trainer:
         self.save_dtype = DTYPES[save_dtype]
         c = train_config
         self.device = pick_device(c.device)
+        self.dist = init_from_environment(self.device.type)
+        if self.dist.enabled and self.device.type == "cuda":
+            self.device = torch.device("cuda", self.dist.local_rank)
+        self.rows = check_batch(c.batch_size, self.dist)  # this rank's share of every batch
         seed_everything(c.seed)
         self.model: RNNLanguageModel = build_model(model_config, initial_weights).to(self.device)
         if model_setup is not None:  # e.g. fill a music model's chord feature table before training
             model_setup(self.model)
+        # The module that runs forward passes: DDP averages gradients across ranks during backward.
+        self.forward_model: torch.nn.Module = (
+            DistributedDataParallel(self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
+            if self.dist.enabled else self.model)
         self.batcher = StreamBatcher(train_tokens, c.batch_size, c.seq_len, train_conditions)
         self.valid_tokens = valid_tokens
         self.valid_conditions = valid_conditions
@@ -164,6 +174,8 @@ class Trainer:
         self._stop_reason = reason
 
     def _emit(self, kind: str, **data: Any) -> None:
+        if not self.dist.is_main:  # one voice: rank 0 reports for all
+            return
         event = TrainEvent(kind, self.step, self.config.max_steps, data)
         for callback in self.callbacks:
             callback(event)
@@ -183,7 +195,7 @@ class Trainer:
                        train_tokens=self.batcher.row_len * c.batch_size, valid_tokens=int(self.valid_tokens.numel()),
                        resumed=self.step > 0, out_dir=str(self.out_dir))
             while True:
-                reason = self._stop_reason or self._budget_reason(started)
+                reason = self._agree(self._stop_reason or self._budget_reason(started))
                 if reason:
                     break
                 spent = self.elapsed_before + time.monotonic() - started
@@ -216,6 +228,16 @@ class Trainer:
         return TrainResult(self.step, self.best_metrics, reason, self.out_dir / "best", self.out_dir / "last",
                            elapsed)
 
+    _REASONS = ("", "max_steps", "time budget", "early stopping", "interrupted", "stopped")
+
+    def _agree(self, reason: str) -> str:
+        """Every rank stops when rank 0 does (clocks and signals differ slightly between processes)."""
+        if not self.dist.enabled:
+            return reason
+        code = self._REASONS.index(reason) if reason in self._REASONS else len(self._REASONS)
+        code = broadcast_code(code, self.dist)
+        return self._REASONS[code] if code < len(self._REASONS) else (reason or "stopped")
+
     def _budget_reason(self, started: float) -> str:
         c = self.config
         if self.step >= c.max_steps:
@@ -241,16 +263,18 @@ class Trainer:
             self.epoch += 1
             self._start_epoch()
         inputs, targets = self.batcher.window(self.offset, self.window_index)
-        conds = {name: view.to(self.device, non_blocking=True)
-                 for name, view in self.batcher.window_conditions(self.offset, self.window_index).items()}
-        inputs = inputs.to(self.device, non_blocking=True)
-        targets = targets.to(self.device, non_blocking=True)
+        conds = self.batcher.window_conditions(self.offset, self.window_index)
+        # Data sharding: rank r trains on rows [r * rows, (r + 1) * rows) of every window, and carries their state.
+        rows = slice(self.dist.rank * self.rows, (self.dist.rank + 1) * self.rows)
+        conds = {name: view[rows].to(self.device, non_blocking=True) for name, view in conds.items()}
+        inputs = inputs[rows].to(self.device, non_blocking=True)
+        targets = targets[rows].to(self.device, non_blocking=True)
         self.window_index += 1
         lr = c.lr * self.schedule.factor(self.step, time_fraction)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         with autocast_for(self.device, c.amp):
-            logits, hidden = self.model(inputs, self.hidden, **conds)
+            logits, hidden = self.forward_model(inputs, self.hidden, **conds)
         loss = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), targets.reshape(-1))
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -262,7 +286,7 @@ class Trainer:
         self.optimizer.step()
         self.hidden = detach_state(hidden)
         self.step += 1
-        self.tokens_seen += inputs.numel()
+        self.tokens_seen += inputs.numel() * self.dist.world
         return float(loss.detach()), grad_norm
 
     def _evaluate_and_save(self, elapsed: float) -> None:
@@ -278,6 +302,9 @@ class Trainer:
             self.evals_without_gain += 1
         decayed = self.schedule.observe(metrics["valid_nats_per_token"])
         self._emit("eval", **metrics, improved=improved, lr_decayed=decayed)
+        if not self.dist.is_main:  # every rank evaluates (and so decides alike); rank 0 alone writes
+            barrier(self.dist)
+            return
         if improved:
             card, extras = self._card(elapsed), {}
             if self.ngram_index is not None:
@@ -286,6 +313,7 @@ class Trainer:
             write_bundle(self.out_dir / "best", Bundle(card, model_weights(self.model, self.save_dtype),
                                                        extras=extras))
         self._save_last(elapsed)
+        barrier(self.dist)
         self._emit("checkpoint", path=str(self.out_dir / "last"), best=improved)
 
     # -- checkpoints -------------------------------------------------------------------------------------------
@@ -299,6 +327,8 @@ class Trainer:
         return card
 
     def _save_last(self, elapsed: float) -> None:
+        if not self.dist.is_main:
+            return
         opt_json, opt_tensors = optimizer_state(self.optimizer)
         rng_json, rng_tensors = rng_state(self.data_generator)
         tensors = {**opt_tensors, **rng_tensors}
@@ -327,7 +357,10 @@ class Trainer:
         self.best_loss = math.inf if state["best_loss"] is None else float(state["best_loss"])
         self.best_metrics, self.evals_without_gain = dict(state["best_metrics"]), int(state["evals_without_gain"])
         hidden = [tensors[k] for k in sorted(k for k in tensors if k.startswith("hidden."))]
-        self.hidden = tuple(h.to(self.device) for h in hidden) if hidden else None
+        # The carried state fits only the same rows per process; after a change of process count the windows
+        # restart from a zero state (weights, optimiser and data position still resume exactly).
+        fits = bool(hidden) and hidden[0].shape[1] == self.rows
+        self.hidden = tuple(h.to(self.device) for h in hidden) if fits else None
 
     # -- Ctrl-C --------------------------------------------------------------------------------------------------
     def _install_signal_handlers(self) -> Callable[[], None]:
