@@ -108,6 +108,48 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train_options(fine)
     fine.set_defaults(lr=5e-4, warmup=20, eval_every=50, patience=4, batch_size=32, seq_len=128, max_steps=None)
 
+    poly = train_sub.add_parser("midi", help="train a polyphonic model (MidiTok REMI) on MIDI/MusicXML/ABC/kern files")
+    poly.add_argument("--corpus", action="append", default=[], help="a file or folder of music files; repeatable")
+    poly.add_argument("--out", default="runs/polyphonic", help="run folder (default runs/polyphonic)")
+    _add_model_options(poly)
+    _add_train_options(poly)
+
+    comp = sub.add_parser("compose", help="compose music: blues improvisations over a chart with a band, or "
+                          "continuations of a primer with a polyphonic model")
+    comp.add_argument("--model", default="blues", help="blues (or another lead-sheet model) for --chart; chorale "
+                      "(or another polyphonic model) for --primer")
+    g = comp.add_argument_group("blues (lead-sheet models)")
+    g.add_argument("--chart", default="12-bar", help="a form (12-bar, quick-change, jazz, minor, 8-bar) or a chart "
+                   "like 'C7 | F7 | C7 | C7 | ...' (default 12-bar)")
+    g.add_argument("--key", default="C", help="key of a named form, e.g. Bb, F#, Eb (default C)")
+    g.add_argument("--tempo", type=float, default=120.0, help="beats per minute, 20..400 (default 120)")
+    g.add_argument("--swing", type=float, default=0.62, help="swing ratio applied when rendering, 0.5 (straight) "
+                   "..0.8 (default 0.62)")
+    g.add_argument("--choruses", type=int, default=1, help="times through the form, 1..64 (default 1)")
+    g.add_argument("--bass", default="walking", choices=("walking", "shuffle", "none"), help="bass line style")
+    g.add_argument("--comping", default="piano", choices=("piano", "guitar", "none"), help="who plays the chords")
+    g.add_argument("--no-drums", action="store_true", help="leave the drums out")
+    g.add_argument("--lead-program", type=int, default=66, help="General MIDI program of the lead, 0..127 "
+                   "(default 66, tenor sax)")
+    g.add_argument("--key-lock", action="store_true", help="keep the lead on the blues scale of --key")
+    g = comp.add_argument_group("polyphonic models")
+    g.add_argument("--primer", default=None, help="a MIDI/MusicXML file to continue")
+    g.add_argument("--tokens", type=int, default=512, help="tokens to add to the primer, 1..100000 (default 512)")
+    g = comp.add_argument_group("sampling and search (as in studio write)")
+    g.add_argument("--temperature", type=float, default=None, help="softmax temperature, (0, 100] (default 0.9)")
+    g.add_argument("--top-k", type=int, default=None, help="top-k, 0..1000000 (0: off)")
+    g.add_argument("--top-p", type=float, default=None, help="nucleus, (0, 1] (1: off)")
+    g.add_argument("--greedy", action="store_true", help="always the most likely event")
+    g.add_argument("--beam", type=int, default=1, help="beam width, 1..256")
+    g.add_argument("--repetition-penalty", type=float, default=1.0, help="(0, 10]; 1 is off")
+    g.add_argument("-n", "--num-samples", type=int, default=1, help="pieces composed as one batch, 1..4096")
+    g.add_argument("--seed", type=int, default=None, help="random seed, >= 0 (default: random, reported)")
+    g = comp.add_argument_group("output")
+    g.add_argument("--formats", default="mid,wav,musicxml,png",
+                   help="comma-separated: mid, wav, musicxml, png, json (default mid,wav,musicxml,png)")
+    g.add_argument("--out", default="compositions", help="output folder (default ./compositions)")
+    g.add_argument("--device", default="cpu", help="cpu, cuda, mps or auto (default cpu)")
+
     write = sub.add_parser("write", help="generate text with a model",
                            description="Generate text. Modes: sampling (default), --greedy, --beam N (beam search), "
                            "--beam N --beam-groups G (diverse beam search), --beam N --sample-beams (stochastic "
@@ -282,6 +324,158 @@ def cmd_finetune(args: argparse.Namespace) -> int:
     for i, (text, novelty) in enumerate(zip(result.samples, result.novelty, strict=True)):
         share = "n/a" if novelty is None else f"{novelty:.0%}"
         print(f"--- sample {i + 1} (novelty {share} of n-grams not in your corpus) ---\n{text}")
+    return 0
+
+
+def cmd_train_midi(args: argparse.Namespace) -> int:
+    from studio.cli_progress import ProgressBar
+    from studio.music.midi_io import load_midi, load_score, score_to_midi
+    from studio.poly_training import train_polyphonic
+    from studio.train_log import MetricsLog
+
+    if not args.corpus:
+        raise StudioError("give --corpus FOLDER of MIDI, MusicXML, ABC or kern files")
+    model_config = _model_config(args, default_embedding=128)
+    train_config = _train_config(args)
+    from studio.music.leadsheet_corpus import MIDI_SUFFIXES, music_files
+
+    pieces, skipped = [], []
+    for path in args.corpus:
+        for file in music_files(path):
+            try:
+                midi = load_midi(file) if file.suffix.lower() in MIDI_SUFFIXES else score_to_midi(
+                    load_score(file), name=file.name)
+            except StudioError as err:
+                skipped.append((file, str(err)))
+                continue
+            pieces.append((str(file), midi))
+    for file, reason in skipped:
+        print(f"note: skipped {file}: {reason}", file=sys.stderr)
+    out = Path(args.out)
+    result = train_polyphonic(pieces, out, model_config, train_config, callbacks=[MetricsLog(out), ProgressBar()],
+                              save_dtype=args.save_dtype, corpus_card={"paths": args.corpus, "skipped": len(skipped)})
+    loss = result.best_metrics.get("valid_nats_per_token")
+    summary = f" best validation {loss:.4f} nats/token" if loss is not None else ""
+    print(f"done ({result.stop_reason}) after {result.steps} steps;{summary}. Model: {result.best_path}")
+    return 0
+
+
+FORMATS = ("mid", "wav", "musicxml", "png", "json")
+
+
+def cmd_compose(args: argparse.Namespace) -> int:
+    from studio.config import GenerationConfig, check_range
+    from studio.loading import read_card, resolve_model
+
+    formats = [f.strip() for f in args.formats.split(",") if f.strip()]
+    bad = [f for f in formats if f not in FORMATS]
+    if bad or not formats:
+        raise StudioError(f"--formats {args.formats!r}: choose from {', '.join(FORMATS)}")
+    check_range("tempo", args.tempo, 20, 400)
+    check_range("swing", args.swing, 0.5, 0.8)
+    check_range("choruses", args.choruses, 1, 64, integer=True)
+    check_range("lead_program", args.lead_program, 0, 127, integer=True)
+    config = GenerationConfig(length=1, temperature=args.temperature if args.temperature is not None or args.greedy
+                              or args.beam > 1 else 0.9, top_k=args.top_k, top_p=args.top_p, greedy=args.greedy,
+                              beams=args.beam, repetition_penalty=args.repetition_penalty,
+                              num_samples=args.num_samples, seed=args.seed)
+    kind = read_card(resolve_model(args.model)).get("model_kind")
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise StudioError(f"--out {out} exists and is not a folder")
+    if kind == "polyphonic":
+        return _compose_polyphonic(args, config, formats, out)
+    if args.primer:
+        raise StudioError(f"--primer continues polyphonic models; {args.model} improvises over --chart")
+    return _compose_blues(args, config, formats, out)
+
+
+def _compose_blues(args: argparse.Namespace, config: Any, formats: list[str], out: Path) -> int:
+    from tqdm.auto import tqdm
+
+    from studio.compose import Composer, ComposeRequest
+    from studio.music.chords import blues_scale, chart_from_text_or_form, parse_chord, pitch_class
+    from studio.music.export import piano_roll_png, write_midi, write_musicxml, write_wav
+    from studio.music.render import render_midi
+
+    chart = chart_from_text_or_form(args.chart, args.key)
+    key_lock = None
+    if args.key_lock:
+        tonic = parse_chord(f"{args.key}7")
+        key_lock = sorted(blues_scale(tonic) if tonic.root is not None else range(12))
+        pitch_class(args.key)
+    composer = Composer(args.model, device=args.device)
+    pieces = composer.compose(ComposeRequest(chart, args.choruses, args.tempo, config, key_lock=key_lock))
+    out.mkdir(parents=True, exist_ok=True)
+    parts = {"bass": args.bass != "none", "comping": args.comping != "none", "drums": not args.no_drums}
+    rows = []
+    for i, piece in enumerate(tqdm(pieces, desc="rendering", unit="piece", disable=len(pieces) < 2)):
+        meta = {**piece.params, "sample": i + 1}
+        midi = render_midi(piece.sheet, tempo=args.tempo, swing=args.swing, lead_program=args.lead_program,
+                           bass_style=args.bass if args.bass != "none" else "walking",
+                           comping_instrument=args.comping if args.comping != "none" else "piano", parts=parts,
+                           seed=piece.seed + i, meta=meta)
+        stem = out / f"{Path(str(args.model)).name}-{piece.seed}-{i + 1:03d}"
+        metrics = composer.metrics(piece.sheet)
+        if "mid" in formats:
+            write_midi(midi, stem.with_suffix(".mid"))
+        if "wav" in formats:
+            write_wav(midi, stem.with_suffix(".wav"))
+        if "musicxml" in formats:
+            write_musicxml(piece.sheet, stem.with_suffix(".musicxml"), title=stem.name)
+        if "png" in formats:
+            piano_roll_png(midi, stem.with_suffix(".png"), title=f"{stem.name}: {args.chart} in {args.key}")
+        _atomic_write(stem.with_suffix(".json"), json.dumps({**meta, "logprob": piece.logprob, "metrics": metrics},
+                                                            indent=2, default=float))
+        rows.append((stem.name, metrics))
+    _print_metrics(rows)
+    print(f"wrote {len(pieces)} piece(s) to {out} (seed {pieces[0].seed})", file=sys.stderr)
+    return 0
+
+
+def _print_metrics(rows: list[tuple[str, dict[str, float]]]) -> None:
+    """The table a batch ends with: one line per piece, then the means."""
+    cols = [("chord tones", "chord_tone_share", "{:.0%}"), ("blues tones", "blues_share", "{:.0%}"),
+            ("novelty", "novelty", "{:.0%}"), ("notes/bar", "note_density", "{:.1f}"),
+            ("range", "pitch_range", "{:.0f}"), ("repetition", "repetition", "{:.0%}")]
+    print("piece".ljust(28) + "".join(name.rjust(13) for name, _, _ in cols))
+    for name, metrics in rows:
+        print(name.ljust(28) + "".join(_fmt_metric(metrics.get(key), fmt).rjust(13) for _, key, fmt in cols))
+    if len(rows) > 1:
+        import math
+
+        means = {key: [m[key] for _, m in rows if key in m and not math.isnan(m[key])] for _, key, _ in cols}
+        print("mean".ljust(28) + "".join(_fmt_metric(sum(v) / len(v) if v else None, fmt).rjust(13)
+                                         for (_, key, fmt), v in zip(cols, means.values(), strict=True)))
+
+
+def _fmt_metric(value: float | None, fmt: str) -> str:
+    import math
+
+    return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else fmt.format(value)
+
+
+def _compose_polyphonic(args: argparse.Namespace, config: Any, formats: list[str], out: Path) -> int:
+    from studio.config import check_range
+    from studio.music.export import piano_roll_png, write_midi, write_wav
+    from studio.poly_training import continue_primer
+
+    check_range("tokens", args.tokens, 1, 100_000, integer=True)
+    pieces = continue_primer(args.model, args.primer, args.tokens, config, device=args.device)
+    out.mkdir(parents=True, exist_ok=True)
+    for i, piece in enumerate(pieces):
+        stem = out / f"{Path(str(args.model)).name}-{piece.seed}-{i + 1:03d}"
+        if "mid" in formats:
+            write_midi(piece.midi, stem.with_suffix(".mid"))
+        if "wav" in formats:
+            write_wav(piece.midi, stem.with_suffix(".wav"))
+        if "png" in formats:
+            piano_roll_png(piece.midi, stem.with_suffix(".png"), title=stem.name)
+        _atomic_write(stem.with_suffix(".json"), json.dumps({**piece.params, "sample": i + 1,
+                                                            "logprob": piece.logprob}, indent=2))
+        notes = sum(len(inst.notes) for inst in piece.midi.instruments)
+        print(f"{stem.name}: {notes} notes, {piece.midi.get_end_time():.1f} s")
+    print(f"wrote {len(pieces)} piece(s) to {out} (seed {pieces[0].seed})", file=sys.stderr)
     return 0
 
 
@@ -477,11 +671,14 @@ def _card_without_tokenizer(card: dict[str, Any]) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    handlers = {"write": cmd_write, "eval": cmd_eval, "models": cmd_models, "finetune": cmd_finetune}
+    handlers = {"write": cmd_write, "eval": cmd_eval, "models": cmd_models, "finetune": cmd_finetune,
+                "compose": cmd_compose}
     try:
         if args.command == "train":
             if args.domain == "leadsheet":
                 return cmd_train_leadsheet(args)
+            if args.domain == "midi":
+                return cmd_train_midi(args)
             if args.domain != "text":
                 parser.error("say what to train: studio train text --corpus FILE, or studio train leadsheet")
             return cmd_train_text(args)

@@ -12,6 +12,7 @@ search functions only see a step function whose state carries the step number, s
 
 from __future__ import annotations
 
+import math
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,8 @@ from studio.generate import BF16_MIN_ROWS, bf16_matmul_supported
 from studio.loading import load_model, pick_device
 from studio.models import SingleStepper
 from studio.music.chords import STEPS_PER_BAR, ChordChart, LeadSheet
+from studio.music.metrics import phrase_keys, summarise
+from studio.music_training import PHRASES_EXTRA, phrase_hash
 from studio.sampling import TokenMask, beam_search, build_processors, sample, stochastic_beam_search
 
 MAX_CHORUSES = 64
@@ -90,6 +93,17 @@ class Composer:
         self.tokenizer = self.loaded.tokenizer
         self.model_hash = self.loaded.card.get("weights", {}).get("sha256", "")[:16]
         self._steppers: dict[torch.dtype, SingleStepper] = {}
+        stored = self.loaded.extras.get(PHRASES_EXTRA, {}).get("hashes")
+        self.training_phrases: set[int] | None = set(stored.tolist()) if stored is not None else None
+
+    def metrics(self, sheet: LeadSheet) -> dict[str, float]:
+        """The piece's musical metrics, with ``novelty`` (share of its two-bar phrases absent from the model's
+        training data) when the model carries its training phrases."""
+        out = summarise(sheet)
+        if self.training_phrases is not None:
+            keys = [phrase_hash(k) for k in phrase_keys(sheet)]
+            out["novelty"] = sum(k not in self.training_phrases for k in keys) / len(keys) if keys else math.nan
+        return out
 
     # -- conditioning -----------------------------------------------------------------------------------------------
     def _conditions(self, chart: ChordChart, steps: int) -> tuple[torch.Tensor, torch.Tensor]:

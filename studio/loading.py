@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import glob
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -119,6 +119,7 @@ class LoadedModel:
     card: dict[str, Any]
     path: Path
     ngram_index: NgramIndex | None = None
+    extras: dict[str, dict[str, torch.Tensor]] = field(default_factory=dict)  # the bundle's other tensor files
 
 
 def tokenizer_from_dict(data: dict[str, Any]) -> Any:
@@ -167,7 +168,7 @@ def load_model(name_or_path: str | Path, device: str | torch.device = "cpu") -> 
     model, tokenizer = model_from_bundle(bundle)
     model.to(device).eval()
     return LoadedModel(model=model, tokenizer=tokenizer, card=bundle.card, path=bundle.path or path,
-                       ngram_index=ngram_index_from_bundle(bundle))
+                       ngram_index=ngram_index_from_bundle(bundle), extras=dict(bundle.extras))
 
 
 def describe(card: dict[str, Any]) -> str:

@@ -52,6 +52,23 @@ def sheets_to_streams(sheets: Sequence[LeadSheet], tokenizer: LeadSheetTokenizer
             for name, values in (("tokens", tokens), ("chords", chords), ("positions", positions))}
 
 
+PHRASES_EXTRA = "phrases"  # the extra tensor file of a lead-sheet model: hashes of its training phrases
+
+
+def phrase_hashes(sheets: Sequence[LeadSheet]) -> torch.Tensor:
+    """Stable 64-bit hashes of every two-bar phrase of ``sheets`` (``studio.music.metrics.phrase_keys``), sorted
+    and distinct, shape (count,): what "was this phrase in the training data?" is asked against."""
+    from studio.music.metrics import phrase_keys
+
+    values = {phrase_hash(key) for sheet in sheets for key in phrase_keys(sheet)}
+    return torch.tensor(sorted(values), dtype=torch.int64)
+
+
+def phrase_hash(key: Any) -> int:
+    """A phrase key's hash, the same in every process (Python's own ``hash`` is salted per process)."""
+    return int.from_bytes(hashlib.blake2b(repr(key).encode(), digest_size=8).digest(), "big", signed=True)
+
+
 def split_sheets(sheets: Sequence[LeadSheet], valid_fraction: float) -> tuple[list[LeadSheet], list[LeadSheet]]:
     """Deterministic split by piece: a piece goes to validation when the hash of its name falls in the tail."""
     def bucket(sheet: LeadSheet) -> float:
@@ -96,5 +113,6 @@ def train_leadsheets(sheets: Sequence[LeadSheet], out_dir: str | Path, model_con
     trainer = Trainer(mconf, tconf, tokenizer, train["tokens"], valid["tokens"], out, card=card,
                       callbacks=callbacks, save_dtype=save_dtype, ngram_index=False,
                       train_conditions={k: train[k] for k in conds}, valid_conditions={k: valid[k] for k in conds},
-                      model_setup=lambda model: model.set_chord_features(chord_feature_table()))
+                      model_setup=lambda model: model.set_chord_features(chord_feature_table()),
+                      best_extras={PHRASES_EXTRA: {"hashes": phrase_hashes(train_sheets)}})
     return trainer.fit()

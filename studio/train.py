@@ -98,6 +98,8 @@ class Trainer:
         ``positions``; see ``studio.data.StreamBatcher``).
     model_setup : callable, optional
         Called with the fresh model before training (a music model's chord feature table is filled here).
+    best_extras : dict, optional
+        Extra tensor files written beside every ``best/`` model (e.g. a music model's training phrases).
     """
 
     def __init__(self, model_config: ModelConfig, train_config: TrainConfig, tokenizer: TextTokenizer,
@@ -107,7 +109,8 @@ class Trainer:
                  save_dtype: str = "float32", initial_weights: dict[str, torch.Tensor] | None = None,
                  ngram_index: bool = True, train_conditions: dict[str, torch.Tensor] | None = None,
                  valid_conditions: dict[str, torch.Tensor] | None = None,
-                 model_setup: Callable[[RNNLanguageModel], None] | None = None) -> None:
+                 model_setup: Callable[[RNNLanguageModel], None] | None = None,
+                 best_extras: dict[str, dict[str, torch.Tensor]] | None = None) -> None:
         self.model_config, self.config, self.tokenizer = model_config, train_config, tokenizer
         self.out_dir = Path(out_dir)
         self.card = dict(card or {})
@@ -133,6 +136,7 @@ class Trainer:
         self.batcher = StreamBatcher(train_tokens, c.batch_size, c.seq_len, train_conditions)
         self.valid_tokens = valid_tokens
         self.valid_conditions = valid_conditions
+        self.best_extras = dict(best_extras or {})
         # Built once: it depends on the training tokens only, so a resumed run rebuilds the same index.
         self.ngram_index = (NgramIndex.build(train_tokens, default_ngram_size(tokenizer.kind)) if ngram_index
                             else None)
@@ -306,7 +310,7 @@ class Trainer:
             barrier(self.dist)
             return
         if improved:
-            card, extras = self._card(elapsed), {}
+            card, extras = self._card(elapsed), dict(self.best_extras)
             if self.ngram_index is not None:
                 card["ngram_index"] = self.ngram_index.info()
                 extras[NGRAMS_EXTRA] = self.ngram_index.to_tensors()
