@@ -95,7 +95,8 @@ def run(corpus: Path, limit: int | None) -> dict:
 
 
 def share(counts: dict, part: str, whole: str) -> str:
-    return f"{counts.get(part, 0):,} / {counts.get(whole, 0):,} = {counts.get(part, 0) / max(counts.get(whole, 0), 1):.4%}"
+    num, den = counts.get(part, 0), counts.get(whole, 0)
+    return f"{num:,} / {den:,} = {num / max(den, 1):.4%}"
 
 
 def main() -> None:

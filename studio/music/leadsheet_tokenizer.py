@@ -256,12 +256,14 @@ class LeadSheetTokenizer:
                 if self.low <= lo + s and hi + s <= self.high]
 
     # -- generation ---------------------------------------------------------------------------------------------
-    def _note_mask(self, low: int | None, high: int | None, pitch_classes: Any) -> torch.Tensor:
-        """Bool (vocab,): REST and HOLD, plus NOTE_ONs within [low, high] whose pitch class is allowed."""
+    def _note_mask(self, low: int | None, high: int | None, pitch_classes: Any,
+                   device: torch.device | str = "cpu") -> torch.Tensor:
+        """Bool (vocab,): REST and HOLD, plus NOTE_ONs within [low, high] whose pitch class is allowed. Cached per
+        setting and device, since generation asks for it at every step."""
         low = self.low if low is None else int(low)
         high = self.high if high is None else int(high)
         pcs = None if pitch_classes is None else tuple(sorted({int(p) % 12 for p in pitch_classes}))
-        key = (low, high, pcs)
+        key = (low, high, pcs, str(device))
         if key not in self._masks:
             if not self.low <= low <= high <= self.high:
                 raise StudioError(f"pitch range {low}..{high} must lie within the tokenizer's range "
@@ -271,7 +273,7 @@ class LeadSheetTokenizer:
             for pitch in range(low, high + 1):
                 if pcs is None or pitch % 12 in pcs:
                     mask[self.note_on(pitch)] = True
-            self._masks[key] = mask
+            self._masks[key] = mask.to(device)
         return self._masks[key]
 
     def allowed_next(self, prev_token: int | None, low: int | None = None, high: int | None = None,
@@ -288,7 +290,7 @@ class LeadSheetTokenizer:
         """``allowed_next`` for a batch: tokens LongTensor (batch, t), t >= 0 -> BoolTensor (batch, vocab) on the
         same device."""
         batch = tokens.shape[0]
-        mask = self._note_mask(low, high, pitch_classes).to(tokens.device).expand(batch, -1).clone()
+        mask = self._note_mask(low, high, pitch_classes, tokens.device).expand(batch, -1).clone()
         mask[:, self.HOLD] = tokens[:, -1] != self.REST if tokens.shape[1] else False
         return mask
 

@@ -81,11 +81,21 @@ def load_midi(path: str | Path) -> pretty_midi.PrettyMIDI:
     return midi_from_bytes(_read_bytes(path, MAX_MIDI_BYTES), name=str(path))
 
 
-def _read_bytes(path: Path, limit: int) -> bytes:
+def _check_file(path: Path, limit: int) -> None:
+    """Refuse a missing, unreadable or oversized file before any parser sees it (their messages are cryptic)."""
     try:
         size = path.stat().st_size
-        if size > limit:
-            raise StudioError(f"{path}: too large ({size / 2**20:.1f} MB; the limit is {limit // 2**20} MB)")
+    except OSError as err:
+        raise StudioError(f"{path}: cannot be read ({err.strerror or err})") from err
+    if not path.is_file():
+        raise StudioError(f"{path}: cannot be read (not a file)")
+    if size > limit:
+        raise StudioError(f"{path}: too large ({size / 2**20:.1f} MB; the limit is {limit // 2**20} MB)")
+
+
+def _read_bytes(path: Path, limit: int) -> bytes:
+    _check_file(path, limit)
+    try:
         return path.read_bytes()
     except OSError as err:
         raise StudioError(f"{path}: cannot be read ({err.strerror or err})") from err
@@ -153,7 +163,7 @@ def load_score(path: str | Path, index: int = 0) -> Any:
     fmt = SCORE_FORMATS.get(path.suffix.lower())
     if fmt is None:
         raise StudioError(f"{path}: not a score file; use {', '.join(SCORE_FORMATS)}")
-    _read_bytes(path, MAX_SCORE_BYTES)  # existence and size first: music21's own messages are cryptic
+    _check_file(path, MAX_SCORE_BYTES)
     try:
         parsed = converter.parse(str(path), format=fmt)
     except Exception as err:  # music21 raises a different exception type per format
@@ -367,7 +377,7 @@ def chart_from_sounding(sounding: Iterable[tuple[int, float, float]], num_bars: 
     for c in range(cells):
         total = weight[c].sum()
         heard = {pc for pc in range(12) if total and weight[c, pc] >= _MIN_SHARE * total}
-        if heard and True:
+        if heard and (previous.root is None or not heard <= previous.pitch_classes):
             share = weight[c] / total
             score = _TEMPLATES @ share - (1 - _TEMPLATES) @ share
             score -= 0.1 * (_TEMPLATES @ (share < _MIN_SHARE))
