@@ -86,7 +86,7 @@ def train_leadsheets(sheets: Sequence[LeadSheet], out_dir: str | Path, model_con
                      train_config: TrainConfig | None = None, callbacks: list[Callback] | None = None,
                      low: int = 36, high: int = 96, transpositions: Sequence[int] = (0,),
                      save_dtype: str = "float32", corpus_card: dict[str, Any] | None = None,
-                     command: str | None = None) -> TrainResult:
+                     command: str | None = None, min_notes_per_bar: float = 0.5) -> TrainResult:
     """Train a chord-conditioned lead-sheet model on ``sheets`` into ``out_dir`` (a new run folder).
 
     Parameters
@@ -95,18 +95,26 @@ def train_leadsheets(sheets: Sequence[LeadSheet], out_dir: str | Path, model_con
         ModelConfig fields; vocabulary and conditioning sizes are filled in (``CONDITIONED_DEFAULTS``).
     transpositions : sequence of int
         Semitone shifts applied to every training piece (data augmentation; validation is not augmented).
+    min_notes_per_bar : float
+        Pieces sparser than this are left out: a lead sheet that is mostly empty bars under chords (a chart with a
+        placeholder melody) teaches the improviser to sit out, and it then does.
     """
     out = Path(out_dir)
     if (out / "last").exists() or (out / "best").exists():
         raise StudioError(f"{out} already holds a training run; choose another --out")
     tconf = train_config or TrainConfig()
     tokenizer = LeadSheetTokenizer(low=low, high=high)
-    train_sheets, valid_sheets = split_sheets(sheets, tconf.valid_fraction)
+    dense = [s for s in sheets if len(s.melody) >= min_notes_per_bar * (s.num_steps // STEPS_PER_BAR)]
+    if not dense:
+        raise StudioError(f"no lead sheet has at least {min_notes_per_bar} notes per bar to learn from")
+    sparse = len(sheets) - len(dense)
+    train_sheets, valid_sheets = split_sheets(dense, tconf.valid_fraction)
     train = sheets_to_streams(train_sheets, tokenizer, transpositions)
     valid = sheets_to_streams(valid_sheets, tokenizer)
     mconf = ModelConfig(**{**CONDITIONED_DEFAULTS, **(model_config or {}), "vocab_size": tokenizer.vocab_size})
     card = {"name": out.name, "model_kind": "leadsheet", "command": command or " ".join(["studio", *sys.argv[1:]]),
-            "corpus": {**(corpus_card or {}), "pieces": len(sheets), "train_pieces": len(train_sheets),
+            "corpus": {**(corpus_card or {}), "pieces": len(dense), "left_out_sparse": sparse,
+                       "min_notes_per_bar": min_notes_per_bar, "train_pieces": len(train_sheets),
                        "valid_pieces": len(valid_sheets), "train_steps": int(train["tokens"].numel()),
                        "valid_steps": int(valid["tokens"].numel()), "transpositions": list(transpositions)}}
     conds = ("chords", "positions")

@@ -119,3 +119,15 @@ def test_cli_compose_refuses_bad_input(blues_model: Path, tmp_path: Path, argv: 
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and message in err[0], err
     assert not (tmp_path / "x").exists()  # nothing written
+
+
+def test_sparse_lead_sheets_are_left_out_of_training(tmp_path: Path) -> None:
+    from studio.music.chords import LeadSheet, Note
+
+    sheets = generate_blues_corpus(6, seed=5)
+    placeholder = LeadSheet([Note(60, 0, 4)], blues_chart("12-bar", "C"), 120.0, "chords only")
+    result = train_leadsheets([*sheets, placeholder], tmp_path / "run", {"hidden_size": 16, "num_layers": 1},
+                              TrainConfig(batch_size=2, seq_len=32, max_steps=2, eval_every=2, warmup_steps=0),
+                              command="test")
+    card = json.loads((result.best_path / "model.json").read_text())
+    assert card["corpus"]["left_out_sparse"] == 1 and card["corpus"]["pieces"] == len(sheets)

@@ -55,3 +55,35 @@ def test_prose_writes_readable_prose() -> None:
         assert "<unk>" not in text and "@-@" not in text and " @" not in text
         assert " ," not in text and " ." not in text  # detokenized: no space before punctuation
         assert sum(w.strip(",.") in {"the", "of", "and", "in", "a", "to", "was"} for w in text.split()) >= 5
+
+
+def test_blues_is_shipped_and_improvises_in_the_blues() -> None:
+    from studio.compose import Composer, ComposeRequest
+    from studio.music.chords import blues_chart
+
+    path = shipped_models()["blues"]
+    assert (path / "model.safetensors").stat().st_size <= 15 * 1024 * 1024
+    composer = Composer("blues")
+    card = composer.loaded.card
+    assert card["model_kind"] == "leadsheet" and card["weights"]["dtype"] == "float16"
+    assert "train leadsheet" in card["command"] and card["metrics"]["valid_nats_per_token"] > 0
+    pieces = composer.compose(ComposeRequest(blues_chart("12-bar", "Bb"), choruses=2,
+                                             config=GenerationConfig(temperature=0.9, num_samples=6, seed=11)))
+    metrics = [composer.metrics(p.sheet) for p in pieces]
+    notes = sum(len(p.sheet.melody) for p in pieces)
+    assert notes > 6 * 2 * 12  # more than a note a bar: it plays
+    blues = sum(m["blues_share"] * len(p.sheet.melody) for m, p in zip(metrics, pieces, strict=True)) / notes
+    assert blues >= 0.85  # (the benchmark measures >= 90% over many choruses; a tolerance for a small sample)
+    assert sum(m["novelty"] for m in metrics) / len(metrics) >= 0.85
+
+
+def test_chorale_is_shipped_and_continues_a_primer(tmp_path) -> None:
+    from studio.poly_training import continue_primer
+
+    path = shipped_models()["chorale"]
+    assert (path / "model.safetensors").stat().st_size <= 15 * 1024 * 1024
+    pieces = continue_primer("chorale", None, 300, GenerationConfig(temperature=0.9, num_samples=2, seed=3))
+    for piece in pieces:
+        notes = [n for inst in piece.midi.instruments for n in inst.notes]
+        assert len(notes) > 20
+        assert all(30 <= n.pitch <= 90 for n in notes)  # a choir's range

@@ -7,6 +7,7 @@ phrasing.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -66,11 +67,22 @@ def read_leadsheet(path: Path) -> list[LeadSheet]:
 
 
 def read_leadsheet_corpus(paths: list[str | Path]) -> tuple[list[LeadSheet], MusicCorpusReport]:
-    """Every readable lead sheet under ``paths``; unreadable or empty files are skipped and reported."""
+    """Every readable lead sheet under ``paths``; unreadable, empty and duplicate files (the same bytes as an
+    earlier file) are skipped and reported."""
     report = MusicCorpusReport()
     sheets: list[LeadSheet] = []
+    seen: dict[str, str] = {}
     for path in paths:
         for file in music_files(path):
+            try:
+                digest = hashlib.sha256(file.read_bytes()).hexdigest()
+            except OSError as err:
+                report.skipped.append((str(file), f"unreadable ({err.strerror or err})"))
+                continue
+            if digest in seen:
+                report.skipped.append((str(file), f"duplicate of {seen[digest]}"))
+                continue
+            seen[digest] = str(file)
             try:
                 found = [s for s in read_leadsheet(file) if s.melody]
             except StudioError as err:
