@@ -100,9 +100,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_options(lead)
     _add_train_options(lead)
 
-    fine = sub.add_parser("finetune", help="fine-tune a text model on your own folder or zip of text")
-    fine.add_argument("--base", default="shakespeare", help="shipped model name or model folder to start from")
-    fine.add_argument("--corpus", required=True, help="a text file, a folder of .txt/.md files, or a .zip of them")
+    fine = sub.add_parser("finetune", help="fine-tune a model on your own folder or zip of text or music")
+    fine.add_argument("--base", default="shakespeare", help="shipped model name or model folder to start from: "
+                      "shakespeare or prose (text), blues (lead sheets), chorale (polyphonic MIDI)")
+    fine.add_argument("--corpus", required=True, help="a file, a folder, or a .zip: text (.txt/.md) for text "
+                      "models, MIDI/MusicXML/ABC/kern/.ls for music models")
     fine.add_argument("--out", default=None, help="run folder (default runs/<corpus name>-finetuned)")
     fine.add_argument("--samples", type=int, default=3, help="samples written at the end, 0..16 (default 3)")
     _add_train_options(fine)
@@ -208,6 +210,10 @@ def build_parser() -> argparse.ArgumentParser:
     models = sub.add_parser("models", help="list shipped and local models with their cards")
     models.add_argument("--dir", default="runs", help="folder of local training runs (default ./runs)")
     models.add_argument("--card", default=None, help="print one model's whole card (name or path)")
+
+    from studio.ui.options import add_arguments as add_ui_arguments
+
+    add_ui_arguments(sub.add_parser("ui", help="serve the Studio page in the browser (same as python ui.py)"))
     return parser
 
 
@@ -312,6 +318,11 @@ def cmd_finetune(args: argparse.Namespace) -> int:
         args.max_steps = 100_000 if args.minutes else 1000  # a time budget alone decides when given
     train_config = _train_config(args)
     out = Path(args.out or Path("runs") / f"{Path(args.corpus).stem}-finetuned")
+    from studio.loading import read_card, resolve_model
+
+    kind = read_card(resolve_model(args.base)).get("model_kind", "text")
+    if kind in ("leadsheet", "polyphonic"):
+        return _finetune_music(args, kind, out, train_config)
     result = finetune_text(args.base, args.corpus, out, train_config, callbacks=[MetricsLog(out), ProgressBar()],
                            samples=args.samples, on_note=lambda line: print(f"note: {line}", file=sys.stderr))
     if result.stop_reason == "interrupted":
@@ -477,6 +488,68 @@ def _compose_polyphonic(args: argparse.Namespace, config: Any, formats: list[str
         print(f"{stem.name}: {notes} notes, {piece.midi.get_end_time():.1f} s")
     print(f"wrote {len(pieces)} piece(s) to {out} (seed {pieces[0].seed})", file=sys.stderr)
     return 0
+
+
+def _finetune_music(args: argparse.Namespace, kind: str, out: Path, train_config: Any) -> int:
+    """Fine-tune a blues (lead-sheet) or chorale (polyphonic) model on a folder or zip of music files."""
+    from studio.cli_progress import ProgressBar
+    from studio.train_log import MetricsLog
+
+    corpus = _unzipped(Path(args.corpus), out)
+    callbacks = [MetricsLog(out), ProgressBar()]
+    if kind == "leadsheet":
+        from studio.music.leadsheet_corpus import read_leadsheet_corpus
+        from studio.music_training import train_leadsheets
+
+        sheets, report = read_leadsheet_corpus([corpus])
+        for line in report.lines():
+            print(f"note: {line}", file=sys.stderr)
+        if not sheets:
+            raise StudioError(f"no usable lead sheet in {args.corpus}")
+        result = train_leadsheets(sheets, out, train_config=train_config, callbacks=callbacks, base=args.base,
+                                  corpus_card={"path": str(args.corpus), "files": len(report.used),
+                                               "skipped": len(report.skipped)})
+    else:
+        from studio.music.leadsheet_corpus import MIDI_SUFFIXES, music_files
+        from studio.music.midi_io import load_midi, load_score, score_to_midi
+        from studio.poly_training import train_polyphonic
+
+        pieces, skipped = [], 0
+        for file in music_files(corpus):
+            try:
+                midi = load_midi(file) if file.suffix.lower() in MIDI_SUFFIXES else score_to_midi(load_score(file))
+            except StudioError as err:
+                print(f"note: skipped {file}: {err}", file=sys.stderr)
+                skipped += 1
+                continue
+            pieces.append((str(file), midi))
+        result = train_polyphonic(pieces, out, train_config=train_config, callbacks=callbacks, base=args.base,
+                                  corpus_card={"path": str(args.corpus), "skipped": skipped})
+    loss = result.best_metrics.get("valid_nats_per_token")
+    summary = f" best validation {loss:.4f} nats/token" if loss is not None else ""
+    print(f"done ({result.stop_reason}) after {result.steps} steps;{summary}. Model: {result.best_path}")
+    return 0
+
+
+def _unzipped(corpus: Path, out: Path) -> Path:
+    """A zip of music files is unpacked (safely: no absolute or parent paths) beside the run; folders pass through."""
+    if corpus.suffix.lower() != ".zip":
+        return corpus
+    import zipfile
+
+    target = out.parent / f".{out.name}-corpus"
+    try:
+        with zipfile.ZipFile(corpus) as archive:
+            for info in archive.infolist():
+                name = Path(info.filename)
+                if info.is_dir() or name.is_absolute() or ".." in name.parts:
+                    continue
+                dest = target / name
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                dest.write_bytes(archive.read(info))
+    except (zipfile.BadZipFile, OSError) as err:
+        raise StudioError(f"{corpus} is not a readable zip file ({err})") from err
+    return target
 
 
 def cmd_train_text(args: argparse.Namespace) -> int:
@@ -668,11 +741,17 @@ def _card_without_tokenizer(card: dict[str, Any]) -> dict[str, Any]:
     return shown
 
 
+def cmd_ui(args: argparse.Namespace) -> int:
+    from studio.ui.app import run
+
+    return run(args)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     handlers = {"write": cmd_write, "eval": cmd_eval, "models": cmd_models, "finetune": cmd_finetune,
-                "compose": cmd_compose}
+                "compose": cmd_compose, "ui": cmd_ui}
     try:
         if args.command == "train":
             if args.domain == "leadsheet":

@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import hashlib
 import sys
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from studio.checkpoint import read_bundle
 from studio.config import ModelConfig, TrainConfig
 from studio.errors import StudioError
+from studio.loading import resolve_model
 from studio.music.chords import CHORD_VOCAB, NO_CHORD, STEPS_PER_BAR, LeadSheet, chord_features
 from studio.music.leadsheet_tokenizer import LeadSheetTokenizer
 from studio.train import Callback, Trainer, TrainResult
@@ -33,9 +36,11 @@ def chord_feature_table() -> torch.Tensor:
 
 
 def sheets_to_streams(sheets: Sequence[LeadSheet], tokenizer: LeadSheetTokenizer,
-                      transpositions: Sequence[int] = (0,)) -> dict[str, torch.Tensor]:
+                      transpositions: Sequence[int] = (0,), moved: Counter[int] | None = None
+                      ) -> dict[str, torch.Tensor]:
     """Encode lead sheets (each in every given transposition) into aligned ``tokens``/``chords``/``positions``
-    streams, shape (n,) each, with one bar of rest under no chord before every piece."""
+    streams, shape (n,) each, with one bar of rest under no chord before every piece. Pitches outside the
+    tokenizer's range are moved by octaves into it and counted in ``moved`` when given."""
     tokens: list[int] = []
     chords: list[int] = []
     positions: list[int] = []
@@ -43,6 +48,8 @@ def sheets_to_streams(sheets: Sequence[LeadSheet], tokenizer: LeadSheetTokenizer
     for sheet in sheets:
         for shift in transpositions:
             events = tokenizer.encode(sheet.transpose(shift) if shift else sheet)
+            if moved is not None:
+                moved.update(tokenizer.last_out_of_range)
             tokens += [tokenizer.REST] * STEPS_PER_BAR + list(events.tokens)
             chords += [gap_chord] * STEPS_PER_BAR + list(events.chords)
             positions += list(range(STEPS_PER_BAR)) + list(events.positions)
@@ -86,7 +93,8 @@ def train_leadsheets(sheets: Sequence[LeadSheet], out_dir: str | Path, model_con
                      train_config: TrainConfig | None = None, callbacks: list[Callback] | None = None,
                      low: int = 36, high: int = 96, transpositions: Sequence[int] = (0,),
                      save_dtype: str = "float32", corpus_card: dict[str, Any] | None = None,
-                     command: str | None = None, min_notes_per_bar: float = 0.5) -> TrainResult:
+                     command: str | None = None, min_notes_per_bar: float = 0.5,
+                     base: str | Path | None = None) -> TrainResult:
     """Train a chord-conditioned lead-sheet model on ``sheets`` into ``out_dir`` (a new run folder).
 
     Parameters
@@ -98,28 +106,43 @@ def train_leadsheets(sheets: Sequence[LeadSheet], out_dir: str | Path, model_con
     min_notes_per_bar : float
         Pieces sparser than this are left out: a lead sheet that is mostly empty bars under chords (a chart with a
         placeholder melody) teaches the improviser to sit out, and it then does.
+    base : str or Path, optional
+        Fine-tune this lead-sheet model (shipped name or folder) instead of starting from scratch: its tokenizer,
+        shape and weights are kept; notes outside its pitch range are moved by octaves into it and reported.
     """
     out = Path(out_dir)
     if (out / "last").exists() or (out / "best").exists():
         raise StudioError(f"{out} already holds a training run; choose another --out")
     tconf = train_config or TrainConfig()
     tokenizer = LeadSheetTokenizer(low=low, high=high)
+    initial_weights = None
+    base_card: dict[str, Any] = {}
+    if base is not None:
+        bundle = read_bundle(resolve_model(base))
+        if bundle.card.get("model_kind") != "leadsheet":
+            raise StudioError(f"{base} is not a lead-sheet model; fine-tune it with its own kind of corpus")
+        tokenizer = LeadSheetTokenizer.from_dict(bundle.card["tokenizer"])
+        model_config = {k: v for k, v in bundle.card["model_config"].items() if k != "vocab_size"}
+        initial_weights = bundle.weights
+        base_card = {"finetuned_from": {"model": str(base), "weights_sha256": bundle.card["weights"]["sha256"]}}
     dense = [s for s in sheets if len(s.melody) >= min_notes_per_bar * (s.num_steps // STEPS_PER_BAR)]
     if not dense:
         raise StudioError(f"no lead sheet has at least {min_notes_per_bar} notes per bar to learn from")
     sparse = len(sheets) - len(dense)
     train_sheets, valid_sheets = split_sheets(dense, tconf.valid_fraction)
-    train = sheets_to_streams(train_sheets, tokenizer, transpositions)
-    valid = sheets_to_streams(valid_sheets, tokenizer)
+    moved: Counter[int] = Counter()
+    train = sheets_to_streams(train_sheets, tokenizer, transpositions, moved)
+    valid = sheets_to_streams(valid_sheets, tokenizer, moved=moved)
     mconf = ModelConfig(**{**CONDITIONED_DEFAULTS, **(model_config or {}), "vocab_size": tokenizer.vocab_size})
-    card = {"name": out.name, "model_kind": "leadsheet", "command": command or " ".join(["studio", *sys.argv[1:]]),
+    card = {**base_card, "name": out.name, "model_kind": "leadsheet",
+            "notes_moved_into_range": sum(moved.values()), "command": command or " ".join(["studio", *sys.argv[1:]]),
             "corpus": {**(corpus_card or {}), "pieces": len(dense), "left_out_sparse": sparse,
                        "min_notes_per_bar": min_notes_per_bar, "train_pieces": len(train_sheets),
                        "valid_pieces": len(valid_sheets), "train_steps": int(train["tokens"].numel()),
                        "valid_steps": int(valid["tokens"].numel()), "transpositions": list(transpositions)}}
     conds = ("chords", "positions")
     trainer = Trainer(mconf, tconf, tokenizer, train["tokens"], valid["tokens"], out, card=card,
-                      callbacks=callbacks, save_dtype=save_dtype, ngram_index=False,
+                      callbacks=callbacks, save_dtype=save_dtype, ngram_index=False, initial_weights=initial_weights,
                       train_conditions={k: train[k] for k in conds}, valid_conditions={k: valid[k] for k in conds},
                       model_setup=lambda model: model.set_chord_features(chord_feature_table()),
                       best_extras={PHRASES_EXTRA: {"hashes": phrase_hashes(train_sheets)}})

@@ -18,9 +18,10 @@ from typing import Any
 import pretty_midi
 import torch
 
+from studio.checkpoint import read_bundle
 from studio.config import GenerationConfig, ModelConfig, TrainConfig
 from studio.errors import StudioError
-from studio.loading import load_model, pick_device
+from studio.loading import load_model, pick_device, resolve_model
 from studio.music.polyphonic import PolyTokenizer
 from studio.sampling import BanTokens, build_processors, sample
 from studio.train import Callback, Trainer, TrainResult
@@ -41,8 +42,10 @@ def split_pieces(names: Sequence[str], valid_fraction: float) -> tuple[list[int]
 def train_polyphonic(pieces: Sequence[tuple[str, pretty_midi.PrettyMIDI]], out_dir: str | Path,
                      model_config: dict[str, Any] | None = None, train_config: TrainConfig | None = None,
                      callbacks: list[Callback] | None = None, save_dtype: str = "float32",
-                     corpus_card: dict[str, Any] | None = None, command: str | None = None) -> TrainResult:
-    """Train a REMI language model on ``(name, midi)`` pieces into ``out_dir`` (a new run folder)."""
+                     corpus_card: dict[str, Any] | None = None, command: str | None = None,
+                     base: str | Path | None = None) -> TrainResult:
+    """Train a REMI language model on ``(name, midi)`` pieces into ``out_dir`` (a new run folder); with ``base``,
+    fine-tune that polyphonic model (its tokenizer, shape and weights) instead of starting from scratch."""
     out = Path(out_dir)
     if (out / "last").exists() or (out / "best").exists():
         raise StudioError(f"{out} already holds a training run; choose another --out")
@@ -50,17 +53,27 @@ def train_polyphonic(pieces: Sequence[tuple[str, pretty_midi.PrettyMIDI]], out_d
         raise StudioError(f"a polyphonic model needs at least 2 pieces (one to validate on); got {len(pieces)}")
     tconf = train_config or TrainConfig()
     tokenizer = PolyTokenizer()
+    initial_weights, base_card = None, {}
+    if base is not None:
+        bundle = read_bundle(resolve_model(base))
+        if bundle.card.get("model_kind") != "polyphonic":
+            raise StudioError(f"{base} is not a polyphonic model; fine-tune it with its own kind of corpus")
+        tokenizer = PolyTokenizer.from_dict(bundle.card["tokenizer"])
+        model_config = {k: v for k, v in bundle.card["model_config"].items() if k != "vocab_size"}
+        initial_weights = bundle.weights
+        base_card = {"finetuned_from": {"model": str(base), "weights_sha256": bundle.card["weights"]["sha256"]}}
     encoded = [tokenizer.encode(midi) for _, midi in pieces]
     train_idx, valid_idx = split_pieces([name for name, _ in pieces], tconf.valid_fraction)
     train = torch.tensor([t for i in train_idx for t in encoded[i]], dtype=torch.long)
     valid = torch.tensor([t for i in valid_idx for t in encoded[i]], dtype=torch.long)
     mconf = ModelConfig(**{**(model_config or {}), "vocab_size": tokenizer.vocab_size})
-    card = {"name": out.name, "model_kind": "polyphonic", "command": command or " ".join(["studio", *sys.argv[1:]]),
+    card = {**base_card, "name": out.name, "model_kind": "polyphonic",
+            "command": command or " ".join(["studio", *sys.argv[1:]]),
             "corpus": {**(corpus_card or {}), "pieces": len(pieces), "train_pieces": len(train_idx),
                        "valid_pieces": len(valid_idx), "train_tokens": int(train.numel()),
                        "valid_tokens": int(valid.numel())}}
     trainer = Trainer(mconf, tconf, tokenizer, train, valid, out, card=card, callbacks=callbacks,
-                      save_dtype=save_dtype, ngram_index=False)
+                      save_dtype=save_dtype, ngram_index=False, initial_weights=initial_weights)
     return trainer.fit()
 
 

@@ -131,3 +131,21 @@ def test_sparse_lead_sheets_are_left_out_of_training(tmp_path: Path) -> None:
                               command="test")
     card = json.loads((result.best_path / "model.json").read_text())
     assert card["corpus"]["left_out_sparse"] == 1 and card["corpus"]["pieces"] == len(sheets)
+
+
+def test_finetune_a_blues_model_on_a_folder_of_midi(blues_model: Path, tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture) -> None:
+    from studio.music.procedural_blues import write_corpus
+
+    folder = tmp_path / "mine"
+    write_corpus(generate_blues_corpus(6, seed=9, forms=("minor",)), folder)
+    (folder / "broken.mid").write_bytes(b"MThd not really a midi file")
+    out = tmp_path / "tuned"
+    code = main(["finetune", "--base", str(blues_model), "--corpus", str(folder), "--out", str(out),
+                 "--max-steps", "4", "--eval-every", "2", "--batch-size", "2", "--seq-len", "64"])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert "broken.mid" in err  # reported, not fatal
+    card = json.loads((out / "best" / "model.json").read_text())
+    assert card["finetuned_from"]["model"] == str(blues_model) and card["model_kind"] == "leadsheet"
+    assert Composer(out).compose(ComposeRequest(blues_chart("minor", "A")))[0].sheet.chart.num_bars == 12
