@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Creates ./.venv and installs Studio with its pinned dependencies (torch==2.13.0 and the rest, requirements.txt).
-# --test also installs the test tools (requirements-test.txt). Safe to run again: it only adds what is missing.
+# --test also installs the test tools (requirements-test.txt) and Debian's chromium for the browser test.
+# Safe to run again: it only adds what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 py=${PYTHON:-python3}
@@ -16,6 +17,12 @@ if ! ldconfig -p 2>/dev/null | grep -q libfluidsynth; then
   sudo=""; [ "$(id -u)" -ne 0 ] && sudo=sudo
   ($sudo apt-get update -qq && $sudo apt-get install -y -qq --no-install-recommends libfluidsynth3 >/dev/null) \
     || echo "setup: could not install libfluidsynth3; audio will use the sine-wave fallback" >&2
+fi
+# The browser test drives Debian's Chromium through Playwright (`playwright install` cannot fetch browsers here).
+if [ "${1:-}" = "--test" ] && [ ! -x /usr/bin/chromium ]; then
+  echo "setup: installing chromium (for the browser test)" >&2
+  sudo=""; [ "$(id -u)" -ne 0 ] && sudo=sudo
+  $sudo apt-get update -qq && $sudo apt-get install -y -qq chromium >/dev/null
 fi
 [ -x .venv/bin/python ] || "$py" -m venv .venv
 .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip

@@ -1,0 +1,169 @@
+"""The Blues tab: improvise a lead over a chord chart with a backing band; hear it, see it, download it.
+
+``compose_blues`` is the whole action (validate, compose with ``studio.compose.Composer``, render the band with
+``studio.music.render.render_midi``, write MIDI, WAV, MusicXML, sheet music and piano roll), as ``studio compose``
+does for one piece; ``build`` lays out the controls and wires them.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from studio.errors import StudioError
+from studio.music.chords import BLUES_FORMS, NOTE_NAMES
+from studio.ui import validation as v
+from studio.ui.model_cache import LEADSHEET, ModelCache
+from studio.ui.widgets import seed_controls
+from studio.ui.workspace import new_folder, safe_name
+
+FORMS = tuple(BLUES_FORMS)
+KEYS = NOTE_NAMES
+BASS_STYLES = ("walking", "shuffle", "off")
+COMPING = ("piano", "guitar", "off")
+LEADS = {"tenor sax": 66, "alto sax": 65, "trumpet": 56, "clarinet": 71, "vibraphone": 11, "jazz guitar": 26,
+         "piano": 0}
+TEMPO = (40, 300)
+SWING = (0.5, 0.8)
+CHORUSES = (1, 8)
+TEMPERATURE = (0.05, 2.0)
+TOP_P = (0.05, 1.0)
+BEAMS = (1, 8)
+MAX_BARS = 48
+MAX_CHART_CHARS = 2000
+MAX_SECONDS = 300  # of music per request: longer pieces are `studio compose`'s job (the WAV alone is 10 MB/min)
+
+
+def chart_for(form: str, key: str) -> str:
+    """The chord chart of a named blues form in a key, as editable text."""
+    from studio.music.chords import blues_chart
+
+    return blues_chart(v.choice("form", form, FORMS), v.choice("key", key, KEYS)).text()
+
+
+def compose_blues(cache: ModelCache, chart: str, key: str, tempo: float, swing: float, choruses: int, bass: str,
+                  drums: bool, comping: str, lead: str, key_lock: bool, model: str, temperature: float,
+                  top_p: float, beam: int, seed: Any) -> tuple:
+    """Compose and render one piece. Returns (wav, piano roll png, sheet music html, downloads, metrics, info)."""
+    from studio.compose import ComposeRequest
+    from studio.config import GenerationConfig
+    from studio.music.chords import ChordChart, blues_scale, parse_chord
+    from studio.music.render import render_midi
+    from studio.ui.music_files import write_performance
+
+    chart_text = v.text("chord chart", chart, MAX_CHART_CHARS, required=True)
+    key = v.choice("key", key, KEYS)
+    tempo = v.number("tempo", tempo, *TEMPO)
+    swing = v.number("swing", swing, *SWING)
+    choruses = v.number("choruses", choruses, *CHORUSES, integer=True)
+    bass = v.choice("bass", bass, BASS_STYLES)
+    comping = v.choice("comping", comping, COMPING)
+    drums = v.flag("drums", drums)
+    lead = v.choice("lead instrument", lead, tuple(LEADS))
+    key_lock = v.flag("key lock", key_lock)
+    temperature = v.number("temperature", temperature, *TEMPERATURE)
+    top_p = v.number("top-p", top_p, *TOP_P)
+    beam = v.number("beam", beam, *BEAMS, integer=True)
+    seed = v.seed(seed)
+    parsed = ChordChart.parse(chart_text)
+    if parsed.num_bars > MAX_BARS:
+        raise StudioError(f"the chart has {parsed.num_bars} bars; the page takes at most {MAX_BARS} per chorus")
+    seconds = choruses * parsed.num_bars * 4 * 60.0 / tempo
+    if seconds > MAX_SECONDS:
+        raise StudioError(f"that is {seconds / 60:.1f} minutes of music; the page renders at most "
+                          f"{MAX_SECONDS // 60} minutes (fewer choruses or a faster tempo; `studio compose` has no "
+                          "limit)")
+    composer = cache.composer(model)
+    # Beam search is deterministic: the sampling controls do nothing there, and the config refuses them.
+    config = (GenerationConfig(beams=beam, num_samples=1, seed=seed) if beam > 1
+              else GenerationConfig(temperature=temperature, top_p=top_p, seed=seed))
+    lock = sorted(blues_scale(parse_chord(f"{key}7"))) if key_lock else None
+    piece = composer.compose(ComposeRequest(parsed, choruses, tempo, config, key_lock=lock))[0]
+    midi = render_midi(piece.sheet, tempo=tempo, swing=swing, lead_program=LEADS[lead],
+                       bass_style=bass if bass != "off" else "walking",
+                       comping_instrument=comping if comping != "off" else "piano",
+                       parts={"bass": bass != "off", "comping": comping != "off", "drums": drums},
+                       seed=seed, meta={**piece.params, "sample": 1})
+    name = safe_name(Path(str(model)).name, "blues")
+    title = f"Blues in {key} ({name}, seed {seed})"
+    files = write_performance(midi, new_folder("blues"), f"{name}-{seed}", title, sheet=piece.sheet,
+                              chart=piece.sheet.chart)
+    v.warn_all(files.notes)
+    metrics = shown_metrics(composer.metrics(piece.sheet))
+    if not piece.sheet.melody:
+        gr.Warning("the model played only rests this time; try another seed or a higher temperature")
+    mode = f"beam search ({beam} beams)" if beam > 1 else f"temperature {temperature:g}, top-p {top_p:g}"
+    info = (f"**{name}**, seed **{seed}**, {choruses} × {parsed.num_bars} bars at {tempo:g} bpm "
+            f"({midi.get_end_time():.1f} s), {mode}.")
+    return str(files.wav), str(files.roll), files.sheet_html, files.downloads, metrics, info
+
+
+def shown_metrics(metrics: dict[str, float]) -> dict[str, float | None]:
+    """The piece's metrics for people: shares as percentages, rounded; n/a (None) where undefined."""
+    shown = {"chord-tone share (%)": ("chord_tone_share", 100), "blues-scale share (%)": ("blues_share", 100),
+             "novelty (%)": ("novelty", 100), "notes": ("notes", 1), "notes per bar": ("note_density", 1),
+             "pitch range (semitones)": ("pitch_range", 1), "repetition (%)": ("repetition", 100)}
+    out: dict[str, float | None] = {}
+    for label, (key, scale) in shown.items():
+        value = metrics.get(key)
+        out[label] = None if value is None or math.isnan(value) else round(value * scale, 1)
+    return out
+
+
+def build(cache: ModelCache) -> dict[str, Any]:
+    """Lay out the Blues tab (inside an open ``gr.Tab``) and wire its actions; returns its model dropdown."""
+    with gr.Row():
+        with gr.Column(scale=2):
+            with gr.Row():
+                form = gr.Dropdown(list(FORMS), value="12-bar", label="Form", info="fills the chart below")
+                key = gr.Dropdown(list(KEYS), value="Bb", label="Key")
+            chart = gr.Textbox(value=chart_for("12-bar", "Bb"), lines=3, max_lines=8, label="Chord chart",
+                               info="bars separated by |, e.g. C7 | F7 | C7 C7 G7 G7 (1, 2 or 4 chords a bar)")
+            with gr.Row():
+                tempo = gr.Slider(*TEMPO, value=120, step=1, label="Tempo (bpm)")
+                swing = gr.Slider(*SWING, value=0.62, step=0.01, label="Swing", info="0.5 straight, 0.67 triplet")
+                choruses = gr.Slider(*CHORUSES, value=1, step=1, label="Choruses")
+            with gr.Row():
+                bass = gr.Radio(list(BASS_STYLES), value="walking", label="Bass")
+                comping = gr.Radio(list(COMPING), value="piano", label="Comping")
+            with gr.Row():
+                drums = gr.Checkbox(value=True, label="Drums")
+                key_lock = gr.Checkbox(value=False, label="Key lock", info="only the blues scale of the key")
+                lead = gr.Dropdown(list(LEADS), value="tenor sax", label="Lead")
+        with gr.Column(scale=1):
+            model = gr.Dropdown(cache.choices(LEADSHEET), value=cache.default(LEADSHEET, "blues"), label="Model",
+                                allow_custom_value=True)
+            temperature = gr.Slider(*TEMPERATURE, value=0.9, step=0.05, label="Temperature")
+            top_p = gr.Slider(*TOP_P, value=0.95, step=0.01, label="Top-p")
+            beam = gr.Slider(*BEAMS, value=1, step=1, label="Beam",
+                             info="above 1: beam search, deterministic (temperature and top-p unused)")
+            with gr.Row():
+                seed, dice = seed_controls("blues-seed")
+            go = gr.Button("Compose", variant="primary", elem_id="blues-compose")
+    info = gr.Markdown(elem_id="blues-info")
+    audio = gr.Audio(type="filepath", label="The band", interactive=False, elem_id="blues-audio",
+                     waveform_options=gr.WaveformOptions(show_recording_waveform=False))  # the browser's player
+    roll = gr.Image(type="filepath", label="Piano roll", interactive=False, elem_id="blues-roll")
+    with gr.Row():
+        downloads = gr.File(file_count="multiple", label="Downloads (MIDI, WAV, MusicXML)", interactive=False,
+                            elem_id="blues-downloads")
+        metrics = gr.JSON(label="Metrics", elem_id="blues-metrics")
+    sheet = gr.HTML(label="Sheet music", elem_id="blues-sheet")
+
+    fill = v.user_errors(chart_for)
+    gr.on([form.change, key.change], fill, [form, key], chart, api_name="blues_chart", concurrency_limit=None)
+    dice.click(v.random_seed, None, seed, api_name="blues_random_seed", concurrency_limit=None)
+
+    @v.user_errors
+    def compose(chart: str, key: str, tempo: float, swing: float, choruses: int, bass: str, drums: bool,
+                comping: str, lead: str, key_lock: bool, model: str, temperature: float, top_p: float, beam: int,
+                seed: Any) -> tuple:
+        return compose_blues(cache, chart, key, tempo, swing, choruses, bass, drums, comping, lead, key_lock,
+                             model, temperature, top_p, beam, seed)
+
+    go.click(compose, [chart, key, tempo, swing, choruses, bass, drums, comping, lead, key_lock, model, temperature,
+                       top_p, beam, seed], [audio, roll, sheet, downloads, metrics, info], api_name="compose_blues")
+    return {"model": model}

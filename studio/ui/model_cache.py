@@ -1,0 +1,143 @@
+"""The models the page offers, and the loaded ones, kept between requests.
+
+A model is offered by the value its dropdown sends: a shipped model's name (``blues``) or a local run folder
+(``runs/letters``, found by ``studio.loading.local_models``). Handlers accept only offered values, so an API client
+cannot make the server load an arbitrary path. Models load on first use and stay loaded (least recently used first
+out beyond ``max_loaded``); a model whose card changed on disk (retrained, fine-tuned again) is loaded afresh.
+Loaded ``Generator`` and ``Composer`` objects are shared by concurrent requests: they hold no per-request state.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from studio.errors import StudioError
+
+TEXT, LEADSHEET, POLYPHONIC = "text", "leadsheet", "polyphonic"
+KINDS = (TEXT, LEADSHEET, POLYPHONIC)
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """One model the page can use."""
+
+    value: str      # what the dropdowns send: a shipped name or a run folder
+    label: str      # what people see
+    origin: str     # shipped or local
+    kind: str       # text, leadsheet or polyphonic
+    path: Path      # the bundle folder (holding model.json)
+    card: dict[str, Any]
+
+
+class ModelCache:
+    """Lists shipped and local models by kind, and loads them lazily, once.
+
+    Parameters
+    ----------
+    runs_dir : str or Path
+        Folder of local training runs (``studio.loading.local_models``); the Train tab writes new models here.
+    max_loaded : int
+        Models kept loaded at once.
+    """
+
+    def __init__(self, runs_dir: str | Path = "runs", max_loaded: int = 8) -> None:
+        self.runs_dir = Path(runs_dir)
+        self.max_loaded = max_loaded
+        self._lock = threading.RLock()
+        self._cards: dict[Path, tuple[float, dict[str, Any]]] = {}
+        self._loaded: OrderedDict[tuple[str, str, float], Any] = OrderedDict()
+
+    # -- the catalogue ------------------------------------------------------------------------------------------
+    def entries(self) -> list[ModelEntry]:
+        """Every readable model: shipped first, then local runs (unreadable cards are left out)."""
+        from studio.loading import local_models, shipped_models
+
+        found = [("shipped", name, name, path) for name, path in shipped_models().items()]
+        found += [("local", f"{name} (local)", str(self.runs_dir / name), path)
+                  for name, path in local_models(self.runs_dir).items()]
+        entries = []
+        for origin, label, value, path in found:
+            card = self._card(path)
+            if card is not None:
+                kind = card.get("model_kind") or TEXT
+                entries.append(ModelEntry(value, label, origin, kind if kind in KINDS else TEXT, path, card))
+        return entries
+
+    def choices(self, kind: str) -> list[tuple[str, str]]:
+        """(label, value) pairs for a dropdown of ``kind`` models."""
+        return [(e.label, e.value) for e in self.entries() if e.kind == kind]
+
+    def default(self, kind: str, preferred: str) -> str | None:
+        """``preferred`` when it is offered, else the first model of ``kind``, else None."""
+        values = [value for _, value in self.choices(kind)]
+        return preferred if preferred in values else (values[0] if values else None)
+
+    def entry(self, kind: str, value: Any) -> ModelEntry:
+        """The offered model ``value`` of ``kind``; a StudioError naming the choices otherwise."""
+        entries = [e for e in self.entries() if e.kind == kind]
+        for e in entries:
+            if e.value == value:
+                return e
+        names = ", ".join(e.value for e in entries) or "none yet"
+        what = {TEXT: "text", LEADSHEET: "blues (lead-sheet)", POLYPHONIC: "polyphonic"}[kind]
+        raise StudioError(f"unknown {what} model {value!r}; the page offers: {names}")
+
+    def _card(self, path: Path) -> dict[str, Any] | None:
+        from studio.checkpoint import CARD_FILE, read_card
+
+        try:
+            mtime = (path / CARD_FILE).stat().st_mtime
+            with self._lock:
+                cached = self._cards.get(path)
+                if cached is not None and cached[0] == mtime:
+                    return cached[1]
+            card = read_card(path)
+        except (OSError, StudioError):
+            return None
+        with self._lock:
+            self._cards[path] = (mtime, card)
+        return card
+
+    # -- loading ------------------------------------------------------------------------------------------------
+    def generator(self, value: Any):
+        """The loaded ``studio.generate.Generator`` of text model ``value``."""
+        from studio.generate import Generator
+
+        entry = self.entry(TEXT, value)
+        return self._load(entry, lambda: Generator(entry.path))
+
+    def composer(self, value: Any):
+        """The loaded ``studio.compose.Composer`` of blues (lead-sheet) model ``value``."""
+        from studio.compose import Composer
+
+        entry = self.entry(LEADSHEET, value)
+        return self._load(entry, lambda: Composer(entry.path))
+
+    def _load(self, entry: ModelEntry, build: Any) -> Any:
+        from studio.checkpoint import CARD_FILE
+
+        try:
+            mtime = (entry.path / CARD_FILE).stat().st_mtime
+        except OSError as err:
+            raise StudioError(f"model {entry.value} is gone from {entry.path}") from err
+        key = (entry.kind, str(entry.path), mtime)
+        with self._lock:  # loading under the lock: two first requests for one model load it once
+            if key in self._loaded:
+                self._loaded.move_to_end(key)
+                return self._loaded[key]
+            for old in [k for k in self._loaded if k[:2] == key[:2]]:  # an older version of the same model
+                del self._loaded[old]
+            model = build()
+            self._loaded[key] = model
+            while len(self._loaded) > self.max_loaded:
+                self._loaded.popitem(last=False)
+            return model
+
+    def loaded(self) -> list[str]:
+        """Bundle folders of the models loaded now (for reports)."""
+        with self._lock:
+            return [path for _, path, _ in self._loaded]

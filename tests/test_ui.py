@@ -1,0 +1,370 @@
+"""The Studio page through its API: every action driven by gradio_client against a served page.
+
+The page serves the shipped text models and three tiny local models trained here (``ui_support``), so the tests
+need nothing outside a fresh clone. One page serves the whole module; each test calls its actions as a client
+would, checks the files that come back, and checks that bad input comes back as a one-line message.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import subprocess
+import sys
+import threading
+import time
+import wave
+import zipfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pretty_midi
+import pytest
+from gradio_client import Client, handle_file
+from gradio_client.exceptions import AppError
+from ui_support import chord_piece, served_page, tiny_runs
+
+from studio.errors import StudioError
+
+ROOT = Path(__file__).resolve().parent.parent
+TWELVE_BAR_C = "C7 | F7 | C7 | C7 | F7 | F7 | C7 | C7 | G7 | F7 | C7 | G7"
+BLUES = {"chart": TWELVE_BAR_C, "key": "C", "tempo": 140, "swing": 0.62, "choruses": 1, "bass": "walking",
+         "drums": True, "comping": "piano", "lead": "tenor sax", "key_lock": False, "model": "", "temperature": 1.0,
+         "top_p": 1.0, "beam": 1, "seed": 5}
+WRITE = {"model": "shakespeare", "prompt": "ROMEO:", "length": 300, "search": "sample", "temperature": 0.8,
+         "top_k": 0, "top_p": 1.0, "repetition_penalty": 1.0, "beams": 4, "groups": 2, "diversity": 0.5, "nbest": 3,
+         "seed": 11}
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tiny_runs(tmp_path_factory.getbasetemp())
+
+
+@pytest.fixture(scope="module")
+def page(runs: Path, tmp_path_factory: pytest.TempPathFactory):
+    with served_page(runs, tmp_path_factory.mktemp("workspace")) as (app, url):
+        yield app, url
+
+
+@pytest.fixture(scope="module")
+def client(page, tmp_path_factory: pytest.TempPathFactory) -> Client:
+    _, url = page
+    c = Client(url, verbose=False, analytics_enabled=False, download_files=str(tmp_path_factory.mktemp("downloads")))
+    yield c
+    c.close()
+
+
+@pytest.fixture(scope="module")
+def blues(runs: Path) -> dict:
+    return {**BLUES, "model": str(runs / "tiny-blues")}
+
+
+def _error(client: Client, api_name: str, **kwargs) -> str:
+    with pytest.raises(AppError) as caught:
+        client.predict(**kwargs, api_name=api_name)
+    message = str(caught.value)
+    assert "Traceback" not in message and message.strip()
+    return message
+
+
+# -- the page as a program -------------------------------------------------------------------------------------------
+def test_importing_ui_launches_nothing_and_loads_no_model() -> None:
+    code = ("import sys, ui, studio.ui.app as app; "
+            "assert 'torch' not in sys.modules, 'torch imported at import time'; "
+            "import os; assert os.environ['GRADIO_ANALYTICS_ENABLED'] == 'False'; "
+            "assert os.environ['HF_HUB_OFFLINE'] == '1' and os.environ['HF_HUB_DISABLE_TELEMETRY'] == '1'; "
+            "print(app.DEFAULT_HOST, app.DEFAULT_PORT)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["127.0.0.1", "7860"]
+
+
+def test_ui_py_and_studio_ui_take_host_and_port() -> None:
+    from studio.cli import build_parser, main
+    from studio.ui.app import parse_args
+
+    args = parse_args(["--host", "0.0.0.0", "--port", "8123"])
+    assert (args.host, args.port, args.runs) == ("0.0.0.0", 8123, "runs")
+    args = build_parser().parse_args(["ui", "--port", "8124"])
+    assert (args.command, args.host, args.port) == ("ui", "127.0.0.1", 8124)
+    assert main(["ui", "--port", "70000"]) == 2  # refused before anything is built or served
+    out = subprocess.run([sys.executable, "ui.py", "--help"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and "--port" in out.stdout and "--host" in out.stdout
+
+
+def test_every_action_has_an_api_name(page) -> None:
+    app, _ = page
+    names = [fn.api_name for fn in app.fns.values()]
+    assert all(names), names
+    assert {"blues_chart", "compose_blues", "compose_music", "write", "train", "stop_training", "training_status",
+            "list_models", "model_card", "refresh_models"} <= set(names)
+
+
+def test_validation_helpers() -> None:
+    import gradio as gr
+
+    from studio.ui import validation as v
+
+    assert v.number("choruses", 3.0, 1, 8, integer=True) == 3
+    assert v.number("tempo", "120", 40, 300) == 120.0
+    for bad in (2.5, 0, 9, None, "x", True):
+        with pytest.raises(StudioError):
+            v.number("choruses", bad, 1, 8, integer=True)
+    assert 0 <= v.seed(None) <= v.MAX_SEED and 0 <= v.seed(-1) <= v.MAX_SEED and v.seed(7.0) == 7
+    with pytest.raises(StudioError, match="seed"):
+        v.seed(-2)
+    with pytest.raises(StudioError, match="at most 10"):
+        v.text("prompt", "x" * 11, 10)
+
+    @v.user_errors
+    def refuses() -> None:
+        raise StudioError("temperature must be in (0, 100], got 0")
+
+    @v.user_errors
+    def streams_then_breaks():
+        yield 1
+        raise ValueError("boom")
+
+    with pytest.raises(gr.Error, match="temperature must be"):
+        refuses()
+    with pytest.raises(gr.Error, match="something went wrong"):
+        list(streams_then_breaks())
+
+
+# -- Blues -----------------------------------------------------------------------------------------------------------
+def test_form_presets_fill_the_chart(client: Client) -> None:
+    assert client.predict(form="12-bar", key="Bb", api_name="/blues_chart").startswith("Bb7 | Bb7 | Bb7 | Bb7 | Eb7")
+    jazz = client.predict(form="jazz", key="F", api_name="/blues_chart")
+    assert jazz.count("|") == 11 and "Gm7 C7" in jazz
+    assert "13-bar" in _error(client, "/blues_chart", form="13-bar", key="F")  # Gradio checks the choices
+
+
+def test_compose_blues_gives_audio_score_roll_downloads_and_metrics(client: Client, blues: dict) -> None:
+    from studio.music.export import read_meta
+
+    wav, roll, sheet, downloads, metrics, info = client.predict(**blues, api_name="/compose_blues")
+    with wave.open(wav) as audio:
+        assert audio.getnchannels() == 2 and audio.getnframes() / audio.getframerate() > 12 * 4 * 60 / 140
+    assert Path(roll).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "<svg" in sheet and "studio-sheet" in sheet
+    suffixes = sorted(Path(p).suffix for p in downloads)
+    assert suffixes == [".mid", ".musicxml", ".wav"]
+    midi = next(p for p in downloads if p.endswith(".mid"))
+    names = {i.name for i in pretty_midi.PrettyMIDI(midi).instruments}
+    assert {"bass", "comping", "drums"} <= names
+    meta = read_meta(midi)
+    assert meta["seed"] == 5 and meta["render.tempo"] == 140
+    assert {"chord-tone share (%)", "blues-scale share (%)", "novelty (%)"} <= set(metrics)
+    assert "seed **5**" in info
+    # The same seed gives the same piece; the band follows the switches.
+    again = client.predict(**{**blues, "bass": "off", "drums": False, "comping": "off"}, api_name="/compose_blues")
+    midi2 = next(p for p in again[3] if p.endswith(".mid"))
+    instruments = {i.name: i for i in pretty_midi.PrettyMIDI(midi2).instruments}
+    assert set(instruments) <= {"lead"}
+    lead = {i.name: i for i in pretty_midi.PrettyMIDI(midi).instruments}.get("lead")
+    if lead is not None:
+        assert [n.pitch for n in instruments["lead"].notes] == [n.pitch for n in lead.notes]
+
+
+def test_blues_beam_search_and_key_lock(client: Client, blues: dict) -> None:
+    out = client.predict(**{**blues, "beam": 3, "key_lock": True, "chart": "C7 | F7 | C7 | G7"},
+                         api_name="/compose_blues")
+    assert "beam search (3 beams)" in out[5]
+    midi = next(p for p in out[3] if p.endswith(".mid"))
+    lead = [i for i in pretty_midi.PrettyMIDI(midi).instruments if i.name == "lead"]
+    blues_scale_c = {0, 3, 4, 5, 6, 7, 9, 10}  # C7's tones and the C blues scale
+    assert all(n.pitch % 12 in blues_scale_c for i in lead for n in i.notes)
+
+
+def test_bad_blues_settings_come_back_as_messages(client: Client, blues: dict) -> None:
+    assert "bar 2 of the chord chart" in _error(client, "/compose_blues", **{**blues, "chart": "C7 | C7 F7 G7"})
+    assert "unknown" in _error(client, "/compose_blues", **{**blues, "chart": "H7 | C7"}).lower()
+    assert "unknown blues (lead-sheet) model" in _error(client, "/compose_blues", **{**blues, "model": "/etc"})
+    assert "minutes of music" in _error(client, "/compose_blues", **{**blues, "choruses": 8, "tempo": 40,
+                                                                       "chart": " | ".join(["C7"] * 48)})
+    assert _error(client, "/compose_blues", **{**blues, "temperature": 0})   # outside the slider: refused
+    assert _error(client, "/compose_blues", **{**blues, "bass": "tuba"})
+    assert _error(client, "/compose_blues", **{**blues, "seed": -3})
+
+
+def test_eight_simultaneous_compose_requests_all_succeed(client: Client, blues: dict) -> None:
+    started = time.monotonic()
+    jobs = [client.submit(**{**blues, "seed": 100 + i}, api_name="/compose_blues") for i in range(8)]
+    results = [job.result(timeout=240) for job in jobs]
+    elapsed = time.monotonic() - started
+    assert len(results) == 8
+    for i, (wav, roll, sheet, downloads, _metrics, info) in enumerate(results):
+        assert Path(wav).stat().st_size > 100_000 and Path(roll).exists() and "<svg" in sheet
+        assert len(downloads) == 3 and f"seed **{100 + i}**" in info
+    print(f"8 simultaneous blues choruses in {elapsed:.1f} s")
+
+
+# -- Compose (polyphonic) ----------------------------------------------------------------------------------------------
+def test_compose_continues_an_uploaded_primer(client: Client, runs: Path, tmp_path: Path) -> None:
+    primer = tmp_path / "primer.mid"
+    chord_piece(2, bars=2).write(str(primer))
+    wav, roll, midi, info = client.predict(model=str(runs / "tiny-chorale"), primer=handle_file(str(primer)),
+                                           tokens=64, temperature=1.0, top_k=0, top_p=1.0, seed=3,
+                                           api_name="/compose_music")
+    assert Path(wav).read_bytes()[:4] == b"RIFF" and Path(roll).exists()
+    notes = sum(len(i.notes) for i in pretty_midi.PrettyMIDI(midi).instruments)
+    assert notes >= 32 and "primer.mid" in info  # the primer's 32 notes at least, then the continuation
+
+
+def test_compose_refuses_bad_uploads_and_models(client: Client, runs: Path, tmp_path: Path) -> None:
+    text = tmp_path / "primer.txt"
+    text.write_text("not music")
+    settings = {"model": str(runs / "tiny-chorale"), "tokens": 32, "temperature": 1.0, "top_k": 0, "top_p": 1.0,
+                "seed": 1}
+    assert _error(client, "/compose_music", primer=handle_file(str(text)), **settings)
+    fake = tmp_path / "broken.mid"
+    fake.write_bytes(b"MThd not really")
+    assert _error(client, "/compose_music", primer=handle_file(str(fake)), **settings)
+    assert "unknown polyphonic model" in _error(client, "/compose_music", primer=None,
+                                                **{**settings, "model": str(runs / "tiny-blues")})
+
+
+# -- Write -----------------------------------------------------------------------------------------------------------
+def test_write_streams_the_text_in_pieces(client: Client) -> None:
+    job = client.submit(**{**WRITE, "length": 600}, api_name="/write")
+    text, rows, info, download = job.result(timeout=120)
+    pieces = [out[0] for out in job.outputs()]
+    assert len(set(pieces)) >= 3, pieces  # it grew in several steps, each a prefix of the next
+    assert all(b.startswith(a) for a, b in itertools.pairwise(pieces))
+    assert text.startswith("ROMEO:") and len(text) > 300 and pieces[-1] == text
+    assert Path(download).read_text(encoding="utf-8") == text + "\n"
+    assert "novelty" in info and "seed **11**" in info
+    assert not rows["data"] or rows["data"] == [[None] * 4]  # the n-best list is for beam searches
+    again = client.predict(**{**WRITE, "length": 600}, api_name="/write")
+    assert again[0] == text  # same seed, same text
+
+
+def test_write_beam_and_diverse_beam_give_an_nbest_list(client: Client) -> None:
+    text, rows, info, download = client.predict(**{**WRITE, "search": "beam", "length": 60}, api_name="/write")
+    data = rows["data"]
+    assert len(data) == 3 and data[0][3] == text and "beam" in info
+    assert data[0][1] >= data[1][1] >= data[2][1]  # best first
+    assert "result 3 of 3" in Path(download).read_text(encoding="utf-8")
+    _, rows, _, _ = client.predict(**{**WRITE, "model": "prose", "prompt": "The history of the city",
+                                      "search": "diverse beam", "beams": 4, "groups": 2, "nbest": 4, "length": 20},
+                                   api_name="/write")
+    assert len(rows["data"]) == 4
+    assert "cannot be longer" in _error(client, "/write", **{**WRITE, "search": "beam", "beams": 2, "nbest": 3})
+    assert "equal groups" in _error(client, "/write", **{**WRITE, "search": "diverse beam", "beams": 5,
+                                                         "groups": 2})
+    assert "unknown text model" in _error(client, "/write", **{**WRITE, "model": "../checkpoints/shakespeare"})
+
+
+# -- Train and Models --------------------------------------------------------------------------------------------
+def _corpus_files(folder: Path) -> list:
+    folder.mkdir()
+    good = folder / "letters.txt"
+    good.write_text("Dear Anna, the garden is full of roses and the river is low this summer.\n" * 40)
+    (folder / "empty.txt").write_text("")
+    (folder / "scan.pdf").write_bytes(b"%PDF-1.4 binary")
+    with zipfile.ZipFile(folder / "more.zip", "w") as archive:
+        archive.writestr("notes/more.txt", "The roses by the river were red and the summer was long.\n" * 30)
+    return [handle_file(str(folder / n)) for n in ("letters.txt", "empty.txt", "scan.pdf", "more.zip")]
+
+
+def test_finetune_lists_bad_files_and_the_new_model_appears(client: Client, runs: Path, tmp_path: Path) -> None:
+    status, _curve, notes = client.predict(files=_corpus_files(tmp_path / "mine"), base=str(runs / "tiny-text"),
+                                          minutes=2, max_steps=4, name="letters", api_name="/train")
+    assert "**done**" in status and "letters (local)" in status
+    assert "scan.pdf" in notes and "empty.txt" in notes
+    assert (runs / "letters" / "best" / "model.json").exists()
+    table, _ = client.predict(api_name="/list_models")
+    assert str(runs / "letters") in [row[0] for row in table["data"]]
+    card = client.predict(value=str(runs / "letters"), api_name="/model_card")
+    assert card["finetuned_from"]["model"] == str(runs / "tiny-text")
+    text = client.predict(**{**WRITE, "model": str(runs / "letters"), "prompt": "Dear", "length": 40},
+                          api_name="/write")[0]
+    assert text.startswith("Dear")
+    assert "exists" in _error(client, "/train", files=_corpus_files(tmp_path / "again"),
+                              base=str(runs / "tiny-text"), minutes=1, max_steps=2, name="letters")
+    assert "no usable files" in _error(client, "/train", files=[handle_file(str(tmp_path / "mine" / "scan.pdf"))],
+                                       base=str(runs / "tiny-text"), minutes=1, max_steps=2, name="nothing")
+
+
+def test_training_runs_beside_generation_and_stops(client: Client, page, blues: dict, runs: Path,
+                                                   tmp_path: Path) -> None:
+    """Fine-tune the shipped Shakespeare model (slow steps: the run lasts), compose meanwhile, then stop it."""
+    app, _ = page
+    job = client.submit(files=_corpus_files(tmp_path / "long"), base="shakespeare", minutes=5, max_steps=100_000,
+                        name="long-run", api_name="/train")
+    deadline = time.monotonic() + 120
+    while not (app.studio_board.current and app.studio_board.current.snapshot()["steps"]):
+        assert time.monotonic() < deadline and not job.done(), "training did not start"
+        time.sleep(0.2)
+    wav = client.predict(**blues, api_name="/compose_blues")[0]  # served while the training runs
+    assert Path(wav).exists() and app.studio_board.current.running
+    status, _, _ = client.predict(api_name="/training_status")
+    assert "**running**" in status and "long-run" in status
+    assert "stopping" in client.predict(api_name="/stop_training")
+    status, curve, _ = job.result(timeout=180)
+    assert "**stopped**" in status
+    assert (runs / "long-run" / "best" / "model.json").exists()  # a stopped run keeps its best model
+    assert curve["data"]
+    assert client.predict(api_name="/stop_training") == "no run in progress"
+
+
+def test_one_training_run_at_a_time() -> None:
+    from studio.ui.training_job import TrainingBoard
+
+    class Running:
+        running = True
+        out_dir = Path("runs/first")
+
+        def start(self):
+            return self
+
+    board = TrainingBoard()
+    board.start(Running())
+    with pytest.raises(StudioError, match="in progress"):
+        board.start(Running())
+
+
+def test_models_tab_lists_shipped_and_local_models_with_cards(client: Client, runs: Path) -> None:
+    table, _ = client.predict(api_name="/list_models")
+    rows = {row[0]: row for row in table["data"]}
+    assert {"shakespeare", "prose", str(runs / "tiny-blues"), str(runs / "tiny-chorale")} <= set(rows)
+    assert rows["shakespeare"][1] == "shipped" and rows[str(runs / "tiny-blues")][2] == "blues (lead sheet)"
+    card = client.predict(value="shakespeare", api_name="/model_card")
+    assert card["model_config"]["cell"] == "lstm" and set(card["tokenizer"]) == {"kind", "vocab_size"}
+    json.dumps(card)
+    assert "unknown model" in _error(client, "/model_card", value="nope")
+
+
+def test_dice_and_refresh_actions(client: Client, runs: Path) -> None:
+    for name in ("/blues_random_seed", "/compose_random_seed", "/write_random_seed"):
+        assert 0 <= int(client.predict(api_name=name)) < 2**31
+    refreshed = client.predict(api_name="/refresh_models")
+    assert len(refreshed) == 6
+
+
+def test_generation_is_not_serialised_behind_one_request(client: Client, blues: dict) -> None:
+    """Two requests run at once (the queue's concurrency limit is 2): a short one is not stuck behind a long one."""
+    long_job = client.submit(**{**WRITE, "length": 2000}, api_name="/write")
+    time.sleep(0.3)
+    started = time.monotonic()
+    client.predict(**{**WRITE, "length": 20, "seed": 2}, api_name="/write")
+    short = time.monotonic() - started
+    assert not long_job.done(), f"the short request waited for the long one ({short:.1f} s)"
+    long_job.result(timeout=120)
+
+
+def test_cache_loads_each_model_once(page, blues: dict) -> None:
+    app, _ = page
+    cache = app.studio_cache
+    loaded = cache.composer(blues["model"])
+    assert cache.composer(blues["model"]) is loaded
+    hits = []
+    threads = [threading.Thread(target=lambda: hits.append(cache.generator("prose"))) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len({id(g) for g in hits}) == 1
+    with ThreadPoolExecutor(2) as pool:
+        assert all(pool.map(lambda _: cache.generator("shakespeare") is cache.generator("shakespeare"), range(4)))

@@ -1,0 +1,102 @@
+"""The Studio page in a real browser: Debian's Chromium driven by Playwright.
+
+Composes a blues chorus (an audio player with a source and a MIDI download appear), writes text and watches it
+arrive in pieces, and checks that the page never reaches past the server. Screenshots go to ``test-artifacts/``.
+Skipped only when ``/usr/bin/chromium`` is absent (``apt-get install -y chromium``; ``scripts/test.sh`` does it).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+from ui_support import served_page, tiny_runs
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+
+pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's Chromium is not installed at "
+                                "/usr/bin/chromium (apt-get install -y chromium; scripts/test.sh installs it)")
+
+
+@pytest.fixture(scope="module")
+def url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    runs = tiny_runs(tmp_path_factory.getbasetemp())
+    with served_page(runs, tmp_path_factory.mktemp("browser-workspace")) as (_, address):
+        yield address
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser, url: str):
+    """A fresh page on the Studio, recording every request that leaves the server's host."""
+    host = urlparse(url).netloc
+    page = browser.new_page(viewport={"width": 1280, "height": 1400})
+    page.outside = []
+    page.on("request", lambda r: page.outside.append(r.url)
+            if urlparse(r.url).scheme in ("http", "https", "ws", "wss") and urlparse(r.url).netloc != host else None)
+    page.goto(url)
+    page.wait_for_selector("#blues-compose", timeout=60_000)
+    yield page
+    page.close()
+
+
+def _screenshot(page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / ".gitignore").write_text("*\n")  # artifacts, never committed
+    page.screenshot(path=str(ARTIFACTS / name), full_page=True)
+
+
+def test_compose_a_blues_chorus(page) -> None:
+    page.click("#blues-compose")
+    page.wait_for_function("() => { const a = document.querySelector('#blues-audio audio');"
+                           " return a !== null && (a.currentSrc || a.src || '').length > 0; }", timeout=90_000)
+    page.wait_for_selector("#blues-downloads a[href$='.mid']", timeout=30_000)
+    src = page.eval_on_selector("#blues-audio audio", "a => a.currentSrc || a.src")
+    assert src and ".wav" in src
+    assert page.locator("#blues-downloads a[href$='.musicxml']").count() >= 1
+    page.wait_for_selector("#blues-sheet svg", timeout=30_000)
+    page.wait_for_selector("#blues-roll img", timeout=30_000)
+    _screenshot(page, "ui-blues.png")
+    assert page.outside == [], f"the page reached out to the network: {page.outside}"
+
+
+def test_write_streams_text_into_the_page(page) -> None:
+    page.get_by_role("tab", name="Write").click()
+    length = page.locator("#write-length input[type=number]")
+    length.fill("1500")
+    length.press("Enter")
+    # Record every distinct length the text box shows, from just before the click until the result is in.
+    page.evaluate("""() => {
+        window.studioLengths = [];
+        window.studioWatch = setInterval(() => {
+            const box = document.querySelector('#write-output textarea');
+            const n = box ? box.value.length : 0;
+            const seen = window.studioLengths;
+            if (seen.length === 0 || seen[seen.length - 1] !== n) seen.push(n);
+        }, 20);
+    }""")
+    page.click("#write-go")
+    page.wait_for_function("() => document.querySelector('#write-info').innerText.includes('novelty')",
+                           timeout=90_000)
+    page.wait_for_selector("#write-download a[href$='.txt']", timeout=30_000)
+    lengths = page.evaluate("() => { clearInterval(window.studioWatch); return window.studioLengths; }")
+    growing = [n for n in lengths if n > 0]
+    assert len(growing) >= 3, f"the text arrived in {len(growing)} piece(s): lengths {lengths}"
+    assert growing == sorted(growing) and growing[-1] > 1000
+    text = page.input_value("#write-output textarea")
+    assert text.startswith("ROMEO:")
+    _screenshot(page, "ui-write.png")
+    assert page.outside == [], f"the page reached out to the network: {page.outside}"

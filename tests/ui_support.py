@@ -1,0 +1,104 @@
+"""Helpers shared by the page's tests: tiny local models (trained here in seconds) and a served page.
+
+The tiny models go into one ``runs`` folder per test session (built once, whichever test module asks first), so
+the page lists them as local models beside the shipped ones: ``runs/tiny-blues`` (a lead-sheet improviser),
+``runs/tiny-chorale`` (a polyphonic REMI model) and ``runs/tiny-text`` (a character model to fine-tune).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pretty_midi
+
+CORPUS = ("It was the best of times, it was the worst of times, it was the age of wisdom, it was the age of "
+          "foolishness.\nShall I compare thee to a summer's day? Thou art more lovely and more temperate.\n") * 12
+
+
+def chord_piece(seed: int, bars: int = 4) -> pretty_midi.PrettyMIDI:
+    """A little four-voice piece of block chords (a stand-in for a chorale), different for each seed."""
+    pm = pretty_midi.PrettyMIDI(initial_tempo=90)
+    piano = pretty_midi.Instrument(program=0, name="choir")
+    roots = [60, 65, 67, 60, 57, 62, 67, 60]
+    for beat in range(bars * 4):
+        root = roots[(beat + seed) % len(roots)]
+        for offset in (-12, 0, 4, 7):
+            start = beat * 0.5
+            piano.notes.append(pretty_midi.Note(velocity=80, pitch=root + offset, start=start, end=start + 0.5))
+    pm.instruments.append(piano)
+    return pm
+
+
+def tiny_runs(base: Path) -> Path:
+    """``base/runs`` with the three tiny models (trained on first call, reused after)."""
+    import torch
+
+    runs = base / "runs"
+    done = base / "runs.ready"
+    if done.exists():
+        return runs
+    # One thread, as the page uses: on a shared CPU, OpenMP threads spinning against other work made these three
+    # tiny runs take 35 s instead of 2 s (see studio/ui/app.py).
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        _train_tiny_models(base, runs)
+    finally:
+        torch.set_num_threads(threads)
+    done.write_text("ok")
+    return runs
+
+
+def _train_tiny_models(base: Path, runs: Path) -> None:
+    from studio.config import TokenizerConfig, TrainConfig
+    from studio.music.procedural_blues import generate_blues_corpus
+    from studio.music_training import train_leadsheets
+    from studio.poly_training import train_polyphonic
+    from studio.text_training import train_text
+
+    small = {"hidden_size": 32, "num_layers": 1, "embedding_size": 16}
+    train_leadsheets(generate_blues_corpus(12, seed=3), runs / "tiny-blues", small,
+                     TrainConfig(batch_size=4, seq_len=64, max_steps=12, eval_every=12, warmup_steps=2, lr=5e-3,
+                                 device="cpu"), command="test")
+    pieces = [(f"piece{i}", chord_piece(i)) for i in range(4)]
+    train_polyphonic(pieces, runs / "tiny-chorale", small,
+                     TrainConfig(batch_size=2, seq_len=32, max_steps=6, eval_every=6, warmup_steps=1, device="cpu"),
+                     command="test")
+    corpus = base / "corpus.txt"
+    corpus.write_text(CORPUS, encoding="utf-8")
+    train_text(corpus, runs / "tiny-text", small, TokenizerConfig(),
+               TrainConfig(batch_size=4, seq_len=32, max_steps=10, eval_every=10, warmup_steps=2, device="cpu"),
+               command="test")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def served_page(runs: Path, workspace: Path) -> Iterator[tuple[object, str]]:
+    """Build and launch the page on a free port; yields (app, url); closes it and restores torch's threads."""
+    import torch
+
+    from studio.ui.app import build_app, serve
+
+    threads = torch.get_num_threads()
+    old = os.environ.get("STUDIO_UI_WORKSPACE")
+    os.environ["STUDIO_UI_WORKSPACE"] = str(workspace)
+    app = build_app(runs)
+    try:
+        url = serve(app, "127.0.0.1", free_port(), block=False, quiet=True)
+        yield app, url
+    finally:
+        app.close()
+        torch.set_num_threads(threads)
+        if old is None:
+            os.environ.pop("STUDIO_UI_WORKSPACE", None)
+        else:
+            os.environ["STUDIO_UI_WORKSPACE"] = old
