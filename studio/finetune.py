@@ -46,14 +46,17 @@ class FinetuneResult:
     novelty: list[float | None] = field(default_factory=list)
 
 
-def split_by_file(texts: list[tuple[str, str]], valid_fraction: float) -> tuple[str, str]:
-    """Deterministic split: a file goes to validation when the hash of its name falls in the tail ``valid_fraction``
-    (at least one file); a single file is split by its tail instead."""
+def split_by_file(texts: list[tuple[str, str]], valid_fraction: float, root: str | Path = "") -> tuple[str, str]:
+    """Deterministic split: a file goes to validation when the hash of its name (relative to the corpus ``root``,
+    so moving the folder keeps the split) falls in the tail ``valid_fraction`` (at least one file); a single file
+    is split by its tail instead."""
     if len(texts) < 2:
         return split_text(texts[0][1], valid_fraction)
+    prefix = str(root)
 
     def bucket(name: str) -> float:
-        return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big") / 2**64
+        relative = name[len(prefix):] if prefix and name.startswith(prefix) else name
+        return int.from_bytes(hashlib.sha256(relative.encode()).digest()[:8], "big") / 2**64
 
     valid = [t for n, t in texts if bucket(n) < valid_fraction]
     train = [t for n, t in texts if bucket(n) >= valid_fraction]
@@ -117,7 +120,7 @@ def finetune_text(base: str | Path, corpus: str | Path, out_dir: str | Path, tra
     texts, report = read_text_files(corpus)
     for line in report.lines():
         note(line)
-    train_text, valid_text = split_by_file(texts, train_config.valid_fraction)
+    train_text, valid_text = split_by_file(texts, train_config.valid_fraction, corpus)
     tokenizer, added = grow_vocabulary(tokenizer, train_text + valid_text)
     if added:
         shown = ", ".join(repr(a) for a in added[:12]) + (" ..." if len(added) > 12 else "")

@@ -97,3 +97,9 @@ def test_finetune_refuses_a_missing_base(tmp_path: Path) -> None:
     (tmp_path / "a.txt").write_text("hello", encoding="utf-8")
     with pytest.raises(StudioError, match="unknown model"):
         finetune_text("no-such-model", tmp_path, tmp_path / "out", TrainConfig(max_steps=1))
+
+
+def test_split_by_file_does_not_depend_on_where_the_folder_is() -> None:
+    here = [(f"/home/a/corpus/f{i}.txt", f"text {i}") for i in range(20)]
+    there = [(f"/mnt/other/place/corpus/f{i}.txt", f"text {i}") for i in range(20)]
+    assert split_by_file(here, 0.2, "/home/a/corpus") == split_by_file(there, 0.2, "/mnt/other/place/corpus")
