@@ -1,0 +1,53 @@
+"""The ``studio`` command: train, fine-tune, write, compose, eval, models and the page (``studio ui``).
+
+A thin face over the services. A user error prints one line (``studio: error: ...``) and exits with status 2;
+Ctrl-C exits with 130. Heavy libraries are imported inside the commands so ``studio --help`` answers at once.
+Layout: ``parser`` (options and help), ``text`` and ``music`` (the commands), ``common`` (what they share).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from studio.cli.common import EXIT_INTERRUPTED, EXIT_USAGE
+from studio.cli.music import cmd_compose, cmd_train_leadsheet, cmd_train_midi
+from studio.cli.parser import build_parser
+from studio.cli.text import cmd_eval, cmd_finetune, cmd_models, cmd_train_text, cmd_write
+from studio.errors import StudioError
+
+__all__ = ["build_parser", "main"]
+
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    from studio.ui.app import run
+
+    return run(args)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handlers = {"write": cmd_write, "eval": cmd_eval, "models": cmd_models, "finetune": cmd_finetune,
+                "compose": cmd_compose, "ui": cmd_ui}
+    try:
+        if args.command == "train":
+            if args.domain == "leadsheet":
+                return cmd_train_leadsheet(args)
+            if args.domain == "midi":
+                return cmd_train_midi(args)
+            if args.domain != "text":
+                parser.error("say what to train: studio train text --corpus FILE, or studio train leadsheet")
+            return cmd_train_text(args)
+        if args.command not in handlers:
+            parser.print_help()
+            return EXIT_USAGE
+        return handlers[args.command](args)
+    except StudioError as err:
+        print(f"studio: error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("studio: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # `studio write | head` closed the pipe: not an error
+        return 0

@@ -1,0 +1,64 @@
+"""What the ``studio`` subcommands share: exit codes, configs from options, small file helpers."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+from typing import Any
+
+from studio.errors import StudioError
+
+EXIT_USAGE, EXIT_INTERRUPTED = 2, 130
+
+
+def model_config_from_args(args: argparse.Namespace, default_embedding: int) -> dict[str, Any]:
+    from studio.config import ModelConfig
+
+    drop = args.dropout
+    config = {"cell": args.cell, "num_layers": args.layers, "hidden_size": args.hidden,
+              "embedding_size": args.embedding or default_embedding, "tie_weights": args.tie,
+              "forget_bias": args.forget_bias,
+              "dropout_embedding": drop if args.dropout_embedding is None else args.dropout_embedding,
+              "dropout_between": drop if args.dropout_between is None else args.dropout_between,
+              "dropout_output": drop if args.dropout_output is None else args.dropout_output}
+    ModelConfig(vocab_size=2, **config)  # validate before any data is read
+    return config
+
+
+def train_config_from_args(args: argparse.Namespace) -> Any:
+    from studio.config import TrainConfig
+
+    budget = {k: v for k, v in (("max_steps", args.max_steps), ("minutes", args.minutes)) if v is not None}
+    return TrainConfig(batch_size=args.batch_size, seq_len=args.seq_len, lr=args.lr, weight_decay=args.weight_decay,
+                       grad_clip=args.grad_clip, warmup_steps=args.warmup, schedule=args.schedule,
+                       eval_every=args.eval_every, eval_tokens=args.eval_tokens, patience=args.patience,
+                       valid_fraction=args.valid_fraction, seed=args.seed, device=args.device, amp=not args.no_amp,
+                       **budget)
+
+
+def parse_shifts(text: str) -> list[int]:
+    """"-5:6" -> -5..6; "0,5,7" -> [0, 5, 7]."""
+    try:
+        if ":" in text:
+            lo, hi = (int(x) for x in text.split(":"))
+            shifts = list(range(lo, hi + 1))
+        else:
+            shifts = [int(x) for x in text.split(",")]
+    except ValueError as err:
+        raise StudioError(f"--transpose {text!r}: write a range like -5:6 or a list like 0,5,7") from err
+    if not shifts or any(abs(s) > 24 for s in shifts):
+        raise StudioError(f"--transpose {text!r}: shifts must lie in -24..24 semitones")
+    return shifts
+
+
+def random_seed() -> int:
+    import secrets
+
+    return secrets.randbelow(2**31)
+
+
+def atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)

@@ -1,0 +1,216 @@
+"""The ``studio`` command line: every subcommand, option and help text (with each option's valid range)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from studio.cli.common import EXIT_USAGE
+from studio.config import MAX_GENERATION_LENGTH
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with a one-line error instead of the usage block."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        sys.stderr.write(f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        raise SystemExit(EXIT_USAGE)
+
+
+def _add_model_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("model")
+    g.add_argument("--cell", default="lstm", help="recurrent cell: rnn (tanh), lstm or gru (default lstm)")
+    g.add_argument("--layers", type=int, default=2, help="stacked recurrent layers, 1..16 (default 2)")
+    g.add_argument("--hidden", type=int, default=512, help="hidden units per layer, 1..65536 (default 512)")
+    g.add_argument("--embedding", type=int, default=None,
+                   help="embedding width, 1..65536 (default: 64 for char, else the hidden size)")
+    g.add_argument("--dropout", type=float, default=0.0,
+                   help="dropout on embeddings, between layers and on outputs, 0..0.95 (default 0)")
+    g.add_argument("--dropout-embedding", type=float, default=None, help="override embedding dropout, 0..0.95")
+    g.add_argument("--dropout-between", type=float, default=None, help="override between-layer dropout, 0..0.95")
+    g.add_argument("--dropout-output", type=float, default=None, help="override output dropout, 0..0.95")
+    g.add_argument("--tie", action="store_true", help="tie the embedding and output weights")
+    g.add_argument("--forget-bias", type=float, default=1.0, help="LSTM forget-gate bias at init, -10..10")
+
+
+def _add_train_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("training")
+    g.add_argument("--batch-size", type=int, default=64, help="parallel streams per step, 1..65536 (default 64)")
+    g.add_argument("--seq-len", type=int, default=128, help="BPTT window in tokens, 1..100000 (default 128)")
+    g.add_argument("--lr", type=float, default=2e-3, help="peak AdamW learning rate, (0, 10] (default 2e-3)")
+    g.add_argument("--weight-decay", type=float, default=0.01, help="AdamW weight decay, 0..10 (default 0.01)")
+    g.add_argument("--grad-clip", type=float, default=1.0, help="gradient-norm clip, 0 (off)..1e6 (default 1)")
+    g.add_argument("--warmup", type=int, default=100, help="linear warm-up steps, >= 0 (default 100)")
+    g.add_argument("--schedule", default="cosine", help="after warm-up: cosine, plateau or constant (default cosine)")
+    g.add_argument("--max-steps", type=int, default=None, help="optimiser steps, >= 1 (default 2000)")
+    g.add_argument("--minutes", type=float, default=None, help="wall-clock budget in minutes, >= 0 (0: none)")
+    g.add_argument("--eval-every", type=int, default=200, help="steps between validations, >= 1 (default 200)")
+    g.add_argument("--eval-tokens", type=int, default=0, help="cap on validation tokens, >= 0 (0: all)")
+    g.add_argument("--patience", type=int, default=0,
+                   help="stop after this many evaluations without improvement, >= 0 (0: never)")
+    g.add_argument("--valid-fraction", type=float, default=0.1,
+                   help="tail share of the corpus held out for validation, (0, 0.5] (default 0.1)")
+    g.add_argument("--seed", type=int, default=1337, help="random seed, >= 0 (default 1337)")
+    g.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default auto)")
+    g.add_argument("--no-amp", action="store_true", help="train in float32 on GPU instead of bf16 autocast")
+    g.add_argument("--save-dtype", default="float32",
+                   help="dtype of the best model's weights: float32, float16 or bfloat16 (default float32)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="studio", description="Make music and prose with recurrent neural networks.")
+    parser.add_argument("--version", action="version", version=f"studio {_version()}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    train = sub.add_parser("train", help="train a model from scratch")
+    train_sub = train.add_subparsers(dest="domain", metavar="DOMAIN", parser_class=_Parser)
+    text = train_sub.add_parser("text", help="train a text model on a .txt file or a folder of them")
+    text.add_argument("--corpus", required=True, help="a text file or a folder of .txt/.md files")
+    text.add_argument("--valid-corpus", default=None,
+                      help="validate on this file or folder instead of the corpus's tail (--valid-fraction)")
+    text.add_argument("--out", default=None, help="run folder (default runs/<corpus name>)")
+    text.add_argument("--tokenizer", default="char", help="char, word or bpe (default char)")
+    text.add_argument("--vocab-size", type=int, default=8000, help="bpe vocabulary size, 260..1000000 (default 8000)")
+    text.add_argument("--min-count", type=int, default=1, help="word: rarer words become <unk>, >= 1 (default 1)")
+    text.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    _add_model_options(text)
+    _add_train_options(text)
+
+    lead = train_sub.add_parser("leadsheet", help="train a chord-conditioned improviser on lead sheets "
+                                "(melody + chords: MIDI, MusicXML, ABC, kern, Impro-Visor .ls)")
+    lead.add_argument("--corpus", action="append", default=[], help="a file or folder of lead sheets; repeatable")
+    lead.add_argument("--procedural", type=int, default=0,
+                      help="also train on this many choruses of the procedural blues corpus, 0..100000")
+    lead.add_argument("--procedural-seed", type=int, default=0, help="seed of the procedural corpus (default 0)")
+    lead.add_argument("--transpose", default="0", help="semitone shifts for augmentation, e.g. -5:6 or 0,5,7 "
+                      "(default 0: none)")
+    lead.add_argument("--low", type=int, default=36, help="lowest MIDI pitch the model writes, 0..127 (default 36)")
+    lead.add_argument("--high", type=int, default=96, help="highest MIDI pitch, 0..127 (default 96)")
+    lead.add_argument("--out", default="runs/leadsheet", help="run folder (default runs/leadsheet)")
+    _add_model_options(lead)
+    _add_train_options(lead)
+
+    fine = sub.add_parser("finetune", help="fine-tune a model on your own folder or zip of text or music")
+    fine.add_argument("--base", default="shakespeare", help="shipped model name or model folder to start from: "
+                      "shakespeare or prose (text), blues (lead sheets), chorale (polyphonic MIDI)")
+    fine.add_argument("--corpus", required=True, help="a file, a folder, or a .zip: text (.txt/.md) for text "
+                      "models, MIDI/MusicXML/ABC/kern/.ls for music models")
+    fine.add_argument("--out", default=None, help="run folder (default runs/<corpus name>-finetuned)")
+    fine.add_argument("--samples", type=int, default=3, help="samples written at the end, 0..16 (default 3)")
+    _add_train_options(fine)
+    fine.set_defaults(lr=5e-4, warmup=20, eval_every=50, patience=4, batch_size=32, seq_len=128, max_steps=None)
+
+    poly = train_sub.add_parser("midi", help="train a polyphonic model (MidiTok REMI) on MIDI/MusicXML/ABC/kern files")
+    poly.add_argument("--corpus", action="append", default=[], help="a file or folder of music files; repeatable")
+    poly.add_argument("--out", default="runs/polyphonic", help="run folder (default runs/polyphonic)")
+    _add_model_options(poly)
+    _add_train_options(poly)
+
+    comp = sub.add_parser("compose", help="compose music: blues improvisations over a chart with a band, or "
+                          "continuations of a primer with a polyphonic model")
+    comp.add_argument("--model", default="blues", help="blues (or another lead-sheet model) for --chart; chorale "
+                      "(or another polyphonic model) for --primer")
+    g = comp.add_argument_group("blues (lead-sheet models)")
+    g.add_argument("--chart", default="12-bar", help="a form (12-bar, quick-change, jazz, minor, 8-bar) or a chart "
+                   "like 'C7 | F7 | C7 | C7 | ...' (default 12-bar)")
+    g.add_argument("--key", default="C", help="key of a named form, e.g. Bb, F#, Eb (default C)")
+    g.add_argument("--tempo", type=float, default=120.0, help="beats per minute, 20..400 (default 120)")
+    g.add_argument("--swing", type=float, default=0.62, help="swing ratio applied when rendering, 0.5 (straight) "
+                   "..0.8 (default 0.62)")
+    g.add_argument("--choruses", type=int, default=1, help="times through the form, 1..64 (default 1)")
+    g.add_argument("--bass", default="walking", choices=("walking", "shuffle", "none"), help="bass line style")
+    g.add_argument("--comping", default="piano", choices=("piano", "guitar", "none"), help="who plays the chords")
+    g.add_argument("--no-drums", action="store_true", help="leave the drums out")
+    g.add_argument("--lead-program", type=int, default=66, help="General MIDI program of the lead, 0..127 "
+                   "(default 66, tenor sax)")
+    g.add_argument("--key-lock", action="store_true", help="keep the lead on the blues scale of --key")
+    g = comp.add_argument_group("polyphonic models")
+    g.add_argument("--primer", default=None, help="a MIDI/MusicXML file to continue")
+    g.add_argument("--tokens", type=int, default=512, help="tokens to add to the primer, 1..100000 (default 512)")
+    g = comp.add_argument_group("sampling and search (as in studio write)")
+    g.add_argument("--temperature", type=float, default=None, help="softmax temperature, (0, 100] (default 0.9)")
+    g.add_argument("--top-k", type=int, default=None, help="top-k, 0..1000000 (0: off)")
+    g.add_argument("--top-p", type=float, default=None, help="nucleus, (0, 1] (1: off)")
+    g.add_argument("--greedy", action="store_true", help="always the most likely event")
+    g.add_argument("--beam", type=int, default=1, help="beam width, 1..256")
+    g.add_argument("--repetition-penalty", type=float, default=1.0, help="(0, 10]; 1 is off")
+    g.add_argument("-n", "--num-samples", type=int, default=1, help="pieces composed as one batch, 1..4096")
+    g.add_argument("--seed", type=int, default=None, help="random seed, >= 0 (default: random, reported)")
+    g = comp.add_argument_group("output")
+    g.add_argument("--formats", default="mid,wav,musicxml,png",
+                   help="comma-separated: mid, wav, musicxml, png, json (default mid,wav,musicxml,png)")
+    g.add_argument("--out", default="compositions", help="output folder (default ./compositions)")
+    g.add_argument("--device", default="cpu", help="cpu, cuda, mps or auto (default cpu)")
+
+    write = sub.add_parser("write", help="generate text with a model",
+                           description="Generate text. Modes: sampling (default), --greedy, --beam N (beam search), "
+                           "--beam N --beam-groups G (diverse beam search), --beam N --sample-beams (stochastic "
+                           "beam search).")
+    write.add_argument("--model", default="shakespeare", help="shipped model name or model folder "
+                       "(default shakespeare; see studio models)")
+    write.add_argument("--prompt", default="", help="text to continue (default: start a new passage)")
+    write.add_argument("--length", type=int, default=500,
+                       help=f"tokens to generate at most, 1..{MAX_GENERATION_LENGTH} (default 500)")
+    g = write.add_argument_group("sampling (default mode; also --sample-beams)")
+    g.add_argument("--temperature", type=float, default=None,
+                   help="softmax temperature, (0, 100] (default 0.8; lower is safer, higher wilder)")
+    g.add_argument("--top-k", type=int, default=None, help="draw only from the k most likely tokens, 0..1000000 "
+                   "(0: off)")
+    g.add_argument("--top-p", type=float, default=None, help="nucleus: draw from the smallest set of tokens whose "
+                   "probability reaches p, (0, 1] (1: off)")
+    g.add_argument("--greedy", action="store_true", help="always take the most likely token (no sampling)")
+    g = write.add_argument_group("every mode")
+    g.add_argument("--repetition-penalty", type=float, default=1.0,
+                   help="discourage tokens already in the text, (0, 10]; 1 is off, 1.1-1.3 is typical")
+    g.add_argument("--no-repeat-ngram", type=int, default=0,
+                   help="never repeat an n-gram of this many tokens, 0..100 (0: off)")
+    g.add_argument("--stop", action="append", default=[], metavar="TEXT",
+                   help="stop at this text (not included); repeat for several")
+    g.add_argument("-n", "--num-samples", type=int, default=1,
+                   help="samples drawn as one batch, 1..4096; with --beam, the length of the n-best list")
+    g.add_argument("--seed", type=int, default=None, help="random seed, >= 0 (default: random, reported)")
+    g = write.add_argument_group("beam search")
+    g.add_argument("--beam", type=int, default=1, help="beam width, 1..256 (1: no beam search)")
+    g.add_argument("--beam-groups", type=int, default=1, help="diverse beam search: groups, 1..beam, dividing beam")
+    g.add_argument("--diversity", type=float, default=None,
+                   help="diverse beam search: penalty for a token an earlier group chose, 0..100 (default 0.5)")
+    g.add_argument("--length-penalty", type=float, default=None,
+                   help="rank beams by logprob / length**x, -10..10 (default 1: per-token average)")
+    g.add_argument("--sample-beams", action="store_true",
+                   help="stochastic beam search (Magenta): extend beams by sampling")
+    g.add_argument("--branch-factor", type=int, default=None, help="stochastic beam: branches per beam, 1..64 "
+                   "(default 2)")
+    g.add_argument("--steps-per-iteration", type=int, default=None,
+                   help="stochastic beam: tokens per branch between prunings, >= 1 (default 1)")
+    g = write.add_argument_group("output")
+    g.add_argument("--stream", action="store_true", help="print the text as it is generated (one sample)")
+    g.add_argument("--out", default=None, help="also write each text and a JSON sidecar to this folder")
+    g.add_argument("--json", action="store_true", help="print the result as JSON")
+    g.add_argument("--device", default="cpu", help="cpu, cuda, mps or auto (default cpu)")
+
+    ev = sub.add_parser("eval", help="held-out loss of a model on a text corpus")
+    ev.add_argument("--model", required=True, help="shipped model name or model folder")
+    ev.add_argument("--corpus", required=True, help="a text file or a folder of .txt/.md files")
+    ev.add_argument("--split", default="all", choices=("all", "valid"),
+                    help="score all of it, or only its tail share used for validation in training (default all)")
+    ev.add_argument("--valid-fraction", type=float, default=0.1, help="tail share for --split valid, (0, 0.5]")
+    ev.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default auto)")
+    ev.add_argument("--json", action="store_true", help="print the metrics as JSON")
+
+    models = sub.add_parser("models", help="list shipped and local models with their cards")
+    models.add_argument("--dir", default="runs", help="folder of local training runs (default ./runs)")
+    models.add_argument("--card", default=None, help="print one model's whole card (name or path)")
+
+    from studio.ui.options import add_arguments as add_ui_arguments
+
+    add_ui_arguments(sub.add_parser("ui", help="serve the Studio page in the browser (same as python ui.py)"))
+    return parser
+
+
+def _version() -> str:
+    from studio import __version__
+
+    return __version__
+
+
+# -- commands --------------------------------------------------------------------------------------------------
