@@ -244,3 +244,17 @@ def test_piano_roll_png_from_a_performance_and_from_grid_parts(tmp_path):
         export.piano_roll_png({"lead": []}, tmp_path / "c.png")
     with pytest.raises(StudioError, match="PrettyMIDI performance or a dict"):
         export.piano_roll_png([1, 2], tmp_path / "d.png")  # type: ignore[arg-type]
+
+
+def test_sheet_music_engraves_from_any_thread(tmp_path) -> None:
+    """verovio keeps its font path per thread; a web server engraves from worker threads."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from studio.music.chords import LeadSheet, Note, blues_chart
+    from studio.music.export import musicxml_to_svg, write_musicxml
+
+    path = write_musicxml(LeadSheet([Note(60, 0, 4), Note(63, 4, 8)], blues_chart("12-bar", "C"), 120.0),
+                          tmp_path / "s.musicxml")
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pages = pool.submit(musicxml_to_svg, path).result()
+    assert pages and "<svg" in pages[0][:500]

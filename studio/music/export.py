@@ -348,6 +348,11 @@ def musicxml_to_svg(source: str | os.PathLike[str]) -> list[str]:
     if root.tag not in ("score-partwise", "score-timewise"):
         raise StudioError(f"verovio cannot read this MusicXML: its root element is <{root.tag}>, not <score-partwise>")
     verovio.enableLog(verovio.LOG_OFF)
+    # verovio keeps its font path per thread, set only in the thread that imported it: set it here, so engraving
+    # works from any thread (every web-server worker).
+    from importlib.resources import files
+
+    verovio.setDefaultResourcePath(str(files("verovio") / "data"))
     toolkit = verovio.toolkit()
     toolkit.setOptions({"pageWidth": 2100, "pageHeight": 2970, "scale": 40, "adjustPageHeight": True,
                         "footer": "none", "xmlIdSeed": 1})  # a fixed id seed: the same score, the same SVG

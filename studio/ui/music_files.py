@@ -3,10 +3,6 @@
 The same writers as ``studio compose`` (``studio.music.export``). FluidSynth renders the audio in a worker thread
 while the score and the piano roll are drawn (its C calls release the GIL), which keeps a blues chorus well under
 a second on two cores. Matplotlib's pyplot is not thread-safe, so piano rolls are drawn one at a time.
-
-Verovio keeps its resource path (fonts) per thread and sets it only in the thread that imports it; engraving in
-any other thread (every Gradio worker) fails with "cannot read this MusicXML". ``engrave`` sets it for the calling
-thread first. (The lasting fix belongs in ``studio.music.export.musicxml_to_svg``: give the toolkit the path.)
 """
 
 from __future__ import annotations
@@ -78,14 +74,9 @@ def write_performance(midi: Any, folder: Path, stem: str, title: str, sheet: Any
 
 
 def engrave(musicxml: Path) -> list[str]:
-    """``musicxml_to_svg`` from any thread: verovio's font path is set for this thread first."""
-    from importlib.resources import files
-
-    import verovio
-
+    """The sheet music as SVG pages (``musicxml_to_svg`` sets verovio's per-thread font path itself)."""
     from studio.music.export import musicxml_to_svg
 
-    verovio.setDefaultResourcePath(str(files("verovio") / "data"))
     return musicxml_to_svg(musicxml)
 
 
