@@ -171,6 +171,27 @@ def load_model(name_or_path: str | Path, device: str | torch.device = "cpu") -> 
                        ngram_index=ngram_index_from_bundle(bundle), extras=dict(bundle.extras))
 
 
+@dataclass
+class FinetuneBase:
+    """What fine-tuning keeps from its base model: tokenizer, shape (config without the vocabulary size), weights,
+    and the card entry that records where the new model came from."""
+
+    tokenizer: Any
+    model_config: dict[str, Any]
+    weights: dict[str, torch.Tensor]
+    card: dict[str, Any]
+
+
+def finetune_base(base: str | Path, kind: str) -> FinetuneBase:
+    """Read the model to fine-tune from; it must be of ``kind`` (leadsheet, polyphonic...)."""
+    bundle = read_bundle(resolve_model(base))
+    if bundle.card.get("model_kind", "text") != kind:
+        raise StudioError(f"{base} is not a {kind} model; fine-tune it with its own kind of corpus")
+    config = {k: v for k, v in bundle.card["model_config"].items() if k != "vocab_size"}
+    origin = {"finetuned_from": {"model": str(base), "weights_sha256": bundle.card["weights"]["sha256"]}}
+    return FinetuneBase(tokenizer_from_dict(bundle.card["tokenizer"]), config, bundle.weights, origin)
+
+
 def describe(card: dict[str, Any]) -> str:
     """One line summarising a model card for ``studio models``."""
     mc = card.get("model_config", {})

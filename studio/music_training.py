@@ -18,10 +18,9 @@ from typing import Any
 
 import torch
 
-from studio.checkpoint import read_bundle
 from studio.config import ModelConfig, TrainConfig
 from studio.errors import StudioError
-from studio.loading import resolve_model
+from studio.loading import finetune_base
 from studio.music.chords import CHORD_VOCAB, NO_CHORD, STEPS_PER_BAR, LeadSheet, chord_features
 from studio.music.leadsheet_tokenizer import LeadSheetTokenizer
 from studio.train import Callback, Trainer, TrainResult
@@ -118,13 +117,9 @@ def train_leadsheets(sheets: Sequence[LeadSheet], out_dir: str | Path, model_con
     initial_weights = None
     base_card: dict[str, Any] = {}
     if base is not None:
-        bundle = read_bundle(resolve_model(base))
-        if bundle.card.get("model_kind") != "leadsheet":
-            raise StudioError(f"{base} is not a lead-sheet model; fine-tune it with its own kind of corpus")
-        tokenizer = LeadSheetTokenizer.from_dict(bundle.card["tokenizer"])
-        model_config = {k: v for k, v in bundle.card["model_config"].items() if k != "vocab_size"}
-        initial_weights = bundle.weights
-        base_card = {"finetuned_from": {"model": str(base), "weights_sha256": bundle.card["weights"]["sha256"]}}
+        start = finetune_base(base, "leadsheet")
+        tokenizer, model_config, initial_weights, base_card = (start.tokenizer, start.model_config, start.weights,
+                                                               start.card)
     dense = [s for s in sheets if len(s.melody) >= min_notes_per_bar * (s.num_steps // STEPS_PER_BAR)]
     if not dense:
         raise StudioError(f"no lead sheet has at least {min_notes_per_bar} notes per bar to learn from")

@@ -18,10 +18,9 @@ from typing import Any
 import pretty_midi
 import torch
 
-from studio.checkpoint import read_bundle
 from studio.config import GenerationConfig, ModelConfig, TrainConfig
 from studio.errors import StudioError
-from studio.loading import load_model, pick_device, resolve_model
+from studio.loading import finetune_base, load_model, pick_device
 from studio.music.polyphonic import PolyTokenizer
 from studio.sampling import BanTokens, build_processors, sample
 from studio.train import Callback, Trainer, TrainResult
@@ -55,13 +54,9 @@ def train_polyphonic(pieces: Sequence[tuple[str, pretty_midi.PrettyMIDI]], out_d
     tokenizer = PolyTokenizer()
     initial_weights, base_card = None, {}
     if base is not None:
-        bundle = read_bundle(resolve_model(base))
-        if bundle.card.get("model_kind") != "polyphonic":
-            raise StudioError(f"{base} is not a polyphonic model; fine-tune it with its own kind of corpus")
-        tokenizer = PolyTokenizer.from_dict(bundle.card["tokenizer"])
-        model_config = {k: v for k, v in bundle.card["model_config"].items() if k != "vocab_size"}
-        initial_weights = bundle.weights
-        base_card = {"finetuned_from": {"model": str(base), "weights_sha256": bundle.card["weights"]["sha256"]}}
+        start = finetune_base(base, "polyphonic")
+        tokenizer, model_config, initial_weights, base_card = (start.tokenizer, start.model_config, start.weights,
+                                                               start.card)
     encoded = [tokenizer.encode(midi) for _, midi in pieces]
     train_idx, valid_idx = split_pieces([name for name, _ in pieces], tconf.valid_fraction)
     train = torch.tensor([t for i in train_idx for t in encoded[i]], dtype=torch.long)
