@@ -23,7 +23,7 @@ import torch
 
 from studio.config import GenerationConfig
 from studio.errors import StudioError
-from studio.loading import LoadedModel, load_model, pick_device
+from studio.loading import LoadedModel, load_model, pick_device, require_text_model
 from studio.models import SingleStepper
 from studio.sampling import Hypothesis, Sampler, beam_search, build_processors, stochastic_beam_search
 
@@ -120,7 +120,7 @@ class Generator:
 
     def __init__(self, model: str | Path, device: str = "cpu", masks: list | None = None) -> None:
         self.device = pick_device(device)
-        self.loaded: LoadedModel = load_model(model, device=self.device)
+        self.loaded: LoadedModel = require_text_model(load_model(model, device=self.device), model)
         self.name = str(model)
         self.model_hash = self.loaded.card.get("weights", {}).get("sha256", "")[:16]
         self.masks = list(masks or [])

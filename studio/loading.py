@@ -171,6 +171,18 @@ def load_model(name_or_path: str | Path, device: str | torch.device = "cpu") -> 
                        ngram_index=ngram_index_from_bundle(bundle), extras=dict(bundle.extras))
 
 
+def require_text_model(loaded: LoadedModel, name: str | Path) -> LoadedModel:
+    """``loaded`` itself, or a StudioError saying which command a music model belongs to."""
+    kind = loaded.card.get("model_kind", "text")
+    if kind == "leadsheet":
+        raise StudioError(f"{name} is a music model (a lead-sheet improviser): use `studio compose --model {name} "
+                          "--chart 12-bar`")
+    if kind == "polyphonic":
+        raise StudioError(f"{name} is a music model (polyphonic): use `studio compose --model {name} --primer "
+                          "FILE.mid`")
+    return loaded
+
+
 @dataclass
 class FinetuneBase:
     """What fine-tuning keeps from its base model: tokenizer, shape (config without the vocabulary size), weights,

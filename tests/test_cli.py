@@ -554,3 +554,15 @@ def test_subprocess_write_and_errors(trained: tuple[Path, Path], tmp_path: Path)
     corrupt = _studio("write", "--model", broken, cwd=tmp_path)
     assert_one_line_error(corrupt.returncode, corrupt.stderr)
     assert corrupt.stdout == ""
+
+
+@pytest.mark.parametrize(("command", "model", "hint"), [("write", "blues", "--chart 12-bar"),
+                                                         ("eval", "chorale", "--primer")])
+def test_text_commands_point_music_models_to_compose(command: str, model: str, hint: str, tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture) -> None:
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("some text to score\n" * 5, encoding="utf-8")
+    extra = ["--corpus", str(corpus)] if command == "eval" else ["--length", "5"]
+    code = main([command, "--model", str(REPO / "checkpoints" / model), *extra])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "is a music model" in err[0] and hint in err[0]

@@ -142,11 +142,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from studio.config import check_range
     from studio.data import read_text_corpus, split_text, to_tensor
     from studio.evaluate import evaluate_loss, loss_metrics
-    from studio.loading import load_model, pick_device
+    from studio.loading import load_model, pick_device, require_text_model
 
     check_range("valid_fraction", args.valid_fraction, 0.0, 0.5, low_open=True)
     device = pick_device(args.device)
-    loaded = load_model(args.model, device=device)
+    loaded = require_text_model(load_model(args.model, device=device), args.model)
     text, report = read_text_corpus(args.corpus)
     for note in report.lines():
         print(f"note: {note}", file=sys.stderr)
