@@ -1,6 +1,7 @@
 """Neural network modules, each built from its config dataclass; no I/O, no tokenizers."""
 
 from studio.models.language_model import RNNLanguageModel, State, detach_state
+from studio.models.piano_roll import PianoRollConfig, PianoRollModel
 from studio.models.single_step import SingleStepper
 
-__all__ = ["RNNLanguageModel", "SingleStepper", "State", "detach_state"]
+__all__ = ["PianoRollConfig", "PianoRollModel", "RNNLanguageModel", "SingleStepper", "State", "detach_state"]

@@ -1,0 +1,130 @@
+"""A recurrent piano-roll model: 88 independent Bernoulli keys per time step (Boulanger-Lewandowski et al. 2012;
+Chung et al. 2014).
+
+The input at step t is the binary 88-key vector of step t-1 (zeros before the first step); the output is 88 logits
+whose sigmoids are the probabilities that each key sounds at step t. The loss is the summed binary cross-entropy over
+the 88 keys, in nats per time step, averaged over the frames that are not padding.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from studio.config import CELLS, _Config, check_bool, check_choice, check_range
+
+KEYS = 88          # piano keys, A0 (MIDI 21) .. C8 (MIDI 108)
+LOWEST_MIDI = 21   # MIDI number of key 0
+
+_CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+
+
+@dataclass
+class PianoRollConfig(_Config):
+    """The shape of a ``PianoRollModel``; the model is built from this alone."""
+
+    keys: int = KEYS               # width of a frame (88 piano keys)
+    cell: str = "gru"              # rnn (Elman, tanh), lstm or gru
+    num_layers: int = 1            # stacked recurrent layers
+    hidden_size: int = 200         # width of each recurrent layer's state
+    input_size: int = 0            # width of a linear projection of the frame before the RNN; 0 feeds it directly
+    dropout_input: float = 0.0     # dropout on the (projected) input frame
+    dropout_between: float = 0.0   # dropout between stacked layers
+    dropout_output: float = 0.0    # dropout on the top layer's output, before the 88 sigmoids
+    forget_bias: float = 1.0       # LSTM forget-gate bias at init; ignored for rnn/gru
+    learn_initial: bool = False    # learn the first step's input instead of zeros (Chung et al. use zeros)
+
+    def validate(self) -> None:
+        check_range("keys", self.keys, 1, 1024, integer=True)
+        check_choice("cell", self.cell, CELLS)
+        check_range("num_layers", self.num_layers, 1, 16, integer=True)
+        check_range("hidden_size", self.hidden_size, 1, 65_536, integer=True)
+        check_range("input_size", self.input_size, 0, 65_536, integer=True)
+        for name in ("dropout_input", "dropout_between", "dropout_output"):
+            check_range(name, getattr(self, name), 0.0, 0.95)
+        check_range("forget_bias", self.forget_bias, -10.0, 10.0)
+        check_bool("learn_initial", self.learn_initial)
+
+
+class PianoRollModel(nn.Module):
+    """Predicts every frame of a piano roll from the frames before it.
+
+    Parameters
+    ----------
+    config : PianoRollConfig
+    """
+
+    def __init__(self, config: PianoRollConfig) -> None:
+        super().__init__()
+        self.config = c = config
+        self.projection = nn.Linear(c.keys, c.input_size) if c.input_size else None
+        rnn_in = c.input_size or c.keys
+        self.dropout_input = nn.Dropout(c.dropout_input)
+        rnn_kwargs = {"nonlinearity": "tanh"} if c.cell == "rnn" else {}
+        self.rnn = _CELLS[c.cell](rnn_in, c.hidden_size, num_layers=c.num_layers, batch_first=True,
+                                  dropout=c.dropout_between if c.num_layers > 1 else 0.0, **rnn_kwargs)
+        self.dropout_output = nn.Dropout(c.dropout_output)
+        self.decoder = nn.Linear(c.hidden_size, c.keys)
+        # The first step sees "no previous frame": zeros, or a learned frame when learn_initial.
+        self.initial_frame = nn.Parameter(torch.zeros(c.keys)) if c.learn_initial else None
+        if c.cell == "lstm":
+            h = c.hidden_size
+            with torch.no_grad():
+                for name, param in self.rnn.named_parameters():
+                    if name.startswith("bias_"):
+                        param.zero_()
+                        if name.startswith("bias_ih"):
+                            param[h:2 * h].fill_(c.forget_bias)
+
+    def shifted_inputs(self, rolls: torch.Tensor) -> torch.Tensor:
+        """The inputs for ``rolls``: frame t-1 at step t, the initial frame at step 0.
+
+        rolls : Tensor, shape (batch, time, keys) -> Tensor, same shape.
+        """
+        first = (self.initial_frame.expand(rolls.shape[0], 1, -1) if self.initial_frame is not None
+                 else rolls.new_zeros(rolls.shape[0], 1, rolls.shape[2]))
+        return torch.cat([first.to(rolls.dtype), rolls[:, :-1]], dim=1)
+
+    def forward(self, rolls: torch.Tensor) -> torch.Tensor:
+        """Logits of every key at every step.
+
+        Parameters
+        ----------
+        rolls : Tensor, shape (batch, time, keys), 0/1 floats
+            The target frames; the model reads them shifted by one step.
+
+        Returns
+        -------
+        logits : Tensor, shape (batch, time, keys); ``sigmoid(logits[b, t])`` predicts ``rolls[b, t]``.
+        """
+        x = self.shifted_inputs(rolls)
+        if self.projection is not None:
+            x = torch.tanh(self.projection(x))
+        out, _ = self.rnn(self.dropout_input(x))
+        return self.decoder(self.dropout_output(out))
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+
+def frame_nll(logits: torch.Tensor, rolls: torch.Tensor, mask: torch.Tensor | None = None) -> tuple[torch.Tensor, int]:
+    """Summed binary cross-entropy of every key over the real (unpadded) frames, and the number of those frames.
+
+    Parameters
+    ----------
+    logits, rolls : Tensor, shape (batch, time, keys)
+    mask : BoolTensor, shape (batch, time), optional
+        True on real frames; padding frames contribute nothing. All frames count when omitted.
+
+    Returns
+    -------
+    total : scalar Tensor, nats summed over keys and real frames
+    frames : int
+    """
+    per_frame = F.binary_cross_entropy_with_logits(logits.float(), rolls.float(), reduction="none").sum(-1)
+    if mask is None:
+        return per_frame.sum(), per_frame.numel()
+    return (per_frame * mask).sum(), int(mask.sum())

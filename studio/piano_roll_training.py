@@ -1,0 +1,170 @@
+"""Train and evaluate ``PianoRollModel`` on polyphonic piano-roll data (the Boulanger-Lewandowski benchmarks).
+
+Data are the JSON splits of ``../shared/corpora/polyphonic/json`` (``{"train": [...], "valid": [...], "test": [...]}``,
+each sequence a list of time steps, each step a list of MIDI numbers 21..108). Whole sequences form a batch, padded
+to the longest with a mask; the loss is the summed 88-key binary cross-entropy per real frame (nats per time step),
+averaged over all frames of a split, as in Boulanger-Lewandowski et al. (2012) and Chung et al. (2014).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from studio.errors import StudioError
+from studio.models.piano_roll import KEYS, LOWEST_MIDI, PianoRollConfig, PianoRollModel, frame_nll
+
+
+def pitches_to_roll(steps: Sequence[Sequence[int]]) -> torch.Tensor:
+    """One sequence of pitch sets -> a (time, 88) float 0/1 roll. MIDI ``p`` sets key ``p - 21``."""
+    roll = torch.zeros(len(steps), KEYS)
+    for t, pitches in enumerate(steps):
+        for p in pitches:
+            key = int(p) - LOWEST_MIDI
+            if not 0 <= key < KEYS:
+                raise StudioError(f"MIDI pitch {p} at step {t} is outside the piano (21..108)")
+            roll[t, key] = 1.0
+    return roll
+
+
+def load_splits(path: str | Path) -> dict[str, list[torch.Tensor]]:
+    """Read a JSON piano-roll data set into ``{"train"|"valid"|"test": [roll (time, 88), ...]}``."""
+    path = Path(path)
+    if not path.is_file():
+        raise StudioError(f"piano-roll data set {path} not found")
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return {split: [pitches_to_roll(seq) for seq in data[split] if len(seq)] for split in ("train", "valid", "test")}
+
+
+def pad_batch(rolls: Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Pad rolls of different lengths: (batch, max_time, keys) rolls and a (batch, max_time) bool mask."""
+    longest = max(r.shape[0] for r in rolls)
+    batch = torch.zeros(len(rolls), longest, rolls[0].shape[1])
+    mask = torch.zeros(len(rolls), longest, dtype=torch.bool)
+    for i, r in enumerate(rolls):
+        batch[i, :r.shape[0]] = r
+        mask[i, :r.shape[0]] = True
+    return batch, mask
+
+
+@torch.inference_mode()
+def evaluate_rolls(model: PianoRollModel, rolls: Sequence[torch.Tensor], batch_size: int = 64) -> float:
+    """Mean summed-over-keys BCE per frame (nats per time step) over every frame of ``rolls``."""
+    was_training = model.training
+    model.eval()
+    total, frames = 0.0, 0
+    try:
+        order = sorted(range(len(rolls)), key=lambda i: rolls[i].shape[0])  # similar lengths pad less
+        for start in range(0, len(order), batch_size):
+            batch, mask = pad_batch([rolls[i] for i in order[start:start + batch_size]])
+            nats, count = frame_nll(model(batch), batch, mask)
+            total += float(nats)
+            frames += count
+    finally:
+        model.train(was_training)
+    return total / max(frames, 1)
+
+
+@dataclass
+class RollTrainConfig:
+    """How a piano-roll model is trained."""
+
+    batch_size: int = 16           # sequences per step
+    lr: float = 3e-3               # AdamW learning rate
+    weight_decay: float = 1e-4     # AdamW decoupled weight decay
+    grad_clip: float = 5.0         # global gradient-norm clip
+    max_epochs: int = 500          # passes over the training sequences
+    minutes: float = 3.0           # wall-clock budget; 0 means none
+    patience: int = 20             # early stopping: epochs without a better validation loss
+    lr_patience: int = 6           # halve the learning rate after this many epochs without improvement
+    transpose: int = 0             # augmentation: shift each training sequence by up to +-transpose semitones
+    seed: int = 0
+
+
+@dataclass
+class RollResult:
+    """The selected (best-validation) model and its figures."""
+
+    model: PianoRollModel
+    best_valid: float
+    best_epoch: int
+    epochs: int
+    seconds: float
+    stop_reason: str
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _transpose(roll: torch.Tensor, limit: int, generator: torch.Generator) -> torch.Tensor:
+    """Shift a roll by a random number of semitones in [-limit, limit] that keeps every note on the keyboard."""
+    keys = roll.any(0).nonzero().flatten()
+    if not limit or keys.numel() == 0:
+        return roll
+    low, high = max(-limit, -int(keys.min())), min(limit, KEYS - 1 - int(keys.max()))
+    shift = int(torch.randint(low, high + 1, (1,), generator=generator))
+    return torch.roll(roll, shift, dims=1) if shift else roll
+
+
+def train_piano_roll(model_config: PianoRollConfig, train_config: RollTrainConfig, train: Sequence[torch.Tensor],
+                     valid: Sequence[torch.Tensor],
+                     on_epoch: Callable[[dict[str, Any]], None] | None = None) -> RollResult:
+    """Train on ``train`` with early stopping on ``valid``; return the best-validation model."""
+    c = train_config
+    torch.manual_seed(c.seed)
+    generator = torch.Generator().manual_seed(c.seed)
+    model = PianoRollModel(model_config)
+    decay = [p for p in model.parameters() if p.dim() >= 2]
+    rest = [p for p in model.parameters() if p.dim() < 2]
+    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": c.weight_decay},
+                                   {"params": rest, "weight_decay": 0.0}], lr=c.lr)
+    best, best_state, best_epoch, since_best, since_lr = math.inf, copy.deepcopy(model.state_dict()), 0, 0, 0
+    history: list[dict[str, Any]] = []
+    started, reason, epoch = time.monotonic(), "max_epochs", 0
+    for epoch in range(1, c.max_epochs + 1):
+        model.train()
+        order = torch.randperm(len(train), generator=generator).tolist()
+        total, frames = 0.0, 0
+        for start in range(0, len(order), c.batch_size):
+            batch, mask = pad_batch([_transpose(train[i], c.transpose, generator)
+                                     for i in order[start:start + c.batch_size]])
+            nats, count = frame_nll(model(batch), batch, mask)
+            loss = nats / count
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if c.grad_clip:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), c.grad_clip)
+            optimizer.step()
+            total, frames = total + float(nats.detach()), frames + count
+        valid_nll = evaluate_rolls(model, valid)
+        elapsed = time.monotonic() - started
+        row = {"epoch": epoch, "train": total / frames, "valid": valid_nll, "lr": optimizer.param_groups[0]["lr"],
+               "seconds": elapsed}
+        history.append(row)
+        if on_epoch is not None:
+            on_epoch(row)
+        if valid_nll < best - 1e-4:
+            best, best_state, best_epoch = valid_nll, copy.deepcopy(model.state_dict()), epoch
+            since_best = since_lr = 0
+        else:
+            since_best, since_lr = since_best + 1, since_lr + 1
+            if since_lr >= c.lr_patience:  # plateau: halve the rate and go on from the best weights
+                for group in optimizer.param_groups:
+                    group["lr"] *= 0.5
+                model.load_state_dict(best_state)
+                since_lr = 0
+        if c.patience and since_best >= c.patience:
+            reason = "early stopping"
+            break
+        if c.minutes and elapsed > c.minutes * 60:
+            reason = "time budget"
+            break
+    model.load_state_dict(best_state)
+    model.eval()
+    return RollResult(model, best, best_epoch, epoch, time.monotonic() - started, reason, history)
