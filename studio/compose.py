@@ -22,9 +22,8 @@ import torch
 
 from studio.config import GenerationConfig, check_range
 from studio.errors import StudioError
-from studio.generate import BF16_MIN_ROWS, bf16_matmul_supported
 from studio.loading import load_model, pick_device
-from studio.models import SingleStepper
+from studio.models import StepperCache
 from studio.music.chords import STEPS_PER_BAR, ChordChart, LeadSheet
 from studio.music.metrics import phrase_keys, summarise
 from studio.music_training import PHRASES_EXTRA, phrase_hash
@@ -92,7 +91,7 @@ class Composer:
         self.name = str(model)
         self.tokenizer = self.loaded.tokenizer
         self.model_hash = self.loaded.card.get("weights", {}).get("sha256", "")[:16]
-        self._steppers: dict[torch.dtype, SingleStepper] = {}
+        self._steppers = StepperCache(self.loaded.model)
         stored = self.loaded.extras.get(PHRASES_EXTRA, {}).get("hashes")
         self.training_phrases: set[int] | None = set(stored.tolist()) if stored is not None else None
 
@@ -113,12 +112,8 @@ class Composer:
         return chords.to(self.device), positions.to(self.device)
 
     def _stepper(self, rows: int):
-        if self.device.type != "cpu":
-            return None
-        dtype = torch.bfloat16 if rows >= BF16_MIN_ROWS and bf16_matmul_supported() else torch.float32
-        if dtype not in self._steppers:
-            self._steppers[dtype] = SingleStepper(self.loaded.model, dtype)
-        return self._steppers[dtype]
+        """The CPU one-token stepper for ``rows`` rows; None on a GPU, where the module's cuDNN path is fast."""
+        return self._steppers.for_rows(rows) if self.device.type == "cpu" else None
 
     def _mask(self, request: ComposeRequest) -> TokenMask:
         tok = self.tokenizer

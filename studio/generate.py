@@ -6,8 +6,8 @@ exactly the text ``generate`` returns for the same request.
 
 Speed notes (measured on the 2-core CPU, see BENCHMARKS.md): the prompt runs through the model in one forward pass;
 on the CPU one-token steps go through ``SingleStepper`` (one matrix product per layer instead of ``nn.LSTM``'s
-per-call setup), in float32 for a few rows and in bfloat16 on oneDNN's AMX kernels for batches of
-``BF16_MIN_ROWS`` rows or more; K samples or beams advance as one batch, not K loops; everything runs under
+per-call setup), in float32 for a few rows and in bfloat16 on oneDNN's AMX kernels for larger batches
+(``studio.models.StepperCache``); K samples or beams advance as one batch, not K loops; everything runs under
 ``torch.inference_mode``.
 """
 
@@ -24,7 +24,7 @@ import torch
 from studio.config import GenerationConfig
 from studio.errors import StudioError
 from studio.loading import LoadedModel, load_model, pick_device, require_text_model
-from studio.models import SingleStepper
+from studio.models import StepperCache
 from studio.sampling import Hypothesis, Sampler, beam_search, build_processors, stochastic_beam_search
 
 
@@ -64,17 +64,6 @@ class GenerationResult:
     seed: int
     params: dict[str, Any]
     notes: list[str] = field(default_factory=list)
-
-
-BF16_MIN_ROWS = 32  # from this many rows on, bf16 steps are faster on CPUs with AMX/AVX512-BF16 (BENCHMARKS.md)
-
-
-def bf16_matmul_supported() -> bool:
-    """True where oneDNN has native bf16 kernels (AVX512-BF16 or AMX)."""
-    try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):  # pragma: no cover - builds without oneDNN
-        return False
 
 
 class _Prepared:
@@ -124,7 +113,7 @@ class Generator:
         self.name = str(model)
         self.model_hash = self.loaded.card.get("weights", {}).get("sha256", "")[:16]
         self.masks = list(masks or [])
-        self._steppers: dict[torch.dtype, SingleStepper] = {}
+        self._steppers = StepperCache(self.loaded.model)
 
     @property
     def tokenizer(self):
@@ -212,10 +201,7 @@ class Generator:
         """The step function for a search over ``rows`` rows, and the converter of a primed state for it."""
         if self.device.type != "cpu":
             return self._step, lambda state: state
-        dtype = torch.bfloat16 if rows >= BF16_MIN_ROWS and bf16_matmul_supported() else torch.float32
-        if dtype not in self._steppers:
-            self._steppers[dtype] = SingleStepper(self.loaded.model, dtype)
-        stepper = self._steppers[dtype]
+        stepper = self._steppers.for_rows(rows)
         return stepper, stepper.convert_state
 
     @staticmethod

@@ -122,16 +122,13 @@ def _compose_blues(args: argparse.Namespace, config: Any, formats: list[str], ou
     from tqdm.auto import tqdm
 
     from studio.compose import Composer, ComposeRequest
-    from studio.music.chords import blues_scale, chart_from_text_or_form, parse_chord, pitch_class
+    from studio.music.chords import Chord, blues_scale, chart_from_text_or_form, pitch_class
     from studio.music.export import piano_roll_png, write_midi, write_musicxml, write_wav
     from studio.music.render import render_midi
 
     chart = chart_from_text_or_form(args.chart, args.key)
-    key_lock = None
-    if args.key_lock:
-        tonic = parse_chord(f"{args.key}7")
-        key_lock = sorted(blues_scale(tonic) if tonic.root is not None else range(12))
-        pitch_class(args.key)
+    # The key lock is the blues scale over the tonic (a dominant seventh chord on the key's root).
+    key_lock = sorted(blues_scale(Chord(pitch_class(args.key), "7"))) if args.key_lock else None
     composer = Composer(args.model, device=args.device)
     pieces = composer.compose(ComposeRequest(chart, args.choruses, args.tempo, config, key_lock=key_lock))
     out.mkdir(parents=True, exist_ok=True)

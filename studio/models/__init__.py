@@ -2,6 +2,7 @@
 
 from studio.models.language_model import RNNLanguageModel, State, detach_state
 from studio.models.piano_roll import PianoRollConfig, PianoRollModel
-from studio.models.single_step import SingleStepper
+from studio.models.single_step import SingleStepper, StepperCache
 
-__all__ = ["PianoRollConfig", "PianoRollModel", "RNNLanguageModel", "SingleStepper", "State", "detach_state"]
+__all__ = ["PianoRollConfig", "PianoRollModel", "RNNLanguageModel", "SingleStepper", "State", "StepperCache",
+           "detach_state"]

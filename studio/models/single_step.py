@@ -113,3 +113,29 @@ class SingleStepper:
         logits = torch.addmm(self.decoder_bias, x, self.decoder).float()
         out = (torch.stack(new_h), torch.stack(new_c)) if self.cell == "lstm" else (torch.stack(new_h),)
         return logits, out
+
+
+BF16_MIN_ROWS = 32  # from this many rows on, bf16 steps are faster on CPUs with AMX/AVX512-BF16 (BENCHMARKS.md)
+
+
+def bf16_matmul_supported() -> bool:
+    """True where oneDNN has native bf16 kernels (AVX512-BF16 or AMX)."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):  # pragma: no cover - builds without oneDNN
+        return False
+
+
+class StepperCache:
+    """The steppers of one model, built on first use: float32 for a few rows, bfloat16 from ``BF16_MIN_ROWS`` rows
+    on where the CPU has native bf16 kernels. Both the text Generator and the blues Composer step through this."""
+
+    def __init__(self, model: RNNLanguageModel) -> None:
+        self.model = model
+        self._by_dtype: dict[torch.dtype, SingleStepper] = {}
+
+    def for_rows(self, rows: int) -> SingleStepper:
+        dtype = torch.bfloat16 if rows >= BF16_MIN_ROWS and bf16_matmul_supported() else torch.float32
+        if dtype not in self._by_dtype:
+            self._by_dtype[dtype] = SingleStepper(self.model, dtype)
+        return self._by_dtype[dtype]
