@@ -14,7 +14,7 @@ per-call setup), in float32 for a few rows and in bfloat16 on oneDNN's AMX kerne
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -129,19 +129,24 @@ class Generator:
             hypotheses = self._search(prep)
         return self._result(prep, hypotheses)
 
-    def stream(self, request: GenerationRequest | str = "", config: GenerationConfig | None = None
-               ) -> Iterator[str]:
+    def stream(self, request: GenerationRequest | str = "", config: GenerationConfig | None = None,
+               on_result: Callable[[GenerationResult], None] | None = None) -> Iterator[str]:
         """Yield the text in pieces as it is produced: first the prompt, then the continuation.
 
         Sampling and greedy modes stream token by token (one sample only); beam modes can only know their best
-        text at the end, so they yield it whole. The pieces join to ``generate(request).texts[0]``.
+        text at the end, so they yield it whole. The pieces join to ``generate(request).texts[0]``; ``on_result``
+        receives that whole result (seed, log-probability, novelty) when the text is complete, so nothing has to be
+        generated twice to record it.
         """
         prompt, config = self._unpack(request, config)
         if config.mode in ("sample", "greedy") and config.num_samples > 1:
             raise StudioError("streaming shows one text at a time: use --num-samples 1 (or drop --stream)")
         prep = _Prepared(self, prompt, config)
         if config.mode not in ("sample", "greedy"):
-            yield self.generate(prompt, config).texts[0]
+            result = self.generate(prompt, config)
+            if on_result is not None:
+                on_result(result)
+            yield result.texts[0]
             return
         hold = max((len(s) for s in config.stop), default=1) - 1  # a stop string may be arriving
         sent = 0
@@ -156,7 +161,10 @@ class Generator:
                 if safe > sent:
                     yield text[sent:safe]
                     sent = safe
-            final = self._result(prep, sampler.hypotheses()).texts[0]
+            result = self._result(prep, sampler.hypotheses())
+        if on_result is not None:
+            on_result(result)
+        final = result.texts[0]
         if len(final) > sent:
             yield final[sent:]
 

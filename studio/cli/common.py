@@ -52,12 +52,6 @@ def parse_shifts(text: str) -> list[int]:
     return shifts
 
 
-def random_seed() -> int:
-    import secrets
-
-    return secrets.randbelow(2**31)
-
-
 def atomic_write(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(text, encoding="utf-8")

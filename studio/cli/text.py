@@ -12,7 +12,6 @@ from typing import Any
 from studio.cli.common import (
     EXIT_INTERRUPTED,
     atomic_write,
-    random_seed,
     train_config_from_args,
 )
 from studio.errors import StudioError
@@ -94,15 +93,14 @@ def cmd_write(args: argparse.Namespace) -> int:
     generator = Generator(args.model, device=args.device)
     request = GenerationRequest(args.prompt, config)
     if args.stream:
-        if config.seed is None:  # fix the seed first so the streamed text can be reported and made again
-            config.seed = random_seed()
-        for piece in generator.stream(request):
+        finished = []
+        for piece in generator.stream(request, on_result=finished.append):
             sys.stdout.write(piece)
             sys.stdout.flush()
         sys.stdout.write("\n")
-        print(f"(seed {config.seed})", file=sys.stderr)
+        print(f"(seed {finished[0].seed})", file=sys.stderr)
         if args.out:
-            _write_samples(Path(args.out), generator.generate(request))
+            _write_samples(Path(args.out), finished[0])
         return 0
     result = generator.generate(request)
     for note in result.notes:

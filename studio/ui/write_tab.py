@@ -79,13 +79,14 @@ def write_text(cache: ModelCache, model: str, prompt: str, length: int, search: 
     generator = cache.generator(model)
     name = safe_name(Path(str(model)).name, "text")
     if search in ("sample", "greedy"):
-        text, last = "", 0.0
-        for piece in generator.stream(prompt, config):
+        text, last, finished = "", 0.0, []
+        for piece in generator.stream(prompt, config, on_result=finished.append):
             text += piece
             if time.monotonic() - last >= STREAM_EVERY:
                 last = time.monotonic()
                 yield text, [], f"writing with **{name}**, seed **{seed}** …", None
-        novelty = _novelty(generator, text[len(prompt):])
+        v.warn_all(finished[0].notes)
+        novelty = finished[0].novelty[0]
         rows, texts = [], [text]  # one text: no list to show
     else:
         result = generator.generate(prompt, config)
@@ -99,15 +100,6 @@ def write_text(cache: ModelCache, model: str, prompt: str, length: int, search: 
             "training text.")
     yield texts[0], rows, info, download
 
-
-def _novelty(generator: Any, continuation: str) -> float | None:
-    """Novelty of streamed text, from its re-encoded continuation (streaming does not return token ids)."""
-    index = generator.loaded.ngram_index
-    if index is None or not continuation:
-        return None
-    ids = generator.tokenizer.encode(continuation)
-    value = index.novelty(ids) if len(ids) >= index.n else None
-    return None if value is None else float(value)
 
 
 def _write_download(path: Path, texts: list[str]) -> str:
