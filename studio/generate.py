@@ -150,17 +150,24 @@ class Generator:
             return
         hold = max((len(s) for s in config.stop), default=1) - 1  # a stop string may be arriving
         sent = 0
+        # Inference mode is per thread, and a web server may resume this generator in another thread after each
+        # yield: enter it around every step rather than across the yields.
         with torch.inference_mode():
             sampler = self._sampler(prep)
-            for _ in sampler:
+            steps = iter(sampler)
+        while True:
+            with torch.inference_mode():
+                if next(steps, None) is None:
+                    break
                 text = self._text(prep, sampler.seq[0, sampler.prompt_len: sampler.prompt_len
                                                     + sampler.produced].tolist())
-                safe = len(text) - hold
-                while safe > sent and text[safe - 1] == "\ufffd":  # half a multi-byte character: wait for the rest
-                    safe -= 1
-                if safe > sent:
-                    yield text[sent:safe]
-                    sent = safe
+            safe = len(text) - hold
+            while safe > sent and text[safe - 1] == "\ufffd":  # half a multi-byte character: wait for the rest
+                safe -= 1
+            if safe > sent:
+                yield text[sent:safe]
+                sent = safe
+        with torch.inference_mode():
             result = self._result(prep, sampler.hypotheses())
         if on_result is not None:
             on_result(result)

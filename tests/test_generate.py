@@ -217,3 +217,15 @@ def test_cli_refuses_settings_that_do_nothing(argv: list[str], capsys: pytest.Ca
     assert main(["write", "--length", "5", *argv]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("studio: error:")
+
+
+def test_a_stream_can_be_resumed_from_another_thread(shakespeare: Generator) -> None:
+    """Web servers resume a streaming generator in whichever worker thread is free."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    stream = shakespeare.stream("ROMEO:", config(length=80))
+    pieces = [next(stream)]
+    with ThreadPoolExecutor(max_workers=1) as other:
+        while (piece := other.submit(next, stream, None).result()) is not None:
+            pieces.append(piece)
+    assert "".join(pieces) == shakespeare.generate("ROMEO:", config(length=80)).texts[0]
