@@ -40,6 +40,8 @@ def main() -> None:
     parser.add_argument("--dropout", type=float, default=0.3, help="output dropout (input dropout is half of it)")
     parser.add_argument("--lr", type=float, default=1e-2)
     parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--bucket", action="store_true", help="batch tunes of similar length (less padding)")
+    parser.add_argument("--transpose", type=int, default=0, help="augment: shift training tunes up to +-N semitones")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", default="", help="also write the results here")
@@ -53,7 +55,8 @@ def main() -> None:
         mconf = PianoRollConfig(cell=cell, num_layers=args.layers, hidden_size=args.hidden,
                                 dropout_input=args.dropout / 2, dropout_between=args.dropout,
                                 dropout_output=args.dropout)
-        tconf = RollTrainConfig(batch_size=args.batch, lr=args.lr, minutes=args.minutes, seed=args.seed)
+        tconf = RollTrainConfig(batch_size=args.batch, lr=args.lr, minutes=args.minutes, seed=args.seed,
+                                bucket=args.bucket, transpose=args.transpose)
         started = time.time()
         result = train_piano_roll(mconf, tconf, data["train"], data["valid"],
                                   on_epoch=lambda r, c=cell: print(

@@ -86,6 +86,7 @@ class RollTrainConfig:
     patience: int = 20             # early stopping: epochs without a better validation loss
     lr_patience: int = 6           # halve the learning rate after this many epochs without improvement
     transpose: int = 0             # augmentation: shift each training sequence by up to +-transpose semitones
+    bucket: bool = False           # batch sequences of similar length (less padding; order of batches still random)
     seed: int = 0
 
 
@@ -112,6 +113,24 @@ def _transpose(roll: torch.Tensor, limit: int, generator: torch.Generator) -> to
     return torch.roll(roll, shift, dims=1) if shift else roll
 
 
+def epoch_batches(lengths: Sequence[int], batch_size: int, bucket: bool,
+                  generator: torch.Generator) -> list[list[int]]:
+    """One epoch's batches of sequence indices, in random order.
+
+    Without ``bucket`` the batches are slices of a random permutation. With it, sequences are sorted by length
+    (ties broken at random) before slicing, so each batch pads to a similar length: on Nottingham (40 to 1,788
+    frames) random batches of 8 compute 1.8 frames per real frame, sorted ones about 1.0. The batches are then
+    shuffled, so the model does not see lengths in order.
+    """
+    order = torch.randperm(len(lengths), generator=generator).tolist()
+    if bucket:
+        order.sort(key=lambda i: lengths[i])  # stable: equal lengths keep their random order
+    batches = [order[start:start + batch_size] for start in range(0, len(order), batch_size)]
+    if bucket:
+        batches = [batches[i] for i in torch.randperm(len(batches), generator=generator).tolist()]
+    return batches
+
+
 def train_piano_roll(model_config: PianoRollConfig, train_config: RollTrainConfig, train: Sequence[torch.Tensor],
                      valid: Sequence[torch.Tensor],
                      on_epoch: Callable[[dict[str, Any]], None] | None = None) -> RollResult:
@@ -126,14 +145,13 @@ def train_piano_roll(model_config: PianoRollConfig, train_config: RollTrainConfi
                                    {"params": rest, "weight_decay": 0.0}], lr=c.lr)
     best, best_state, best_epoch, since_best, since_lr = math.inf, copy.deepcopy(model.state_dict()), 0, 0, 0
     history: list[dict[str, Any]] = []
+    lengths = [roll.shape[0] for roll in train]
     started, reason, epoch = time.monotonic(), "max_epochs", 0
     for epoch in range(1, c.max_epochs + 1):
         model.train()
-        order = torch.randperm(len(train), generator=generator).tolist()
         total, frames = 0.0, 0
-        for start in range(0, len(order), c.batch_size):
-            batch, mask = pad_batch([_transpose(train[i], c.transpose, generator)
-                                     for i in order[start:start + c.batch_size]])
+        for indices in epoch_batches(lengths, c.batch_size, c.bucket, generator):
+            batch, mask = pad_batch([_transpose(train[i], c.transpose, generator) for i in indices])
             nats, count = frame_nll(model(batch), batch, mask)
             loss = nats / count
             optimizer.zero_grad(set_to_none=True)
