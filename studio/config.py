@@ -16,7 +16,8 @@ from studio.errors import StudioError
 
 CELLS = ("rnn", "lstm", "gru")
 TOKENIZERS = ("char", "word", "bpe")
-SCHEDULES = ("cosine", "plateau", "constant")
+SCHEDULES = ("cosine", "plateau", "step", "constant")
+OPTIMIZERS = ("adamw", "sgd")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
 # Generation lengths above this are refused: at ~1 ms/token they would run for hours and are nearly always a typo.
@@ -146,15 +147,20 @@ class TrainConfig(_Config):
 
     batch_size: int = 64           # parallel streams per step
     seq_len: int = 128             # truncated-BPTT window (tokens per stream per step)
-    lr: float = 2e-3               # peak AdamW learning rate
-    weight_decay: float = 0.01     # AdamW decoupled weight decay, applied to matrices only
+    optimizer: str = "adamw"       # adamw, or plain sgd (Zaremba et al.'s recipe, with the step schedule)
+    lr: float = 2e-3               # peak learning rate
+    weight_decay: float = 0.01     # decoupled (AdamW) or L2 (SGD) weight decay, applied to matrices only
     betas: tuple[float, float] = (0.9, 0.99)  # AdamW moment decay rates
+    momentum: float = 0.0          # SGD momentum (0: plain SGD)
     grad_clip: float = 1.0         # global gradient-norm clip (Pascanu et al. 2013); 0 turns it off
     warmup_steps: int = 100        # linear warm-up from 0 to lr
-    schedule: str = "cosine"       # after warm-up: cosine (to min_lr_ratio*lr at max_steps), plateau or constant
+    schedule: str = "cosine"       # after warm-up: cosine (to min_lr_ratio*lr at max_steps), plateau, step or constant
     min_lr_ratio: float = 0.05     # floor of the cosine decay, as a share of lr
     plateau_factor: float = 0.5    # plateau: multiply lr by this when validation stops improving
     plateau_patience: int = 2      # plateau: evaluations without improvement before decaying
+    decay_start: int = 0           # step: the first decay happens at this optimiser step
+    decay_every: int = 1000        # step: then again every this many steps
+    decay_factor: float = 0.5      # step: multiply lr by this at each decay
     max_steps: int = 2000          # optimiser steps budget
     minutes: float = 0.0           # wall-clock budget; 0 means none
     eval_every: int = 200          # steps between validations (and checkpoints)
@@ -168,7 +174,9 @@ class TrainConfig(_Config):
     def validate(self) -> None:
         check_range("batch_size", self.batch_size, 1, 65_536, integer=True)
         check_range("seq_len", self.seq_len, 1, 100_000, integer=True)
-        check_range("lr", self.lr, 0.0, 10.0, low_open=True)
+        check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        check_range("lr", self.lr, 0.0, 100.0, low_open=True)
+        check_range("momentum", self.momentum, 0.0, 0.999)
         check_range("weight_decay", self.weight_decay, 0.0, 10.0)
         if not isinstance(self.betas, (list, tuple)) or len(self.betas) != 2:
             raise StudioError(f"betas must be two numbers in [0, 1], got {self.betas!r}")
@@ -181,6 +189,9 @@ class TrainConfig(_Config):
         check_range("min_lr_ratio", self.min_lr_ratio, 0.0, 1.0)
         check_range("plateau_factor", self.plateau_factor, 0.0, 1.0, low_open=True)
         check_range("plateau_patience", self.plateau_patience, 0, 1000, integer=True)
+        check_range("decay_start", self.decay_start, 0, 100_000_000, integer=True)
+        check_range("decay_every", self.decay_every, 1, 100_000_000, integer=True)
+        check_range("decay_factor", self.decay_factor, 0.0, 1.0, low_open=True)
         check_range("max_steps", self.max_steps, 1, 100_000_000, integer=True)
         check_range("minutes", self.minutes, 0.0, 1e6)
         check_range("eval_every", self.eval_every, 1, 100_000_000, integer=True)

@@ -1,4 +1,4 @@
-"""Learning-rate schedules: linear warm-up, then cosine decay, reduce-on-plateau, or constant.
+"""Learning-rate schedules: linear warm-up, then cosine decay, reduce-on-plateau, step decay, or constant.
 
 A small class of our own rather than ``torch.optim.lr_scheduler``: the plateau rule needs validation results and
 the warm-up must compose with it, and the whole state must be JSON for the checkpoint.
@@ -37,6 +37,9 @@ class LRSchedule:
             return c.min_lr_ratio + (1 - c.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
         if c.schedule == "plateau":
             return self.plateau_scale
+        if c.schedule == "step" and step >= c.decay_start:
+            # Zaremba et al.'s epochs: full rate until decay_start, then decay_factor once more every decay_every.
+            return c.decay_factor ** ((step - c.decay_start) // c.decay_every + 1)
         return 1.0
 
     def observe(self, valid_loss: float) -> bool:

@@ -1,4 +1,4 @@
-"""The Trainer: truncated BPTT over contiguous streams, AdamW, clipping, schedules, evaluation, checkpoints.
+"""The Trainer: truncated BPTT over contiguous streams, AdamW or SGD, clipping, schedules, evaluation, checkpoints.
 
 It knows nothing model-specific beyond "tokens in, logits and state out", and reports through callbacks that
 receive ``TrainEvent``s, so the CLI's progress bar, the metrics log and (later) the UI's live curve all hear the
@@ -161,6 +161,8 @@ class Trainer:
         groups = [{"params": decay, "weight_decay": self.config.weight_decay},
                   {"params": no_decay, "weight_decay": 0.0}]
         fused = self.device.type == "cuda"
+        if self.config.optimizer == "sgd":
+            return torch.optim.SGD(groups, lr=self.config.lr, momentum=self.config.momentum, fused=fused)
         return torch.optim.AdamW(groups, lr=self.config.lr, betas=self.config.betas, fused=fused)
 
     def _start_epoch(self) -> None:

@@ -124,16 +124,36 @@ def test_tiny_model_overfits_tiny_corpus(tmp_path: Path) -> None:
     assert result.stop_reason == "max_steps" and result.steps == 150
 
 
+def test_sgd_with_the_step_schedule_learns_and_decays_on_time(tmp_path: Path) -> None:
+    """Zaremba et al.'s recipe: plain SGD, full rate until decay_start, then halved every decay_every steps."""
+    corpus = tmp_path / "fox.txt"
+    corpus.write_text(("the quick brown fox jumps over the lazy dog. " * 7)[:300], encoding="utf-8")
+    rec = _Recorder()
+    train_text(corpus, tmp_path / "run", TINY_MODEL, TokenizerConfig(kind="char"),
+               config(optimizer="sgd", lr=20.0, schedule="step", decay_start=30, decay_every=20, max_steps=80,
+                      eval_every=40), callbacks=[rec], command="test")
+    lrs = {e.step: e.data["lr"] for e in rec.events if e.kind == "step"}
+    assert lrs[1] == lrs[30] == 20.0
+    assert lrs[31] == lrs[50] == 10.0 and lrs[51] == lrs[70] == 5.0 and lrs[71] == 2.5
+    early = sum(rec.losses[s] for s in range(1, 6)) / 5
+    late = sum(rec.losses[s] for s in range(71, 81)) / 10
+    assert late < early - 1.0, f"SGD loss only fell from {early:.3f} to {late:.3f}"
+
+
 # -- exact resume ------------------------------------------------------------------------------------------------
-def _resume_config() -> TrainConfig:
+def _resume_config(optimizer: str = "adamw") -> TrainConfig:
     # batch 8 x seq 16 over ~3.4k characters: ~23 windows per epoch, so 50 steps cross two epoch boundaries (fresh
     # random offsets), evaluations happen before and after the stop, and the cosine schedule is mid-way.
+    if optimizer == "sgd":  # SGD with momentum (a buffer to carry over) under the step schedule, decaying at 20, 30..
+        return config(batch_size=8, optimizer="sgd", lr=1.0, momentum=0.5, warmup_steps=0, schedule="step",
+                      decay_start=20, decay_every=10, max_steps=50, eval_every=7)
     return config(batch_size=8, lr=5e-3, warmup_steps=5, schedule="cosine", max_steps=50, eval_every=7)
 
 
-def test_resume_continues_exactly(tmp_path: Path, corpus: Path, trainers: list) -> None:
+@pytest.mark.parametrize("optimizer", ["adamw", "sgd"])
+def test_resume_continues_exactly(tmp_path: Path, corpus: Path, trainers: list, optimizer: str) -> None:
     full = _Recorder()
-    whole = train_text(corpus, tmp_path / "whole", DROPOUT_MODEL, TokenizerConfig(), _resume_config(),
+    whole = train_text(corpus, tmp_path / "whole", DROPOUT_MODEL, TokenizerConfig(), _resume_config(optimizer),
                        callbacks=[full], command="test")
     assert whole.steps == 50 and len(full.evals) >= 7
 
@@ -145,7 +165,7 @@ def test_resume_continues_exactly(tmp_path: Path, corpus: Path, trainers: list) 
         if event.kind == "step" and event.step == stop_at:
             trainers[-1].request_stop()
 
-    stopped = train_text(corpus, tmp_path / "split", DROPOUT_MODEL, TokenizerConfig(), _resume_config(),
+    stopped = train_text(corpus, tmp_path / "split", DROPOUT_MODEL, TokenizerConfig(), _resume_config(optimizer),
                          callbacks=[first, stopper], command="test")
     assert stopped.stop_reason == "stopped" and stopped.steps == stop_at
     assert "end" in first.kinds() and max(first.losses) == stop_at

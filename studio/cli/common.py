@@ -30,8 +30,10 @@ def train_config_from_args(args: argparse.Namespace) -> Any:
     from studio.config import TrainConfig
 
     budget = {k: v for k, v in (("max_steps", args.max_steps), ("minutes", args.minutes)) if v is not None}
-    return TrainConfig(batch_size=args.batch_size, seq_len=args.seq_len, lr=args.lr, weight_decay=args.weight_decay,
-                       grad_clip=args.grad_clip, warmup_steps=args.warmup, schedule=args.schedule,
+    return TrainConfig(batch_size=args.batch_size, seq_len=args.seq_len, optimizer=args.optimizer, lr=args.lr,
+                       momentum=args.momentum, weight_decay=args.weight_decay, grad_clip=args.grad_clip,
+                       warmup_steps=args.warmup, schedule=args.schedule, decay_start=args.decay_start,
+                       decay_every=args.decay_every, decay_factor=args.decay_factor,
                        eval_every=args.eval_every, eval_tokens=args.eval_tokens, patience=args.patience,
                        valid_fraction=args.valid_fraction, seed=args.seed, device=args.device, amp=not args.no_amp,
                        **budget)

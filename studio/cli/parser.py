@@ -37,11 +37,19 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("training")
     g.add_argument("--batch-size", type=int, default=64, help="parallel streams per step, 1..65536 (default 64)")
     g.add_argument("--seq-len", type=int, default=128, help="BPTT window in tokens, 1..100000 (default 128)")
-    g.add_argument("--lr", type=float, default=2e-3, help="peak AdamW learning rate, (0, 10] (default 2e-3)")
-    g.add_argument("--weight-decay", type=float, default=0.01, help="AdamW weight decay, 0..10 (default 0.01)")
+    g.add_argument("--optimizer", default="adamw", help="adamw or sgd (default adamw)")
+    g.add_argument("--lr", type=float, default=2e-3, help="peak learning rate, (0, 100] (default 2e-3)")
+    g.add_argument("--momentum", type=float, default=0.0, help="SGD momentum, 0..0.999 (default 0)")
+    g.add_argument("--weight-decay", type=float, default=0.01, help="weight decay of matrices, 0..10 (default 0.01)")
     g.add_argument("--grad-clip", type=float, default=1.0, help="gradient-norm clip, 0 (off)..1e6 (default 1)")
     g.add_argument("--warmup", type=int, default=100, help="linear warm-up steps, >= 0 (default 100)")
-    g.add_argument("--schedule", default="cosine", help="after warm-up: cosine, plateau or constant (default cosine)")
+    g.add_argument("--schedule", default="cosine",
+                   help="after warm-up: cosine, plateau, step or constant (default cosine)")
+    g.add_argument("--decay-start", type=int, default=0, help="step schedule: first decay at this step (default 0)")
+    g.add_argument("--decay-every", type=int, default=1000,
+                   help="step schedule: steps between decays, >= 1 (default 1000)")
+    g.add_argument("--decay-factor", type=float, default=0.5,
+                   help="step schedule: lr multiplier per decay, (0, 1] (default 0.5)")
     g.add_argument("--max-steps", type=int, default=None, help="optimiser steps, >= 1 (default 2000)")
     g.add_argument("--minutes", type=float, default=None, help="wall-clock budget in minutes, >= 0 (0: none)")
     g.add_argument("--eval-every", type=int, default=200, help="steps between validations, >= 1 (default 200)")

@@ -19,7 +19,7 @@ from studio.errors import StudioError
 
 def cmd_train_text(args: argparse.Namespace) -> int:
     from studio.cli_progress import ProgressBar
-    from studio.config import TokenizerConfig, TrainConfig
+    from studio.config import TokenizerConfig
     from studio.text_training import train_text
     from studio.train_log import MetricsLog
 
@@ -39,12 +39,7 @@ def cmd_train_text(args: argparse.Namespace) -> int:
 
         ModelConfig(vocab_size=2, **model_config)
         tokenizer_config = TokenizerConfig(kind=args.tokenizer, vocab_size=args.vocab_size, min_count=args.min_count)
-        train_config = TrainConfig(batch_size=args.batch_size, seq_len=args.seq_len, lr=args.lr,
-                                   weight_decay=args.weight_decay, grad_clip=args.grad_clip,
-                                   warmup_steps=args.warmup, schedule=args.schedule, eval_every=args.eval_every,
-                                   eval_tokens=args.eval_tokens, patience=args.patience,
-                                   valid_fraction=args.valid_fraction, seed=args.seed, device=args.device,
-                                   amp=not args.no_amp, **budget)
+        train_config = train_config_from_args(args)
 
     def show_notes(data: Any) -> None:
         for note in data.notes:
