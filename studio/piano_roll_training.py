@@ -186,3 +186,74 @@ def train_piano_roll(model_config: PianoRollConfig, train_config: RollTrainConfi
     model.load_state_dict(best_state)
     model.eval()
     return RollResult(model, best, best_epoch, epoch, time.monotonic() - started, reason, history)
+
+
+# -- corpora and bundles ---------------------------------------------------------------------------------------------
+SOPRANO_MIDDLE = 72  # C5: the middle of a soprano's (or a tune's) range, where a fresh piece's top line should sit
+
+
+def data_profile(rolls: Sequence[torch.Tensor]) -> dict[str, Any]:
+    """What composing needs to know about a training set: its common tonic, top-voice register and the octave
+    shift to concert pitch (``studio.piano_roll_compose`` moves inputs there and results back).
+
+    ``tonic`` is the pitch class that at least 80% of the pieces are estimated to be in (JSB Chorales: 0, all in
+    C), else None; ``top_median`` the median MIDI pitch of the highest sounding key over all frames;
+    ``concert_shift`` the whole octaves that move that median nearest to C5 (JSB sits an octave high: -12).
+    """
+    from studio.music.frame_roll import estimate_roll_tonic, top_line
+
+    tonics = [estimate_roll_tonic(r) for r in rolls if bool(r.any())]
+    common = max(set(tonics), key=tonics.count) if tonics else None
+    tonic = common if tonics and tonics.count(common) >= 0.8 * len(tonics) else None
+    tops = sorted(k + LOWEST_MIDI for r in rolls for k in top_line(r) if k is not None)
+    top_median = float(tops[len(tops) // 2]) if tops else float(SOPRANO_MIDDLE)
+    return {"tonic": tonic, "top_median": top_median,
+            "concert_shift": -12 * round((top_median - SOPRANO_MIDDLE) / 12)}
+
+
+def rolls_from_music(paths: Sequence[str | Path], frames_per_beat: int,
+                     valid_fraction: float = 0.1) -> tuple[dict[str, list[torch.Tensor]], list[str]]:
+    """A folder (or files) of MIDI/MusicXML/ABC/kern as train/valid frame rolls, split by a hash of each file name.
+
+    Returns the splits and one line per skipped file (unreadable, or no notes on the piano); a bad file never
+    stops the others.
+    """
+    from studio.music.frame_roll import midi_to_frames
+    from studio.music.leadsheet_corpus import music_files
+    from studio.music.midi_io import load_midi
+    from studio.poly_training import split_pieces
+
+    names, rolls, skipped = [], [], []
+    for path in paths:
+        for file in music_files(path):
+            try:
+                roll = midi_to_frames(load_midi(file), frames_per_beat)
+            except StudioError as err:
+                skipped.append(f"{file}: {err}")
+                continue
+            if roll.shape[0] < 2 or not bool(roll.any()):
+                skipped.append(f"{file}: no notes on the piano's 88 keys")
+                continue
+            names.append(str(file))
+            rolls.append(roll)
+    if len(rolls) < 2:
+        raise StudioError(f"a piano-roll model needs at least 2 usable pieces (one to validate on); got {len(rolls)}")
+    train, valid = split_pieces(names, valid_fraction)
+    return {"train": [rolls[i] for i in train], "valid": [rolls[i] for i in valid], "test": []}, skipped
+
+
+def save_roll_model(result: RollResult, out: str | Path, card: dict[str, Any], dtype: str = "float32") -> Path:
+    """Write the selected model as a bundle (``out/model.json`` + ``model.safetensors``) that
+    ``studio.piano_roll_compose.load_roll_model`` reads. ``card`` adds the caller's entries (corpus, command...)."""
+    from studio.checkpoint import Bundle, write_bundle
+    from studio.loading import DTYPES
+
+    if dtype not in DTYPES:
+        raise StudioError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
+    weights = {k: v.detach().to("cpu", DTYPES[dtype]).contiguous() for k, v in result.model.state_dict().items()}
+    full = {"model_kind": "piano_roll", "model_config": result.model.config.to_dict(),
+            "metrics": {"valid_nats_per_frame": result.best_valid, "best_epoch": result.best_epoch,
+                        "epochs": result.epochs, "train_seconds": round(result.seconds, 1),
+                        "stop_reason": result.stop_reason},
+            **card}
+    return write_bundle(out, Bundle(card=full, weights=weights))

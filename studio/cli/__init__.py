@@ -13,6 +13,7 @@ import sys
 from studio.cli.common import EXIT_INTERRUPTED, EXIT_USAGE
 from studio.cli.music import cmd_compose, cmd_train_leadsheet, cmd_train_midi
 from studio.cli.parser import build_parser
+from studio.cli.rolls import cmd_train_rolls
 from studio.cli.text import cmd_eval, cmd_finetune, cmd_models, cmd_train_text, cmd_write
 from studio.errors import StudioError
 
@@ -36,6 +37,8 @@ def main(argv: list[str] | None = None) -> int:
                 return cmd_train_leadsheet(args)
             if args.domain == "midi":
                 return cmd_train_midi(args)
+            if args.domain == "rolls":
+                return cmd_train_rolls(args)
             if args.domain != "text":
                 parser.error("say what to train: studio train text --corpus FILE, or studio train leadsheet")
             return cmd_train_text(args)

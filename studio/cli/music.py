@@ -99,6 +99,16 @@ def cmd_compose(args: argparse.Namespace) -> int:
     bad = [f for f in formats if f not in FORMATS]
     if bad or not formats:
         raise StudioError(f"--formats {args.formats!r}: choose from {', '.join(FORMATS)}")
+    kind = read_card(resolve_model(args.model)).get("model_kind")
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise StudioError(f"--out {out} exists and is not a folder")
+    if kind == "piano_roll":
+        from studio.cli.rolls import compose_rolls_cli
+
+        return compose_rolls_cli(args, formats, out)
+    if args.melody:
+        raise StudioError(f"--melody is harmonised by piano-roll models (e.g. --model jsb); {args.model} is not one")
     check_range("tempo", args.tempo, 20, 400)
     check_range("swing", args.swing, 0.5, 0.8)
     check_range("choruses", args.choruses, 1, 64, integer=True)
@@ -107,10 +117,6 @@ def cmd_compose(args: argparse.Namespace) -> int:
                               or args.beam > 1 else 0.9, top_k=args.top_k, top_p=args.top_p, greedy=args.greedy,
                               beams=args.beam, repetition_penalty=args.repetition_penalty,
                               num_samples=args.num_samples, seed=args.seed)
-    kind = read_card(resolve_model(args.model)).get("model_kind")
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise StudioError(f"--out {out} exists and is not a folder")
     if kind == "polyphonic":
         return _compose_polyphonic(args, config, formats, out)
     if args.primer:
@@ -224,14 +230,14 @@ def finetune_music(args: argparse.Namespace, kind: str, out: Path, train_config:
                                   corpus_card={"path": str(args.corpus), "files": len(report.used),
                                                "skipped": len(report.skipped)})
     else:
-        from studio.music.leadsheet_corpus import MIDI_SUFFIXES, music_files
-        from studio.music.midi_io import load_midi, load_score, score_to_midi
+        from studio.music.leadsheet_corpus import music_files
+        from studio.music.midi_io import load_midi
         from studio.poly_training import train_polyphonic
 
         pieces, skipped = [], 0
         for file in music_files(corpus):
             try:
-                midi = load_midi(file) if file.suffix.lower() in MIDI_SUFFIXES else score_to_midi(load_score(file))
+                midi = load_midi(file)
             except StudioError as err:
                 print(f"note: skipped {file}: {err}", file=sys.stderr)
                 skipped += 1

@@ -114,6 +114,35 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_options(poly)
     _add_train_options(poly)
 
+    rolls = train_sub.add_parser("rolls", help="train a piano-roll model (88 keys per frame, Boulanger-Lewandowski "
+                                 "and Chung et al.) on a .json data set or on MIDI/MusicXML/ABC/kern files")
+    rolls.add_argument("--data", action="append", default=[], required=True,
+                       help="a Boulanger-Lewandowski .json (train/valid/test splits of MIDI numbers per frame), or "
+                       "a file or folder of music files (split 90/10 by file name); repeatable for music files")
+    rolls.add_argument("--frames-per-beat", type=int, default=1,
+                       help="frame grid, 1..16: 1 = quarter notes (JSB Chorales), 2 = eighths (Nottingham)")
+    rolls.add_argument("--out", default="runs/rolls", help="run folder; the model goes to OUT/best "
+                       "(default runs/rolls)")
+    g = rolls.add_argument_group("model")
+    g.add_argument("--cell", default="lstm", help="rnn (tanh), lstm or gru (default lstm)")
+    g.add_argument("--layers", type=int, default=1, help="stacked recurrent layers, 1..16 (default 1)")
+    g.add_argument("--hidden", type=int, default=300, help="hidden units per layer, 1..65536 (default 300)")
+    g.add_argument("--dropout", type=float, default=0.3,
+                   help="output and between-layer dropout, 0..0.95; the input gets half (default 0.3)")
+    g = rolls.add_argument_group("training")
+    g.add_argument("--lr", type=float, default=1e-2, help="AdamW learning rate, (0, 1] (default 1e-2)")
+    g.add_argument("--weight-decay", type=float, default=1e-4, help="AdamW weight decay, 0..1 (default 1e-4)")
+    g.add_argument("--batch-size", type=int, default=8, help="pieces per step, 1..4096 (default 8)")
+    g.add_argument("--minutes", type=float, default=3.0, help="wall-clock budget, >= 0 (0: none; default 3)")
+    g.add_argument("--max-epochs", type=int, default=500, help="passes over the data, >= 1 (default 500)")
+    g.add_argument("--patience", type=int, default=20,
+                   help="stop after this many epochs without a better validation loss, >= 0 (0: never)")
+    g.add_argument("--bucket", action="store_true", help="batch pieces of similar length (less padding)")
+    g.add_argument("--transpose", type=int, default=0, help="augment: shift pieces up to +-N semitones, 0..12")
+    g.add_argument("--seed", type=int, default=0, help="random seed, >= 0 (default 0)")
+    g.add_argument("--threads", type=int, default=0, help="CPU threads for torch, 0 = torch's default")
+    g.add_argument("--save-dtype", default="float32", help="float32, float16 or bfloat16 (default float32)")
+
     comp = sub.add_parser("compose", help="compose music: blues improvisations over a chart with a band, or "
                           "continuations of a primer with a polyphonic model")
     comp.add_argument("--model", default="blues", help="blues (or another lead-sheet model) for --chart; chorale "
@@ -132,9 +161,14 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--lead-program", type=int, default=66, help="General MIDI program of the lead, 0..127 "
                    "(default 66, tenor sax)")
     g.add_argument("--key-lock", action="store_true", help="keep the lead on the blues scale of --key")
-    g = comp.add_argument_group("polyphonic models")
+    g = comp.add_argument_group("polyphonic and piano-roll models")
     g.add_argument("--primer", default=None, help="a MIDI/MusicXML file to continue")
     g.add_argument("--tokens", type=int, default=512, help="tokens to add to the primer, 1..100000 (default 512)")
+    g.add_argument("--melody", default=None, help="piano-roll models: a MIDI/MusicXML file whose top line to "
+                   "harmonise (e.g. a hymn tune under --model jsb)")
+    g.add_argument("--frames", type=int, default=64, help="piano-roll models: frames to add, 1..4000 (default 64)")
+    g.add_argument("--max-notes", type=int, default=4,
+                   help="piano-roll models: keys sounding at once at most, 0 (no cap)..88 (default 4)")
     g = comp.add_argument_group("sampling and search (as in studio write)")
     g.add_argument("--temperature", type=float, default=None, help="softmax temperature, (0, 100] (default 0.9)")
     g.add_argument("--top-k", type=int, default=None, help="top-k, 0..1000000 (0: off)")

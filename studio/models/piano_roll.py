@@ -9,6 +9,7 @@ the 88 keys, in nats per time step, averaged over the frames that are not paddin
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -100,11 +101,33 @@ class PianoRollModel(nn.Module):
         -------
         logits : Tensor, shape (batch, time, keys); ``sigmoid(logits[b, t])`` predicts ``rolls[b, t]``.
         """
-        x = self.shifted_inputs(rolls)
+        logits, _ = self.read(self.shifted_inputs(rolls))
+        return logits
+
+    def read(self, inputs: torch.Tensor, state: Any = None) -> tuple[torch.Tensor, Any]:
+        """Run the network over input frames (each the frame before the one predicted), from ``state``.
+
+        Parameters
+        ----------
+        inputs : Tensor, shape (batch, time, keys), 0/1 floats
+        state : the recurrent state from a previous call, or None for the start of a piece
+
+        Returns
+        -------
+        logits : Tensor, shape (batch, time, keys)
+        state : the state after the last input (a tensor, or an (h, c) pair for the LSTM)
+        """
+        x = inputs
         if self.projection is not None:
             x = torch.tanh(self.projection(x))
-        out, _ = self.rnn(self.dropout_input(x))
-        return self.decoder(self.dropout_output(out))
+        out, state = self.rnn(self.dropout_input(x), state)
+        return self.decoder(self.dropout_output(out)), state
+
+    def first_input(self, batch: int) -> torch.Tensor:
+        """The input before a piece's first frame (zeros, or the learned initial frame): shape (batch, 1, keys)."""
+        if self.initial_frame is not None:
+            return self.initial_frame.detach().expand(batch, 1, -1)
+        return self.decoder.weight.new_zeros(batch, 1, self.config.keys)
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())

@@ -55,6 +55,17 @@ class LeadSheetEvents:
         return len(self.tokens)
 
 
+def key_scores(hist: np.ndarray) -> np.ndarray:
+    """How well a pitch-class histogram (shape (12,), index 0 = C) fits each tonic, major or minor: shape (12,).
+
+    The score of tonic ``t`` is the larger of the histogram's correlations with the Krumhansl-Kessler major and
+    minor profiles rotated to ``t``; a flat histogram scores 0 everywhere.
+    """
+    scores = np.array([max(np.corrcoef(np.roll(hist, -tonic), _MAJOR_PROFILE)[0, 1],
+                           np.corrcoef(np.roll(hist, -tonic), _MINOR_PROFILE)[0, 1]) for tonic in range(12)])
+    return np.nan_to_num(scores, nan=0.0)
+
+
 def estimate_tonic(sheet: LeadSheet) -> int:
     """The tonic pitch class (0 = C) of a lead sheet.
 
@@ -73,9 +84,7 @@ def estimate_tonic(sheet: LeadSheet) -> int:
                 hist[pc] += 0.5 * STEPS_PER_BAR / len(bar)
     if not hist.any():
         return 0
-    scores = np.array([max(np.corrcoef(np.roll(hist, -tonic), _MAJOR_PROFILE)[0, 1],
-                           np.corrcoef(np.roll(hist, -tonic), _MINOR_PROFILE)[0, 1]) for tonic in range(12)])
-    scores = np.nan_to_num(scores, nan=0.0)  # a flat histogram has no correlation
+    scores = key_scores(hist)
     if real:
         scores[real[0].root] += _EDGE_CHORD_BONUS
         scores[real[-1].root] += _EDGE_CHORD_BONUS

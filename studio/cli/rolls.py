@@ -1,0 +1,121 @@
+"""``studio train rolls`` and ``studio compose`` with a piano-roll model: the faces of ``studio.piano_roll_training``
+and ``studio.piano_roll_compose``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from studio.cli.common import atomic_write
+from studio.errors import StudioError
+
+
+def cmd_train_rolls(args: argparse.Namespace) -> int:
+    import torch
+
+    from studio.config import check_range
+    from studio.models.piano_roll import PianoRollConfig
+    from studio.piano_roll_training import (
+        RollTrainConfig,
+        data_profile,
+        evaluate_rolls,
+        load_splits,
+        rolls_from_music,
+        save_roll_model,
+        train_piano_roll,
+    )
+
+    check_range("frames_per_beat", args.frames_per_beat, 1, 16, integer=True)
+    check_range("lr", args.lr, 0.0, 1.0, low_open=True)
+    check_range("weight_decay", args.weight_decay, 0.0, 1.0)
+    check_range("batch_size", args.batch_size, 1, 4096, integer=True)
+    check_range("minutes", args.minutes, 0.0, 1e6)
+    check_range("max_epochs", args.max_epochs, 1, 1_000_000, integer=True)
+    check_range("patience", args.patience, 0, 1_000_000, integer=True)
+    check_range("transpose", args.transpose, 0, 12, integer=True)
+    check_range("seed", args.seed, 0, 2**63 - 1, integer=True)
+    check_range("threads", args.threads, 0, 1024, integer=True)
+    model_config = PianoRollConfig(cell=args.cell, num_layers=args.layers, hidden_size=args.hidden,
+                                   dropout_input=args.dropout / 2, dropout_between=args.dropout,
+                                   dropout_output=args.dropout)
+    out = Path(args.out)
+    if (out / "best").exists():
+        raise StudioError(f"{out} already holds a model; choose another --out")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    jsons = [d for d in args.data if d.lower().endswith(".json")]
+    if jsons and len(args.data) > 1:
+        raise StudioError("--data takes one .json data set, or music files and folders, not both")
+    if jsons:
+        splits, skipped = load_splits(jsons[0]), []
+    else:
+        splits, skipped = rolls_from_music(args.data, args.frames_per_beat)
+    for line in skipped:
+        print(f"note: skipped {line}", file=sys.stderr)
+    print(", ".join(f"{k} {len(v)} pieces / {sum(r.shape[0] for r in v):,} frames" for k, v in splits.items() if v),
+          file=sys.stderr)
+    train_config = RollTrainConfig(batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
+                                   max_epochs=args.max_epochs, minutes=args.minutes, patience=args.patience,
+                                   transpose=args.transpose, bucket=args.bucket, seed=args.seed)
+
+    def show(row: dict[str, Any]) -> None:
+        print(f"epoch {row['epoch']:4d}  train {row['train']:.3f}  valid {row['valid']:.3f}  lr {row['lr']:.2g}  "
+              f"{row['seconds']:.0f} s", file=sys.stderr, flush=True)
+
+    started = time.time()
+    result = train_piano_roll(model_config, train_config, splits["train"], splits["valid"], on_epoch=show)
+    metrics: dict[str, Any] = {}
+    if splits.get("test"):
+        metrics["test_nats_per_frame"] = evaluate_rolls(result.model, splits["test"])
+    card = {"name": out.name, "frames_per_beat": args.frames_per_beat, "data": data_profile(splits["train"]),
+            "corpus": {"paths": [str(d) for d in args.data], "skipped": len(skipped),
+                       **{f"{k}_pieces": len(v) for k, v in splits.items()}},
+            "train_config": vars(train_config), "command": "studio " + shlex.join(sys.argv[1:])}
+    path = save_roll_model(result, out / "best", card, dtype=args.save_dtype)
+    if metrics:  # the test figure joins the card's metrics (read, amend, rewrite: still one atomic write)
+        from studio.checkpoint import read_bundle, write_bundle
+
+        bundle = read_bundle(path)
+        bundle.card["metrics"].update(metrics)
+        write_bundle(path, bundle)
+    atomic_write(out / "history.json", json.dumps(result.history, indent=1))
+    test = f", test {metrics['test_nats_per_frame']:.3f}" if metrics else ""
+    print(f"best epoch {result.best_epoch} of {result.epochs} ({result.stop_reason}): valid "
+          f"{result.best_valid:.3f}{test} nats per frame; {time.time() - started:.0f} s; model in {path}")
+    return 0
+
+
+def compose_rolls_cli(args: argparse.Namespace, formats: list[str], out: Path) -> int:
+    """``studio compose`` for a piano-roll model: continue --primer, harmonise --melody, or start a piece."""
+    from studio.music.export import piano_roll_png, write_midi, write_wav
+    from studio.music.midi_io import load_midi
+    from studio.piano_roll_compose import RollRequest, compose_rolls, load_roll_model
+
+    if args.chart != "12-bar" or args.beam > 1 or args.top_k or args.top_p:
+        raise StudioError("piano-roll models take --primer or --melody, --frames, --temperature, --max-notes and "
+                          "--seed; --chart, --beam, --top-k and --top-p are for the other models")
+    model = load_roll_model(args.model, device=args.device)
+    request = RollRequest(frames=args.frames, temperature=1.0 if args.temperature is None else args.temperature,
+                          max_notes=args.max_notes, num_samples=args.num_samples, seed=args.seed)
+    primer = load_midi(args.primer) if args.primer else None
+    melody = load_midi(args.melody) if args.melody else None
+    pieces = compose_rolls(model, request, primer=primer, melody=melody)
+    out.mkdir(parents=True, exist_ok=True)
+    for piece in pieces:
+        stem = out / f"{Path(str(args.model)).name}-{piece.seed}-{piece.params['sample']:03d}"
+        if "mid" in formats:
+            write_midi(piece.midi, stem.with_suffix(".mid"))
+        if "wav" in formats:
+            write_wav(piece.midi, stem.with_suffix(".wav"))
+        if "png" in formats:
+            piano_roll_png(piece.midi, stem.with_suffix(".png"), title=stem.name)
+        atomic_write(stem.with_suffix(".json"), json.dumps({**piece.params, "logprob": piece.logprob}, indent=2))
+        notes = sum(len(inst.notes) for inst in piece.midi.instruments)
+        print(f"{stem.name}: {notes} notes, {piece.midi.get_end_time():.1f} s ({piece.params['mode']})")
+    print(f"wrote {len(pieces)} piece(s) to {out} (seed {pieces[0].seed})", file=sys.stderr)
+    return 0

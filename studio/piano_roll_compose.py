@@ -1,0 +1,238 @@
+"""Compose with a piano-roll model: continue a primer, start a piece, or harmonise a melody.
+
+A piano-roll model (``studio.models.piano_roll``) gives, for the next frame, 88 independent probabilities. A frame is
+drawn key by key (each a coin with its probability, sharpened or flattened by the temperature); ``max_notes`` keeps
+the most probable of the drawn keys when too many sound at once (a chorale has four voices).
+
+Harmonising clamps the melody: at each frame the melody's key is on and every key above it off, and the keys below
+are drawn. Because the keys of a frame are independent given the past, this is exact conditioning on "the top voice
+is the melody", not an approximation; the model cannot look ahead, so the harmony follows the tune as it unfolds.
+
+Keys and registers: Boulanger-Lewandowski's JSB Chorales are all transposed to C (major or minor) and sit an octave
+above concert pitch. A model card records its data's tonic and register (``"data"``), and an input is moved there
+(the smallest shift to the data's tonic, then whole octaves to its register) and the result moved back, so a
+melody in A major is harmonised in A major at the pitch it was written.
+"""
+
+from __future__ import annotations
+
+import secrets
+import statistics
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pretty_midi
+import torch
+
+from studio.checkpoint import read_bundle
+from studio.config import check_range
+from studio.errors import StudioError
+from studio.loading import pick_device, resolve_model
+from studio.models.piano_roll import KEYS, PianoRollConfig, PianoRollModel
+from studio.music.frame_roll import (
+    LOWEST_MIDI,
+    estimate_roll_tonic,
+    first_tempo,
+    frames_to_midi,
+    midi_to_frames,
+    top_line,
+)
+
+KIND = "piano_roll"
+MAX_FRAMES = 4000
+
+
+@dataclass
+class RollModel:
+    """A loaded piano-roll model and what its card says about its data."""
+
+    model: PianoRollModel
+    card: dict[str, Any]
+    path: Path
+    frames_per_beat: int = 1
+    tonic: int | None = None         # pitch class all training pieces were transposed to (JSB: 0, C); None: any
+    top_median: float | None = None  # median MIDI pitch of the training data's top voice
+    concert_shift: int = 0           # semitones that bring the data's register to concert pitch (JSB: -12)
+
+
+def load_roll_model(name_or_path: str | Path, device: str | torch.device = "cpu") -> RollModel:
+    """Load a shipped or local piano-roll model for inference (eval mode, float32)."""
+    path = resolve_model(name_or_path)
+    bundle = read_bundle(path, with_extras=False)
+    card = bundle.card
+    if card.get("model_kind") != KIND:
+        raise StudioError(f"{name_or_path} is not a piano-roll model (model_kind {card.get('model_kind')!r})")
+    try:
+        config = PianoRollConfig.from_dict(card["model_config"])
+        model = PianoRollModel(config)
+        model.load_state_dict({k: v.float() for k, v in bundle.weights.items()})
+    except (KeyError, RuntimeError, TypeError) as err:
+        raise StudioError(f"checkpoint {path}: the weights do not fit the card's model_config ({err})") from err
+    model.to(pick_device(device) if isinstance(device, str) else device).eval()
+    data = card.get("data", {})
+    return RollModel(model, card, bundle.path or path, int(card.get("frames_per_beat", 1)), data.get("tonic"),
+                     data.get("top_median"), int(data.get("concert_shift", 0)))
+
+
+@dataclass
+class RollRequest:
+    """What to compose. Ranges are checked by ``validate`` (and named in its errors)."""
+
+    frames: int = 64             # frames to add after the primer (ignored when harmonising: the melody sets it)
+    temperature: float = 1.0     # divides the logits: < 1 plays safer, > 1 wilder
+    max_notes: int = 4           # at most this many keys per frame, the most probable kept (0: no cap)
+    num_samples: int = 1         # pieces drawn as one batch
+    seed: int | None = None      # None draws one (reported in the result)
+    tempo: float | None = None   # quarter notes per minute; None: the primer's or melody's, else 90
+
+    def validate(self) -> None:
+        check_range("frames", self.frames, 1, MAX_FRAMES, integer=True)
+        check_range("temperature", self.temperature, 0.0, 10.0, low_open=True)
+        check_range("max_notes", self.max_notes, 0, KEYS, integer=True)
+        check_range("num_samples", self.num_samples, 1, 256, integer=True)
+        if self.seed is not None:
+            check_range("seed", self.seed, 0, 2**63 - 1, integer=True)
+        if self.tempo is not None:
+            check_range("tempo", self.tempo, 20.0, 400.0)
+
+
+@dataclass
+class RollPiece:
+    """One composed piece: the whole roll (input included), its MIDI, and how it was made."""
+
+    roll: torch.Tensor          # (frames, 88) bool, at the input's pitch
+    midi: pretty_midi.PrettyMIDI
+    new_frames: int             # frames the model drew (the end of ``roll``)
+    logprob: float              # log-probability of the drawn frames under the model at temperature 1
+    seed: int
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+def _shift_roll(roll: torch.Tensor, shift: int) -> torch.Tensor:
+    """``roll`` moved ``shift`` semitones; a StudioError when notes would leave the keyboard."""
+    if shift == 0 or not bool(roll.any()):
+        return roll.clone()
+    keys = roll.any(0).nonzero().flatten()
+    if int(keys.min()) + shift < 0 or int(keys.max()) + shift >= KEYS:
+        raise StudioError(f"moving the input {shift:+d} semitones would take notes off the piano")
+    return torch.roll(roll, shift, dims=1)
+
+
+def input_shift(model: RollModel, roll: torch.Tensor) -> int:
+    """Semitones that move ``roll`` to the model's training key and register (0 when the card does not say)."""
+    if not bool(roll.any()):
+        return 0
+    shift = 0
+    if model.tonic is not None:
+        shift = (model.tonic - estimate_roll_tonic(roll)) % 12
+        shift = shift - 12 if shift > 6 else shift
+    if model.top_median is not None:
+        tops = [k + LOWEST_MIDI + shift for k in top_line(roll) if k is not None]
+        shift += 12 * round((model.top_median - statistics.median(tops)) / 12)
+    keys = roll.any(0).nonzero().flatten()
+    while int(keys.max()) + shift >= KEYS:  # keep it on the keyboard, an octave at a time
+        shift -= 12
+    while int(keys.min()) + shift < 0:
+        shift += 12
+    return shift
+
+
+def _draw(logits: torch.Tensor, temperature: float, max_notes: int, generator: torch.Generator,
+          melody: torch.Tensor | None) -> torch.Tensor:
+    """One frame per row from (rows, 88) logits: independent coins, the melody clamped, at most ``max_notes`` on.
+
+    ``melody`` is (rows,) long: the key the top voice must play, -1 for a silent frame; None when free.
+    """
+    probs = torch.sigmoid(logits / temperature)
+    frame = torch.rand(probs.shape, generator=generator) < probs
+    if melody is not None:
+        keys = torch.arange(KEYS).expand_as(frame)
+        frame &= keys < melody[:, None]                          # nothing above the melody (or all off at -1)
+        frame |= keys == melody[:, None]                          # the melody itself
+    if max_notes and int(frame.sum(1).max()) > max_notes:
+        rank = torch.where(frame, probs, torch.full_like(probs, -1.0))
+        if melody is not None:
+            rank = torch.where(torch.arange(KEYS) == melody[:, None], torch.full_like(probs, 2.0), rank)
+        keep = rank.topk(max_notes, dim=1).indices
+        frame &= torch.zeros_like(frame).scatter_(1, keep, True)
+    return frame
+
+
+def _keep_written_melody(midi: pretty_midi.PrettyMIDI, source: pretty_midi.PrettyMIDI) -> None:
+    """Put the melody back as written (passing eighths and all) when the source is one line at one tempo.
+
+    The grid keeps only the notes sounding on each frame; a single-part source whose timing the output shares can
+    be copied whole instead. A multi-part source (a full chorale, a song with accompaniment) keeps the grid's top
+    line, since which of its notes are "the melody" between frames is not known.
+    """
+    pitched = [i for i in source.instruments if not i.is_drum and i.notes]
+    if len(pitched) != 1 or len(source.get_tempo_changes()[1]) > 1:
+        return
+    for instrument in midi.instruments:
+        if instrument.name == "melody":
+            instrument.notes = [pretty_midi.Note(n.velocity, n.pitch, n.start, n.end) for n in pitched[0].notes]
+
+
+@torch.inference_mode()
+def compose_rolls(model: RollModel, request: RollRequest, primer: pretty_midi.PrettyMIDI | None = None,
+                  melody: pretty_midi.PrettyMIDI | None = None) -> list[RollPiece]:
+    """Continue ``primer`` (or start a piece when both are None) by ``request.frames``, or harmonise the top line of
+    ``melody``; ``request.num_samples`` pieces, drawn as one batch."""
+    request.validate()
+    if primer is not None and melody is not None:
+        raise StudioError("give a primer to continue or a melody to harmonise, not both")
+    fpb = model.frames_per_beat
+    source = primer if primer is not None else melody
+    given = midi_to_frames(source, fpb) if source is not None else torch.zeros(0, KEYS)
+    if source is not None and not bool(given.any()):
+        raise StudioError("the primer has no notes on the piano's 88 keys" if primer is not None
+                          else "the melody has no notes on the piano's 88 keys")
+    if given.shape[0] > MAX_FRAMES:
+        raise StudioError(f"the input is {given.shape[0]} frames long; at most {MAX_FRAMES} are read")
+    shift = input_shift(model, given)
+    moved = _shift_roll(given, shift)
+    out_shift = -shift if source is not None else model.concert_shift
+    seed = request.seed if request.seed is not None else secrets.randbelow(2**31)
+    generator = torch.Generator().manual_seed(seed)
+    rows, net = request.num_samples, model.model
+    device = next(net.parameters()).device
+    tempo = request.tempo or (first_tempo(source) if source is not None else 90.0)
+
+    melody_keys: list[int | None] | None = None
+    if melody is not None:
+        melody_keys = top_line(moved)
+        prefix, steps = torch.zeros(0, KEYS), len(melody_keys)
+    else:
+        prefix, steps = moved, request.frames
+    inputs = torch.cat([net.first_input(rows).cpu(), prefix.expand(rows, -1, -1)], dim=1)
+    logits, state = net.read(inputs.to(device))
+    logits = logits[:, -1].float().cpu()
+    drawn, logprob = [], torch.zeros(rows)
+    for t in range(steps):
+        clamp = None
+        if melody_keys is not None:
+            clamp = torch.full((rows,), -1 if melody_keys[t] is None else melody_keys[t], dtype=torch.long)
+        frame = _draw(logits, request.temperature, request.max_notes, generator, clamp)
+        logprob -= torch.nn.functional.binary_cross_entropy_with_logits(logits, frame.float(), reduction="none").sum(1)
+        drawn.append(frame)
+        out, state = net.read(frame.float()[:, None].to(device), state)
+        logits = out[:, -1].float().cpu()
+    new = torch.stack(drawn, dim=1) if drawn else torch.zeros(rows, 0, KEYS, dtype=torch.bool)
+    pieces = []
+    params = {"model": str(model.path), "model_sha256": model.card.get("weights", {}).get("sha256", "")[:16],
+              "mode": "harmonise" if melody is not None else ("continue" if primer is not None else "start"),
+              "frames_per_beat": fpb, "temperature": request.temperature, "max_notes": request.max_notes,
+              "tempo": tempo, "transposed_by": shift, "seed": seed}
+    for row in range(rows):
+        whole = torch.cat([prefix.bool(), new[row]]) if melody is None else new[row]
+        whole = _shift_roll(whole, out_shift).bool()
+        midi_melody = ([None if k is None else k + out_shift for k in melody_keys] if melody_keys is not None
+                       else None)
+        midi = frames_to_midi(whole, tempo=tempo, frames_per_beat=fpb, program=model.card.get("program", 0),
+                              melody_keys=midi_melody)
+        if melody is not None:
+            _keep_written_melody(midi, melody)
+        pieces.append(RollPiece(whole, midi, steps, float(logprob[row]), seed,
+                                {**params, "sample": row + 1, "frames": steps}))
+    return pieces

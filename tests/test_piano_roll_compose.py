@@ -1,0 +1,228 @@
+"""Frame rolls from real chorales, piano-roll bundles, and composing with them: continue, start, harmonise; the
+``studio train rolls`` and ``studio compose --melody`` commands. Real music21 chorales, no ../shared needed."""
+
+from __future__ import annotations
+
+import copy
+import json
+import warnings
+from pathlib import Path
+
+import pretty_midi
+import pytest
+import torch
+from music21 import corpus, stream
+
+from studio.cli import main
+from studio.errors import StudioError
+from studio.models.piano_roll import KEYS, PianoRollConfig, PianoRollModel
+from studio.music.frame_roll import (
+    LOWEST_MIDI,
+    estimate_roll_tonic,
+    frames_to_midi,
+    midi_to_frames,
+    top_line,
+)
+from studio.music.midi_io import score_to_midi
+from studio.piano_roll_compose import RollRequest, compose_rolls, input_shift, load_roll_model
+from studio.piano_roll_training import (
+    RollTrainConfig,
+    data_profile,
+    epoch_batches,
+    save_roll_model,
+    train_piano_roll,
+)
+
+NUM_CHORALES = 12
+
+
+@pytest.fixture(scope="module")
+def chorales() -> list[tuple[str, pretty_midi.PrettyMIDI]]:
+    out = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for score in corpus.chorales.Iterator():
+            out.append((str(score.metadata.title if score.metadata else len(out)), score_to_midi(score)))
+            if len(out) == NUM_CHORALES:
+                return out
+    return out
+
+
+@pytest.fixture(scope="module")
+def soprano_midi(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The soprano line of BWV 66.6 (F-sharp minor) alone, as a MIDI file: a melody to harmonise."""
+    score = corpus.parse("bach/bwv66.6")
+    path = tmp_path_factory.mktemp("melody") / "bwv66-soprano.mid"
+    score_to_midi(stream.Score([copy.deepcopy(score.parts[0])])).write(str(path))
+    return path
+
+
+@pytest.fixture(scope="module")
+def roll_model(tmp_path_factory: pytest.TempPathFactory, chorales) -> Path:
+    """A small LSTM trained for a few epochs on chorales moved to C an octave up (as in Boulanger's JSB set)."""
+    rolls = []
+    for _, midi in chorales:
+        roll = midi_to_frames(midi)
+        shift = (-estimate_roll_tonic(roll)) % 12
+        rolls.append(torch.roll(roll, shift + 12 - (12 if shift > 6 else 0), dims=1))
+    config = PianoRollConfig(cell="lstm", hidden_size=32)
+    result = train_piano_roll(config, RollTrainConfig(batch_size=4, lr=2e-2, max_epochs=8, minutes=0, patience=0),
+                              rolls[2:], rolls[:2])
+    path = tmp_path_factory.mktemp("rolls") / "tiny" / "best"
+    save_roll_model(result, path, {"name": "tiny", "frames_per_beat": 1, "data": data_profile(rolls)},
+                    dtype="float16")
+    return path
+
+
+# -- frames --------------------------------------------------------------------------------------------------------
+def test_chorales_round_trip_through_frames(chorales) -> None:
+    for name, midi in chorales:
+        roll = midi_to_frames(midi)
+        assert roll.shape[1] == KEYS and roll.shape[0] >= 16, name
+        assert 1 <= int(roll.sum(1).max()) <= 8, name  # four voices, some with instrumental parts beside them
+        again = midi_to_frames(frames_to_midi(roll, tempo=100))
+        assert torch.equal(again, roll), name
+
+
+def test_frames_hold_notes_and_skip_drums_and_keys_off_the_piano() -> None:
+    midi = pretty_midi.PrettyMIDI(initial_tempo=120)  # a beat is 0.5 s
+    piano, drums = pretty_midi.Instrument(0), pretty_midi.Instrument(0, is_drum=True)
+    piano.notes += [pretty_midi.Note(90, 60, 0.0, 1.0), pretty_midi.Note(90, 64, 0.5, 1.0),
+                    pretty_midi.Note(90, 12, 0.0, 1.0), pretty_midi.Note(90, 67, 0.6, 0.7)]  # 12: below A0
+    drums.notes.append(pretty_midi.Note(90, 40, 0.0, 1.0))
+    midi.instruments += [piano, drums]
+    roll = midi_to_frames(midi)
+    assert roll.shape == (2, KEYS)
+    assert roll[:, 60 - LOWEST_MIDI].tolist() == [1, 1] and roll[:, 64 - LOWEST_MIDI].tolist() == [0, 1]
+    assert roll.sum() == 3  # the 16th G between sampling points vanishes; drums and MIDI 12 are not keys
+    assert midi_to_frames(midi, frames_per_beat=4).shape == (8, KEYS)
+    back = frames_to_midi(roll, tempo=120)
+    assert [(n.pitch, n.start, n.end) for n in back.instruments[0].notes] == [(60, 0.0, 1.0), (64, 0.5, 1.0)]
+    assert top_line(roll) == [60 - LOWEST_MIDI, 64 - LOWEST_MIDI]
+
+
+def test_tonic_estimate_follows_transposition(chorales) -> None:
+    roll = midi_to_frames(chorales[0][1])
+    tonic = estimate_roll_tonic(roll)
+    assert all(estimate_roll_tonic(torch.roll(roll, s, dims=1)) == (tonic + s) % 12 for s in (-3, 2, 5))
+    assert estimate_roll_tonic(torch.zeros(4, KEYS)) == 0
+
+
+def test_bucketed_batches_cover_every_piece_once_with_similar_lengths() -> None:
+    lengths = [40, 300, 41, 900, 299, 901, 310, 311]
+    generator = torch.Generator().manual_seed(0)
+    for bucket in (False, True):
+        batches = epoch_batches(lengths, 2, bucket, generator)
+        assert sorted(i for b in batches for i in b) == list(range(8))
+    spreads = [max(lengths[i] for i in b) - min(lengths[i] for i in b) for b in epoch_batches(lengths, 2, True,
+                                                                                               generator)]
+    assert max(spreads) <= 2
+
+
+# -- the model, stepwise, and its bundle ------------------------------------------------------------------------------
+def test_stepwise_reading_equals_the_whole_sequence() -> None:
+    torch.manual_seed(0)
+    model = PianoRollModel(PianoRollConfig(cell="gru", hidden_size=16, num_layers=2)).eval()
+    rolls = (torch.rand(2, 9, KEYS) > 0.9).float()
+    whole = model(rolls)
+    inputs = model.shifted_inputs(rolls)
+    first, state = model.read(inputs[:, :4])
+    rest = []
+    for t in range(4, 9):
+        out, state = model.read(inputs[:, t:t + 1], state)
+        rest.append(out)
+    torch.testing.assert_close(torch.cat([first, *rest], dim=1), whole, rtol=1e-5, atol=1e-5)
+
+
+def test_bundle_round_trip(roll_model: Path) -> None:
+    loaded = load_roll_model(roll_model)
+    card = json.loads((roll_model / "model.json").read_text())
+    assert card["model_kind"] == "piano_roll" and card["weights"]["dtype"] == "float16"
+    assert loaded.tonic == 0 and loaded.concert_shift == -12 and loaded.top_median > 78
+    assert not loaded.model.training
+    with pytest.raises(StudioError, match="not a piano-roll model"):
+        load_roll_model(Path(__file__).resolve().parent.parent / "checkpoints" / "blues")
+
+
+# -- composing -----------------------------------------------------------------------------------------------------
+def test_harmonising_keeps_the_melody_on_top_at_its_own_pitch(roll_model: Path, soprano_midi: Path) -> None:
+    model = load_roll_model(roll_model)
+    melody = pretty_midi.PrettyMIDI(str(soprano_midi))
+    pieces = compose_rolls(model, RollRequest(max_notes=4, num_samples=3, seed=5), melody=melody)
+    assert len(pieces) == 3
+    written = [(n.pitch, round(n.start, 3)) for n in melody.instruments[0].notes]
+    tops = top_line(midi_to_frames(melody))
+    # F-sharp minor moves to C (-6 or +6) and up an octave or so to the data's register; the result moves back.
+    assert pieces[0].params["transposed_by"] % 12 == 6
+    for piece in pieces:
+        parts = {i.name: i for i in piece.midi.instruments}
+        assert [(n.pitch, round(n.start, 3)) for n in parts["melody"].notes] == written  # as written, eighths too
+        assert piece.roll.shape == (len(tops), KEYS)
+        for t, top in enumerate(tops):
+            frame = piece.roll[t].nonzero().flatten().tolist()
+            assert (top is None and frame == []) or frame[-1] == top, f"frame {t}: {frame} under {top}"
+            assert len(frame) <= 4
+        assert parts["harmony"].notes, "no harmony at all"
+    assert len({tuple(p.roll.flatten().nonzero().flatten().tolist()) for p in pieces}) > 1  # three different draws
+    again = compose_rolls(model, RollRequest(max_notes=4, num_samples=3, seed=5), melody=melody)
+    assert all(torch.equal(a.roll, b.roll) for a, b in zip(pieces, again, strict=True))  # the seed repeats it
+
+
+def test_continuing_keeps_the_primer_and_adds_frames(roll_model: Path, chorales) -> None:
+    model = load_roll_model(roll_model)
+    primer = chorales[3][1]
+    given = midi_to_frames(primer)
+    piece = compose_rolls(model, RollRequest(frames=24, max_notes=0, seed=1), primer=primer)[0]
+    assert piece.roll.shape == (given.shape[0] + 24, KEYS) and piece.new_frames == 24
+    assert torch.equal(piece.roll[:given.shape[0]], given.bool())
+    assert piece.params["mode"] == "continue" and piece.logprob < 0
+    assert input_shift(model, given) == piece.params["transposed_by"]
+
+
+def test_a_fresh_piece_sounds_at_concert_pitch(roll_model: Path) -> None:
+    model = load_roll_model(roll_model)
+    piece = compose_rolls(model, RollRequest(frames=48, seed=2))[0]
+    tops = [k + LOWEST_MIDI for k in top_line(piece.roll) if k is not None]
+    assert tops and 55 <= sorted(tops)[len(tops) // 2] <= 84  # around a soprano's range, not the data's octave up
+    assert piece.params["mode"] == "start"
+
+
+def test_bad_requests_name_the_range(roll_model: Path, soprano_midi: Path) -> None:
+    model = load_roll_model(roll_model)
+    melody = pretty_midi.PrettyMIDI(str(soprano_midi))
+    with pytest.raises(StudioError, match=r"temperature must be in \(0, 10\]"):
+        compose_rolls(model, RollRequest(temperature=0), melody=melody)
+    with pytest.raises(StudioError, match=r"frames must be in \[1, 4000\]"):
+        compose_rolls(model, RollRequest(frames=0))
+    with pytest.raises(StudioError, match="not both"):
+        compose_rolls(model, RollRequest(), primer=melody, melody=melody)
+    with pytest.raises(StudioError, match="no notes"):
+        compose_rolls(model, RollRequest(), melody=pretty_midi.PrettyMIDI())
+
+
+# -- the commands --------------------------------------------------------------------------------------------------
+def test_train_rolls_on_a_folder_then_harmonise(tmp_path: Path, chorales, soprano_midi: Path, capsys) -> None:
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    for i, (_, midi) in enumerate(chorales[:6]):
+        midi.write(str(folder / f"chorale-{i}.mid"))
+    (folder / "broken.mid").write_bytes(b"MThd\x00\x00\x00\x06garbage")
+    out = tmp_path / "run"
+    assert main(["train", "rolls", "--data", str(folder), "--out", str(out), "--hidden", "16", "--max-epochs", "3",
+                 "--minutes", "0", "--threads", "1"]) == 0
+    err = capsys.readouterr().err
+    assert "skipped" in err and "broken.mid" in err
+    card = json.loads((out / "best" / "model.json").read_text())
+    assert card["corpus"]["train_pieces"] + card["corpus"]["valid_pieces"] == 6 and card["corpus"]["skipped"] == 1
+    assert card["metrics"]["epochs"] == 3 and "test_nats_per_frame" not in card["metrics"]
+
+    comp = tmp_path / "out"
+    assert main(["compose", "--model", str(out), "--melody", str(soprano_midi), "--seed", "7", "-n", "2",
+                 "--formats", "mid,json", "--out", str(comp)]) == 0
+    files = sorted(p.name for p in comp.iterdir())
+    assert files == ["run-7-001.json", "run-7-001.mid", "run-7-002.json", "run-7-002.mid"]
+    assert json.loads((comp / "run-7-001.json").read_text())["mode"] == "harmonise"
+    assert main(["compose", "--model", str(out), "--melody", str(soprano_midi), "--beam", "4"]) == 2
+    assert "--beam" in capsys.readouterr().err
+    assert main(["compose", "--model", "blues", "--melody", str(soprano_midi)]) == 2
+    assert "piano-roll" in capsys.readouterr().err
