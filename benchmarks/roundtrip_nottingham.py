@@ -25,8 +25,9 @@ import pretty_midi
 
 from studio.errors import StudioError
 from studio.music.chords import NO_CHORD, STEPS_PER_BEAT
+from studio.music.leadsheet_extract import leadsheet_from_midi
 from studio.music.leadsheet_tokenizer import LeadSheetTokenizer
-from studio.music.midi_io import leadsheet_from_midi, load_midi
+from studio.music.midi_io import load_midi
 
 DEFAULT_CORPUS = Path(__file__).resolve().parents[1] / ".." / "shared" / "corpora" / "nottingham-midi"
 

@@ -16,8 +16,9 @@ from music21 import corpus
 
 from studio.errors import StudioError
 from studio.music.chords import NO_CHORD, ChordChart, LeadSheet, Note, blues_chart
+from studio.music.leadsheet_extract import leadsheet_from_midi, leadsheet_from_music21
 from studio.music.leadsheet_tokenizer import LeadSheetEvents, LeadSheetTokenizer, estimate_tonic, key_offset
-from studio.music.midi_io import leadsheet_from_midi, leadsheet_from_music21, load_midi
+from studio.music.midi_io import load_midi
 
 NUM_CHORALES = 50
 

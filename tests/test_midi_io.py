@@ -19,19 +19,21 @@ from music21 import bar, corpus, stream
 
 from studio.errors import StudioError
 from studio.music.chords import NO_CHORD, ChordChart, Note, parse_chord
-from studio.music.midi_io import (
-    MAX_MIDI_BYTES,
+from studio.music.leadsheet_extract import (
     chart_from_sounding,
     chord_from_pitch_classes,
     leadsheet_from_midi,
     leadsheet_from_music21,
     load_leadsheet,
+    pickup_steps,
+    skyline,
+)
+from studio.music.midi_io import (
+    MAX_MIDI_BYTES,
     load_midi,
     load_score,
     midi_from_bytes,
-    pickup_steps,
     score_to_midi,
-    skyline,
     strip_repeats,
 )
 

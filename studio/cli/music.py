@@ -57,7 +57,7 @@ def cmd_train_leadsheet(args: argparse.Namespace) -> int:
 
 def cmd_train_midi(args: argparse.Namespace) -> int:
     from studio.cli_progress import ProgressBar
-    from studio.music.midi_io import load_midi, load_score, score_to_midi
+    from studio.music.midi_io import load_midi
     from studio.poly_training import train_polyphonic
     from studio.train_log import MetricsLog
 
@@ -65,14 +65,13 @@ def cmd_train_midi(args: argparse.Namespace) -> int:
         raise StudioError("give --corpus FOLDER of MIDI, MusicXML, ABC or kern files")
     model_config = model_config_from_args(args, default_embedding=128)
     train_config = train_config_from_args(args)
-    from studio.music.leadsheet_corpus import MIDI_SUFFIXES, music_files
+    from studio.music.leadsheet_corpus import music_files
 
     pieces, skipped = [], []
     for path in args.corpus:
         for file in music_files(path):
             try:
-                midi = load_midi(file) if file.suffix.lower() in MIDI_SUFFIXES else score_to_midi(
-                    load_score(file), name=file.name)
+                midi = load_midi(file)
             except StudioError as err:
                 skipped.append((file, str(err)))
                 continue

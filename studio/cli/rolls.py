@@ -69,17 +69,17 @@ def cmd_train_rolls(args: argparse.Namespace) -> int:
 
     started = time.time()
     result = train_piano_roll(model_config, train_config, splits["train"], splits["valid"], on_epoch=show)
-    metrics: dict[str, Any] = {}
-    if splits.get("test"):
-        metrics["test_nats_per_frame"] = evaluate_rolls(result.model, splits["test"])
     card = {"name": out.name, "frames_per_beat": args.frames_per_beat, "data": data_profile(splits["train"]),
             "corpus": {"paths": [str(d) for d in args.data], "skipped": len(skipped),
                        **{f"{k}_pieces": len(v) for k, v in splits.items()}},
             "train_config": vars(train_config), "command": "studio " + shlex.join(sys.argv[1:])}
     path = save_roll_model(result, out / "best", card, dtype=args.save_dtype)
-    if metrics:  # the test figure joins the card's metrics (read, amend, rewrite: still one atomic write)
+    metrics: dict[str, Any] = {}
+    if splits.get("test"):  # tested as saved (e.g. fp16), the weights that ship, and added to the card
         from studio.checkpoint import read_bundle, write_bundle
+        from studio.piano_roll_compose import load_roll_model
 
+        metrics["test_nats_per_frame"] = evaluate_rolls(load_roll_model(path).model, splits["test"])
         bundle = read_bundle(path)
         bundle.card["metrics"].update(metrics)
         write_bundle(path, bundle)

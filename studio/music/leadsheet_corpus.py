@@ -47,14 +47,15 @@ def read_leadsheet(path: Path) -> list[LeadSheet]:
     """The lead sheets in one file (an ABC file may hold many tunes)."""
     suffix = path.suffix.lower()
     if suffix in MIDI_SUFFIXES:
-        from studio.music.midi_io import leadsheet_from_midi, load_midi
+        from studio.music.leadsheet_extract import leadsheet_from_midi
+        from studio.music.midi_io import load_midi
 
         return [leadsheet_from_midi(load_midi(path), name=path.stem)]
     if suffix in IMPRO_VISOR_SUFFIXES:
         from studio.music.impro_visor import read_impro_visor
 
         return [read_impro_visor(path)]
-    from studio.music.midi_io import leadsheet_from_music21
+    from studio.music.leadsheet_extract import leadsheet_from_music21
 
     try:
         import music21
