@@ -87,3 +87,39 @@ def test_chorale_is_shipped_and_continues_a_primer(tmp_path) -> None:
         notes = [n for inst in piece.midi.instruments for n in inst.notes]
         assert len(notes) > 20
         assert all(30 <= n.pitch <= 90 for n in notes)  # a choir's range
+
+
+def test_jsb_is_shipped_tested_and_harmonises_in_key() -> None:
+    """The piano-roll harmoniser: its card's test figure holds on the shipped fp16 weights (when ../shared has the
+    data), and the soprano of BWV 66.6 (F-sharp minor) gets voices below it, in its key, in a choir's range."""
+    import collections
+    import copy
+    from pathlib import Path
+
+    import pytest
+    from music21 import corpus, stream
+
+    from studio.music.midi_io import score_to_midi
+    from studio.piano_roll_compose import RollRequest, compose_rolls, load_roll_model
+    from studio.piano_roll_training import evaluate_rolls, load_splits
+
+    path = shipped_models()["jsb"]
+    assert (path / "model.safetensors").stat().st_size <= 2 * 1024 * 1024
+    model = load_roll_model("jsb")
+    assert model.card["weights"]["dtype"] == "float16" and "scripts/train-jsb.sh" in model.card["command"]
+    assert model.card["metrics"]["test_nats_per_frame"] <= 8.3  # the issue's goal; Chung et al.: GRU 8.54
+    data = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "polyphonic" / "json" / "jsb_chorales.json"
+    if data.exists():
+        test = evaluate_rolls(model.model, load_splits(data)["test"])
+        assert test == pytest.approx(model.card["metrics"]["test_nats_per_frame"], abs=1e-3)
+
+    soprano = score_to_midi(stream.Score([copy.deepcopy(corpus.parse("bach/bwv66.6").parts[0])]))
+    pieces = compose_rolls(model, RollRequest(num_samples=4, seed=11), melody=soprano)
+    f_sharp_minor = {6, 8, 9, 11, 1, 2, 4, 5}  # with E-sharp, the leading tone
+    for piece in pieces:
+        harmony = [n for inst in piece.midi.instruments if inst.name == "harmony" for n in inst.notes]
+        classes = collections.Counter(n.pitch % 12 for n in harmony)
+        assert len(harmony) >= 30
+        assert sum(classes[pc] for pc in f_sharp_minor) >= 0.8 * len(harmony)
+        assert all(33 <= n.pitch <= 80 for n in harmony)
+        assert int(piece.roll.sum(1).max()) <= 4
