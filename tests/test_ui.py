@@ -1,6 +1,6 @@
 """The Studio page through its API: every action driven by gradio_client against a served page.
 
-The page serves the shipped text models and three tiny local models trained here (``ui_support``), so the tests
+The page serves the shipped models and four tiny local models trained here (``ui_support``), so the tests
 need nothing outside a fresh clone. One page serves the whole module; each test calls its actions as a client
 would, checks the files that come back, and checks that bad input comes back as a one-line message.
 """
@@ -22,7 +22,7 @@ import pretty_midi
 import pytest
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
-from ui_support import chord_piece, served_page, tiny_runs
+from ui_support import MELODY, chord_piece, one_part_melody, served_page, tiny_runs
 
 from studio.errors import StudioError
 
@@ -221,8 +221,86 @@ def test_compose_refuses_bad_uploads_and_models(client: Client, runs: Path, tmp_
     fake = tmp_path / "broken.mid"
     fake.write_bytes(b"MThd not really")
     assert _error(client, "/compose_music", primer=handle_file(str(fake)), **settings)
-    assert "unknown polyphonic model" in _error(client, "/compose_music", primer=None,
-                                                **{**settings, "model": str(runs / "tiny-blues")})
+    assert "unknown polyphonic or piano-roll model" in _error(client, "/compose_music", primer=None,
+                                                              **{**settings, "model": str(runs / "tiny-blues")})
+
+
+# -- Compose (piano roll) ----------------------------------------------------------------------------------------------
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def _compose(client: Client, **settings) -> tuple:
+    return client.predict(**{"primer": None, "tokens": 32, "temperature": 1.0, "top_k": 0, "top_p": 1.0, "seed": 5,
+                             **settings}, api_name="/compose_music")
+
+
+def test_compose_offers_remi_and_piano_roll_models_labelled(client: Client, runs: Path) -> None:
+    choices = dict(client.predict(api_name="/refresh_models")[1]["choices"])  # the Compose tab's dropdown
+    assert str(runs / "tiny-rolls") in choices.values() and str(runs / "tiny-chorale") in choices.values()
+    labels = {value: label for label, value in choices.items()}
+    assert labels[str(runs / "tiny-rolls")] == "tiny-rolls (local) · piano-roll harmoniser"
+    assert labels[str(runs / "tiny-chorale")] == "tiny-chorale (local) · REMI composer"
+    assert str(runs / "tiny-blues") not in labels and "shakespeare" not in labels
+    assert "harmonise" in client.predict(value=str(runs / "tiny-rolls"), api_name="/compose_model_help")
+    assert "cannot harmonise" in client.predict(value=str(runs / "tiny-chorale"), api_name="/compose_model_help")
+
+
+def test_compose_harmonises_an_uploaded_melody(client: Client, tmp_path: Path) -> None:
+    """The shipped JSB harmoniser, as people get it: a tune in G, moved to the model's C (an octave up) and back."""
+    tune = one_part_melody(tmp_path / "tune.mid")
+    wav, roll, midi, info = _compose(client, model="jsb", melody=handle_file(str(tune)), max_notes=3)
+    assert Path(wav).read_bytes()[:4] == b"RIFF" and Path(roll).read_bytes()[:8] == PNG
+    parts = {i.name: i for i in pretty_midi.PrettyMIDI(midi).instruments}
+    melody = parts["melody"].notes
+    assert [n.pitch for n in melody] == list(MELODY)  # the tune as written, note for note
+    assert parts["harmony"].notes
+    for note in parts["harmony"].notes:  # the model's voices sit below the tune, never above it
+        above = [m.pitch for m in melody if m.start - 1e-6 <= note.start < m.end - 1e-6]
+        assert above and note.pitch < above[0], (note, above)
+    for m in melody:  # at most three notes at once (the tune and two voices below it)
+        middle = (m.start + m.end) / 2
+        assert sum(n.start <= middle < n.end for n in parts["harmony"].notes) <= 2
+    assert f"harmonised tune.mid ({len(MELODY)} frames, moved +" in info  # G to C is up a fourth (and octaves)
+    assert "seed **5**" in info and "100 bpm" in info
+
+
+def test_compose_continues_and_starts_with_a_piano_roll_model(client: Client, runs: Path, tmp_path: Path) -> None:
+    import torch
+
+    from studio.music.frame_roll import midi_to_frames
+
+    primer = tmp_path / "primer.mid"
+    chord_piece(2, bars=2).write(str(primer))
+    given = midi_to_frames(pretty_midi.PrettyMIDI(str(primer)))
+    # No melody and no max_notes: a call written before they existed still works (their defaults apply).
+    wav, roll, midi, info = _compose(client, model=str(runs / "tiny-rolls"), primer=handle_file(str(primer)),
+                                     tokens=24)
+    assert Path(wav).read_bytes()[:4] == b"RIFF" and Path(roll).read_bytes()[:8] == PNG
+    out = midi_to_frames(pretty_midi.PrettyMIDI(midi))
+    assert torch.equal(out[:len(given)], given)  # the primer as given, then the model's 24 frames
+    assert len(given) < len(out) <= len(given) + 24
+    assert f"continued primer.mid ({len(given)} frames) by 24 frames" in info
+    _, _, midi, info = _compose(client, model=str(runs / "tiny-rolls"), tokens=16, seed=8)
+    assert "started a piece of 16 frames" in info
+    assert 0 < pretty_midi.PrettyMIDI(midi).get_end_time() <= 16 * 60 / 90 + 1e-6  # a frame is a beat at 90 bpm
+
+
+def test_compose_refuses_melodies_it_cannot_harmonise(client: Client, runs: Path, tmp_path: Path) -> None:
+    tune = handle_file(str(one_part_melody(tmp_path / "tune.mid")))
+    primer = tmp_path / "primer.mid"
+    chord_piece(1, bars=1).write(str(primer))
+    message = _error(client, "/compose_music", model=str(runs / "tiny-chorale"), primer=None, tokens=32,
+                     temperature=1.0, top_k=0, top_p=1.0, seed=1, melody=tune)
+    assert "harmonising a melody needs a piano-roll model such as jsb" in message
+    message = _error(client, "/compose_music", model=str(runs / "tiny-rolls"), primer=handle_file(str(primer)),
+                     tokens=32, temperature=1.0, top_k=0, top_p=1.0, seed=1, melody=tune)
+    assert "not both" in message
+    assert "maximum value 8" in _error(client, "/compose_music", model=str(runs / "tiny-rolls"), primer=None,
+                                       tokens=32, temperature=1.0, top_k=0, top_p=1.0, seed=1, max_notes=9)
+    silent = tmp_path / "silent.mid"
+    pretty_midi.PrettyMIDI().write(str(silent))
+    assert _error(client, "/compose_music", model=str(runs / "tiny-rolls"), primer=None, tokens=32,
+                  temperature=1.0, top_k=0, top_p=1.0, seed=1, melody=handle_file(str(silent)))
 
 
 # -- Write -----------------------------------------------------------------------------------------------------------
@@ -330,6 +408,8 @@ def test_models_tab_lists_shipped_and_local_models_with_cards(client: Client, ru
     rows = {row[0]: row for row in table["data"]}
     assert {"shakespeare", "prose", str(runs / "tiny-blues"), str(runs / "tiny-chorale")} <= set(rows)
     assert rows["shakespeare"][1] == "shipped" and rows[str(runs / "tiny-blues")][2] == "blues (lead sheet)"
+    rolls = rows[str(runs / "tiny-rolls")]
+    assert rolls[2] == "piano roll (harmoniser)" and "88-key piano roll" in rolls[3]
     card = client.predict(value="shakespeare", api_name="/model_card")
     assert card["model_config"]["cell"] == "lstm" and set(card["tokenizer"]) == {"kind", "vocab_size"}
     json.dumps(card)
@@ -368,3 +448,8 @@ def test_cache_loads_each_model_once(page, blues: dict) -> None:
     assert len({id(g) for g in hits}) == 1
     with ThreadPoolExecutor(2) as pool:
         assert all(pool.map(lambda _: cache.generator("shakespeare") is cache.generator("shakespeare"), range(4)))
+    rolls = cache.roll_model("jsb")
+    assert cache.roll_model("jsb") is rolls and rolls.frames_per_beat == 1
+    with pytest.raises(StudioError, match="unknown piano-roll model"):
+        cache.roll_model("chorale")
+    assert "jsb" not in [value for _, value in cache.choices("text")]  # a piano-roll model is not a text model

@@ -1,7 +1,8 @@
 """The Studio page in a real browser: Debian's Chromium driven by Playwright.
 
-Composes a blues chorus (an audio player with a source and a MIDI download appear), writes text and watches it
-arrive in pieces, and checks that the page never reaches past the server. Screenshots go to ``test-artifacts/``.
+Composes a blues chorus (an audio player with a source and a MIDI download appear), harmonises an uploaded melody
+with the shipped JSB model, writes text and watches it arrive in pieces, and checks that the page never reaches past
+the server. Screenshots go to ``test-artifacts/``.
 Skipped only when ``/usr/bin/chromium`` is absent (``apt-get install -y chromium``; ``scripts/test.sh`` does it).
 """
 
@@ -11,7 +12,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
-from ui_support import served_page, tiny_runs
+from ui_support import one_part_melody, served_page, tiny_runs
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -70,6 +71,26 @@ def test_compose_a_blues_chorus(page) -> None:
     page.wait_for_selector("#blues-sheet svg", timeout=30_000)
     page.wait_for_selector("#blues-roll img", timeout=30_000)
     _screenshot(page, "ui-blues.png")
+    assert page.outside == [], f"the page reached out to the network: {page.outside}"
+
+
+def test_harmonise_an_uploaded_melody(page, tmp_path: Path) -> None:
+    tune = one_part_melody(tmp_path / "tune.mid")
+    page.get_by_role("tab", name="Compose").click()
+    page.click("#compose-model input")
+    page.get_by_role("option", name="jsb · piano-roll harmoniser").click()
+    page.wait_for_function("() => document.querySelector('#compose-model-help').innerText.includes('piano-roll')",
+                           timeout=30_000)
+    page.set_input_files("#compose-melody input[type=file]", str(tune))
+    page.wait_for_selector("#compose-melody :text('tune.mid')", timeout=30_000)  # uploaded, listed by name
+    page.click("#compose-go")
+    page.wait_for_function("() => { const a = document.querySelector('#compose-audio audio');"
+                           " return a !== null && (a.currentSrc || a.src || '').length > 0; }", timeout=90_000)
+    assert ".wav" in page.eval_on_selector("#compose-audio audio", "a => a.currentSrc || a.src")
+    assert "harmonised tune.mid" in page.inner_text("#compose-info")
+    page.wait_for_selector("#compose-midi a[href$='.mid']", timeout=30_000)
+    page.wait_for_selector("#compose-roll img", timeout=30_000)
+    _screenshot(page, "ui-harmonise.png")
     assert page.outside == [], f"the page reached out to the network: {page.outside}"
 
 

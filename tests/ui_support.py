@@ -2,7 +2,8 @@
 
 The tiny models go into one ``runs`` folder per test session (built once, whichever test module asks first), so
 the page lists them as local models beside the shipped ones: ``runs/tiny-blues`` (a lead-sheet improviser),
-``runs/tiny-chorale`` (a polyphonic REMI model) and ``runs/tiny-text`` (a character model to fine-tune).
+``runs/tiny-chorale`` (a polyphonic REMI model), ``runs/tiny-rolls`` (a piano-roll harmoniser) and
+``runs/tiny-text`` (a character model to fine-tune).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import pretty_midi
 
 CORPUS = ("It was the best of times, it was the worst of times, it was the age of wisdom, it was the age of "
           "foolishness.\nShall I compare thee to a summer's day? Thou art more lovely and more temperate.\n") * 12
+MELODY = (67, 69, 71, 72, 71, 69, 67, 74, 72, 71, 69, 67)  # a tune in G to harmonise, one pitch a quarter note
 
 
 def chord_piece(seed: int, bars: int = 4) -> pretty_midi.PrettyMIDI:
@@ -33,8 +35,20 @@ def chord_piece(seed: int, bars: int = 4) -> pretty_midi.PrettyMIDI:
     return pm
 
 
+def one_part_melody(path: Path, pitches: tuple[int, ...] = MELODY, tempo: float = 100.0) -> Path:
+    """Write a melody alone (one instrument, one quarter note per pitch) as a MIDI file at ``path``."""
+    pm = pretty_midi.PrettyMIDI(initial_tempo=tempo)
+    voice = pretty_midi.Instrument(program=73, name="flute")
+    beat = 60.0 / tempo
+    for i, pitch in enumerate(pitches):
+        voice.notes.append(pretty_midi.Note(velocity=90, pitch=pitch, start=i * beat, end=(i + 1) * beat))
+    pm.instruments.append(voice)
+    pm.write(str(path))
+    return path
+
+
 def tiny_runs(base: Path) -> Path:
-    """``base/runs`` with the three tiny models (trained on first call, reused after)."""
+    """``base/runs`` with the four tiny models (trained on first call, reused after)."""
     import torch
 
     runs = base / "runs"
@@ -55,8 +69,11 @@ def tiny_runs(base: Path) -> Path:
 
 def _train_tiny_models(base: Path, runs: Path) -> None:
     from studio.config import TokenizerConfig, TrainConfig
+    from studio.models.piano_roll import PianoRollConfig
+    from studio.music.frame_roll import midi_to_frames
     from studio.music.procedural_blues import generate_blues_corpus
     from studio.music_training import train_leadsheets
+    from studio.piano_roll_training import RollTrainConfig, data_profile, save_roll_model, train_piano_roll
     from studio.poly_training import train_polyphonic
     from studio.text_training import train_text
 
@@ -68,6 +85,11 @@ def _train_tiny_models(base: Path, runs: Path) -> None:
     train_polyphonic(pieces, runs / "tiny-chorale", small,
                      TrainConfig(batch_size=2, seq_len=32, max_steps=6, eval_every=6, warmup_steps=1, device="cpu"),
                      command="test")
+    rolls = [midi_to_frames(piece) for _, piece in pieces]
+    result = train_piano_roll(PianoRollConfig(cell="lstm", hidden_size=16),
+                              RollTrainConfig(max_epochs=2, minutes=0, patience=0), rolls, rolls[:1])
+    save_roll_model(result, runs / "tiny-rolls" / "best",
+                    {"name": "tiny-rolls", "frames_per_beat": 1, "data": data_profile(rolls)})
     corpus = base / "corpus.txt"
     corpus.write_text(CORPUS, encoding="utf-8")
     train_text(corpus, runs / "tiny-text", small, TokenizerConfig(),

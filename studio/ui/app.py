@@ -23,7 +23,7 @@ from typing import Any
 import gradio as gr  # studio/ui/__init__.py has already set Gradio's offline environment
 
 from studio.ui import blues_tab, compose_tab, models_tab, train_tab, write_tab
-from studio.ui.model_cache import LEADSHEET, POLYPHONIC, TEXT, ModelCache
+from studio.ui.model_cache import LEADSHEET, TEXT, ModelCache
 from studio.ui.options import DEFAULT_HOST, DEFAULT_PORT, add_arguments
 from studio.ui.training_job import TrainingBoard
 
@@ -35,8 +35,8 @@ CSS = """
 .studio-sheet { max-height: 70vh; overflow: auto; background: #fff; border-radius: 6px; padding: 4px; }
 .studio-sheet svg { width: 100%; height: auto; }
 """
-INTRO = ("# Studio\nMusic and prose from recurrent networks: improvise a blues with a band, continue a piece, write "
-         "text, fine-tune a model on your own writing. Everything runs on this machine.")
+INTRO = ("# Studio\nMusic and prose from recurrent networks: improvise a blues with a band, harmonise a melody or "
+         "continue a piece, write text, fine-tune a model on your own writing. Everything runs on this machine.")
 
 
 def _theme() -> gr.themes.Base:
@@ -68,7 +68,7 @@ def build_app(runs_dir: str | Path = "runs", cache: ModelCache | None = None,
 
         def refresh_models() -> tuple:
             """Every model list as it is now (new local models appear; a page load or a finished run)."""
-            return (gr.update(choices=cache.choices(LEADSHEET)), gr.update(choices=cache.choices(POLYPHONIC)),
+            return (gr.update(choices=cache.choices(LEADSHEET)), gr.update(choices=compose_tab.model_choices(cache)),
                     gr.update(choices=cache.choices(TEXT)), gr.update(choices=cache.choices(TEXT)),
                     gr.update(choices=models_tab.all_choices(cache)), models_tab.model_table(cache))
 

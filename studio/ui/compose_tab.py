@@ -1,7 +1,11 @@
-"""The Compose tab: continue a primer (or start a piece) with a polyphonic model such as the Bach chorales.
+"""The Compose tab: continue a primer, start a piece, or harmonise a melody, with a polyphonic model.
 
-``compose_music`` samples with ``studio.poly_training.continue_primer`` (the service ``studio compose --primer``
-uses) and writes MIDI, WAV and a piano roll.
+Two kinds of model compose here. A REMI model (``polyphonic``, e.g. the shipped ``chorale``) writes tokens: it
+continues a primer or starts a piece, through ``studio.poly_training.continue_primer``. A piano-roll model
+(``piano_roll``, e.g. the shipped ``jsb``) writes one frame of 88 keys per beat: it continues or starts too, and it
+harmonises a melody, keeping the melody's top line as written and writing the voices below it, through
+``studio.piano_roll_compose.compose_rolls`` (the services ``studio compose --primer/--melody`` uses). Both write
+MIDI, WAV and a piano roll.
 """
 
 from __future__ import annotations
@@ -11,78 +15,177 @@ from typing import Any
 
 import gradio as gr
 
+from studio.errors import StudioError
 from studio.ui import validation as v
-from studio.ui.model_cache import POLYPHONIC, ModelCache
+from studio.ui.model_cache import PIANO_ROLL, POLYPHONIC, ModelCache, ModelEntry
 from studio.ui.widgets import seed_controls
 from studio.ui.workspace import new_folder, safe_name
 
-PRIMER_TYPES = (".mid", ".midi", ".musicxml", ".xml")
-MAX_PRIMER_BYTES = 2_000_000
-TOKENS = (16, 2000)
+KINDS = (POLYPHONIC, PIANO_ROLL)
+KIND_LABELS = {POLYPHONIC: "REMI composer", PIANO_ROLL: "piano-roll harmoniser"}
+MUSIC_TYPES = (".mid", ".midi", ".musicxml", ".xml", ".mxl")
+MAX_MUSIC_BYTES = 2_000_000
+LENGTH = (16, 2000)      # REMI tokens, or piano-roll frames (whose own limit is 1..4000)
 TEMPERATURE = (0.05, 2.0)
 TOP_K = (0, 200)
 TOP_P = (0.05, 1.0)
+MAX_NOTES = (0, 8)       # keys sounding at once in a piano-roll frame; a chorale has four voices
+
+
+def model_choices(cache: ModelCache) -> list[tuple[str, str]]:
+    """(label, value) pairs for the model dropdown: REMI and piano-roll models, each label saying which it is."""
+    return [(f"{e.label} · {KIND_LABELS[e.kind]}", e.value) for e in cache.entries() if e.kind in KINDS]
+
+
+def model_help(cache: ModelCache, value: Any) -> str:
+    """One paragraph on what the chosen model does with the inputs (empty for a model the page does not offer)."""
+    try:
+        entry = cache.entry(KINDS, value)
+    except StudioError:
+        return ""
+    name = _name(entry)
+    if entry.kind == PIANO_ROLL:
+        fpb = int(entry.card.get("frames_per_beat", 1))
+        frame = "a quarter note" if fpb == 1 else f"1/{fpb} of a quarter note"
+        return (f"**{name}** is a piano-roll model (88 keys, a frame is {frame}): upload a *melody* to harmonise "
+                "it (your top line kept as written, the voices below written by the model), a *primer* to continue "
+                "it, or neither to start a piece. Length counts frames; top-k and top-p do not apply.")
+    return (f"**{name}** is a REMI model (note tokens): upload a *primer* to continue it, or none to start a "
+            "piece. Length counts tokens (three or four a note). It cannot harmonise a melody: use a piano-roll "
+            "model for that.")
 
 
 def compose_music(cache: ModelCache, model: str, primer: Any, tokens: int, temperature: float, top_k: int,
-                  top_p: float, seed: Any) -> tuple:
-    """Continue ``primer`` (None: start a piece). Returns (wav, piano roll png, midi download, info)."""
-    from studio.config import GenerationConfig
-    from studio.poly_training import continue_primer
+                  top_p: float, seed: Any, melody: Any = None, max_notes: int = 4) -> tuple:
+    """Continue ``primer``, harmonise ``melody`` (piano-roll models) or, given neither, start a piece.
+
+    ``tokens`` is the length: REMI tokens, or frames for a piano-roll model (a harmonised melody sets its own).
+    ``top_k``/``top_p`` apply to REMI models, ``max_notes`` to piano-roll ones. Returns (wav, piano roll png,
+    midi download, info).
+    """
     from studio.ui.music_files import write_performance
 
-    entry = cache.entry(POLYPHONIC, model)
-    primer_path = v.upload("primer", primer, PRIMER_TYPES, MAX_PRIMER_BYTES) if primer else None
-    tokens = v.number("length (tokens)", tokens, *TOKENS, integer=True)
+    entry = cache.entry(KINDS, model)
+    primer_path = v.upload("primer", primer, MUSIC_TYPES, MAX_MUSIC_BYTES) if primer else None
+    melody_path = v.upload("melody", melody, MUSIC_TYPES, MAX_MUSIC_BYTES) if melody else None
+    if primer_path and melody_path:
+        raise StudioError("give a primer to continue or a melody to harmonise, not both")
+    if melody_path and entry.kind != PIANO_ROLL:
+        raise StudioError(f"harmonising a melody needs a piano-roll model such as {_roll_example(cache)}; "
+                          f"{_name(entry)} is a REMI model (upload the melody as a primer to continue it instead)")
+    length = v.number("length", tokens, *LENGTH, integer=True)
     temperature = v.number("temperature", temperature, *TEMPERATURE)
     top_k = v.number("top-k", top_k, *TOP_K, integer=True)
     top_p = v.number("top-p", top_p, *TOP_P)
+    max_notes = v.number("notes at once", max_notes, *MAX_NOTES, integer=True)
     seed = v.seed(seed)
-    config = GenerationConfig(temperature=temperature, top_k=top_k, top_p=top_p, seed=seed)
-    piece = continue_primer(entry.path, primer_path, tokens, config)[0]
-    notes = sum(len(instrument.notes) for instrument in piece.midi.instruments)
+    if entry.kind == PIANO_ROLL:
+        midi, done = _roll_piece(cache, entry, primer_path, melody_path, length, temperature, max_notes, seed)
+    else:
+        midi, done = _remi_piece(entry, primer_path, length, temperature, top_k, top_p, seed)
+    name = _name(entry)
+    notes = sum(len(instrument.notes) for instrument in midi.instruments)
     if notes == 0:
-        gr.Warning("the model wrote no notes this time; try another seed, more tokens or a primer")
-        return None, None, None, f"seed **{seed}**: no notes; nothing to play."
-    name = safe_name(Path(str(model)).name, "piece")
-    title = f"{name}, seed {seed}" + (f", after {primer_path.name}" if primer_path else "")
-    files = write_performance(piece.midi, new_folder("compose"), f"{name}-{seed}", title)
+        gr.Warning("the model wrote no notes this time; try another seed, a longer length or a primer")
+        return None, None, None, f"**{name}**, seed **{seed}**: no notes; nothing to play."
+    source = melody_path or primer_path
+    title = f"{name}, seed {seed}" + (f", after {source.name}" if source else "")
+    files = write_performance(midi, new_folder("compose"), f"{name}-{seed}", title)
     v.warn_all(files.notes)
-    info = (f"**{name}**, seed **{seed}**: {notes} notes, {piece.midi.get_end_time():.1f} s"
-            + (f", continuing {primer_path.name} ({piece.params['primer_tokens']} primer tokens)." if primer_path
-               else "."))
+    info = f"**{name}**, seed **{seed}**: {done}; {notes} notes, {midi.get_end_time():.1f} s."
     return str(files.wav), str(files.roll), str(files.midi), info
+
+
+def _remi_piece(entry: ModelEntry, primer: Path | None, tokens: int, temperature: float, top_k: int, top_p: float,
+                seed: int) -> tuple[Any, str]:
+    """A REMI model's continuation of ``primer`` (None: a new piece), and what was done, in words."""
+    from studio.config import GenerationConfig
+    from studio.poly_training import continue_primer
+
+    config = GenerationConfig(temperature=temperature, top_k=top_k, top_p=top_p, seed=seed)
+    piece = continue_primer(entry.path, primer, tokens, config)[0]
+    if primer is None:
+        return piece.midi, f"started a piece ({tokens} tokens at most)"
+    return piece.midi, f"continued {primer.name} ({piece.params['primer_tokens']} primer tokens, {tokens} more at most)"
+
+
+def _roll_piece(cache: ModelCache, entry: ModelEntry, primer: Path | None, melody: Path | None, frames: int,
+                temperature: float, max_notes: int, seed: int) -> tuple[Any, str]:
+    """A piano-roll model's harmonisation of ``melody``, continuation of ``primer`` or new piece, and what was done,
+    in words."""
+    from studio.music.midi_io import load_midi
+    from studio.piano_roll_compose import RollRequest, compose_rolls
+
+    model = cache.roll_model(entry.value)
+    request = RollRequest(frames=frames, temperature=temperature, max_notes=max_notes, seed=seed)
+    piece = compose_rolls(model, request, primer=load_midi(primer) if primer else None,
+                          melody=load_midi(melody) if melody else None)[0]
+    shift = int(piece.params["transposed_by"])
+    # Say so when the input was moved: a model trained on pieces all in C (JSB: an octave up) hears every input there.
+    moved = f", moved {shift:+d} semitones to the model's key and register and back" if shift else ""
+    tempo = f"at {piece.params['tempo']:.0f} bpm"
+    if melody is not None:
+        return piece.midi, f"harmonised {melody.name} ({piece.new_frames} frames{moved}) {tempo}"
+    if primer is not None:
+        given = piece.roll.shape[0] - piece.new_frames
+        return piece.midi, (f"continued {primer.name} ({given} frames) by {piece.new_frames} frames{moved}, "
+                            f"{tempo}")
+    return piece.midi, f"started a piece of {piece.new_frames} frames {tempo}"
+
+
+def _name(entry: ModelEntry) -> str:
+    """The model's short name for file names and messages (a run folder's last part)."""
+    return safe_name(Path(str(entry.value)).name, "piece")
+
+
+def _roll_example(cache: ModelCache) -> str:
+    """A piano-roll model to suggest: the shipped ``jsb`` when offered (or none is), else the first offered."""
+    values = [value for _, value in cache.choices(PIANO_ROLL)]
+    return "jsb" if "jsb" in values or not values else values[0]
 
 
 def build(cache: ModelCache) -> dict[str, Any]:
     """Lay out the Compose tab (inside an open ``gr.Tab``) and wire its actions; returns its model dropdown."""
+    first = cache.default(KINDS, "chorale")
     with gr.Row():
         with gr.Column():
-            model = gr.Dropdown(cache.choices(POLYPHONIC), value=cache.default(POLYPHONIC, "chorale"),
-                                label="Model", allow_custom_value=True)
-            primer = gr.File(label="Primer (MIDI or MusicXML, optional)", file_types=list(PRIMER_TYPES),
-                             file_count="single", type="filepath")
-            tokens = gr.Slider(*TOKENS, value=400, step=1, label="Length (tokens)")
+            model = gr.Dropdown(model_choices(cache), value=first, label="Model", allow_custom_value=True,
+                                elem_id="compose-model")
+            about = gr.Markdown(model_help(cache, first), elem_id="compose-model-help")
+            primer = gr.File(label="Primer to continue (MIDI or MusicXML, optional)", file_types=list(MUSIC_TYPES),
+                             file_count="single", type="filepath", elem_id="compose-primer")
+            melody = gr.File(label="Melody to harmonise (MIDI or MusicXML, optional)",
+                             file_types=list(MUSIC_TYPES), file_count="single", type="filepath",
+                             elem_id="compose-melody")
+            tokens = gr.Slider(*LENGTH, value=400, step=1, label="Length (REMI: tokens · piano roll: frames)",
+                               info="a piano-roll frame is a beat (a quarter note for jsb); a melody sets its own",
+                               elem_id="compose-length")
         with gr.Column():
-            temperature = gr.Slider(*TEMPERATURE, value=0.9, step=0.05, label="Temperature")
-            top_k = gr.Slider(*TOP_K, value=0, step=1, label="Top-k", info="0: off")
-            top_p = gr.Slider(*TOP_P, value=0.95, step=0.01, label="Top-p")
+            temperature = gr.Slider(*TEMPERATURE, value=0.9, step=0.05, label="Temperature",
+                                    info="below 1 plays safer, above 1 wilder")
+            max_notes = gr.Slider(*MAX_NOTES, value=4, step=1, label="Notes at once",
+                                  info="piano-roll models; 0: no cap", elem_id="compose-max-notes")
+            top_k = gr.Slider(*TOP_K, value=0, step=1, label="Top-k", info="REMI models only; 0: off")
+            top_p = gr.Slider(*TOP_P, value=0.95, step=0.01, label="Top-p", info="REMI models only")
             with gr.Row():
                 seed, dice = seed_controls("compose-seed")
             go = gr.Button("Compose", variant="primary", elem_id="compose-go")
-    info = gr.Markdown()
+    info = gr.Markdown(elem_id="compose-info")
     audio = gr.Audio(type="filepath", label="Audio", interactive=False, elem_id="compose-audio",
                      waveform_options=gr.WaveformOptions(show_recording_waveform=False))  # the browser's player
-    roll = gr.Image(type="filepath", label="Piano roll", interactive=False)
-    midi = gr.File(label="MIDI", interactive=False)
+    roll = gr.Image(type="filepath", label="Piano roll", interactive=False, elem_id="compose-roll")
+    midi = gr.File(label="MIDI", interactive=False, elem_id="compose-midi")
 
     dice.click(v.random_seed, None, seed, api_name="compose_random_seed", concurrency_limit=None)
+    model.change(lambda value: model_help(cache, value), model, about, api_name="compose_model_help",
+                 concurrency_limit=None)
 
+    # New inputs come last, with defaults, so API calls written before them (without melody, max_notes) still work.
     @v.user_errors
     def compose(model: str, primer: Any, tokens: int, temperature: float, top_k: int, top_p: float,
-                seed: Any) -> tuple:
-        return compose_music(cache, model, primer, tokens, temperature, top_k, top_p, seed)
+                seed: Any, melody: Any = None, max_notes: int = 4) -> tuple:
+        return compose_music(cache, model, primer, tokens, temperature, top_k, top_p, seed, melody, max_notes)
 
-    go.click(compose, [model, primer, tokens, temperature, top_k, top_p, seed], [audio, roll, midi, info],
-             api_name="compose_music")
+    go.click(compose, [model, primer, tokens, temperature, top_k, top_p, seed, melody, max_notes],
+             [audio, roll, midi, info], api_name="compose_music")
     return {"model": model}

@@ -4,7 +4,8 @@ A model is offered by the value its dropdown sends: a shipped model's name (``bl
 (``runs/letters``, found by ``studio.loading.local_models``). Handlers accept only offered values, so an API client
 cannot make the server load an arbitrary path. Models load on first use and stay loaded (least recently used first
 out beyond ``max_loaded``); a model whose card changed on disk (retrained, fine-tuned again) is loaded afresh.
-Loaded ``Generator`` and ``Composer`` objects are shared by concurrent requests: they hold no per-request state.
+Loaded ``Generator``, ``Composer`` and ``RollModel`` objects are shared by concurrent requests: they hold no
+per-request state.
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from typing import Any
 
 from studio.errors import StudioError
 
-TEXT, LEADSHEET, POLYPHONIC = "text", "leadsheet", "polyphonic"
-KINDS = (TEXT, LEADSHEET, POLYPHONIC)
+TEXT, LEADSHEET, POLYPHONIC, PIANO_ROLL = "text", "leadsheet", "polyphonic", "piano_roll"
+KINDS = (TEXT, LEADSHEET, POLYPHONIC, PIANO_ROLL)
+KIND_WORDS = {TEXT: "text", LEADSHEET: "blues (lead-sheet)", POLYPHONIC: "polyphonic", PIANO_ROLL: "piano-roll"}
 
 
 @dataclass(frozen=True)
@@ -28,7 +30,7 @@ class ModelEntry:
     value: str      # what the dropdowns send: a shipped name or a run folder
     label: str      # what people see
     origin: str     # shipped or local
-    kind: str       # text, leadsheet or polyphonic
+    kind: str       # text, leadsheet, polyphonic or piano_roll
     path: Path      # the bundle folder (holding model.json)
     card: dict[str, Any]
 
@@ -67,23 +69,26 @@ class ModelCache:
                 entries.append(ModelEntry(value, label, origin, kind if kind in KINDS else TEXT, path, card))
         return entries
 
-    def choices(self, kind: str) -> list[tuple[str, str]]:
-        """(label, value) pairs for a dropdown of ``kind`` models."""
-        return [(e.label, e.value) for e in self.entries() if e.kind == kind]
+    def choices(self, kind: str | tuple[str, ...]) -> list[tuple[str, str]]:
+        """(label, value) pairs for a dropdown of ``kind`` models (a tuple: any of those kinds)."""
+        kinds = _kinds(kind)
+        return [(e.label, e.value) for e in self.entries() if e.kind in kinds]
 
-    def default(self, kind: str, preferred: str) -> str | None:
+    def default(self, kind: str | tuple[str, ...], preferred: str) -> str | None:
         """``preferred`` when it is offered, else the first model of ``kind``, else None."""
         values = [value for _, value in self.choices(kind)]
         return preferred if preferred in values else (values[0] if values else None)
 
-    def entry(self, kind: str, value: Any) -> ModelEntry:
-        """The offered model ``value`` of ``kind``; a StudioError naming the choices otherwise."""
-        entries = [e for e in self.entries() if e.kind == kind]
+    def entry(self, kind: str | tuple[str, ...], value: Any) -> ModelEntry:
+        """The offered model ``value`` of ``kind`` (a tuple: any of those kinds); a StudioError naming the choices
+        otherwise."""
+        kinds = _kinds(kind)
+        entries = [e for e in self.entries() if e.kind in kinds]
         for e in entries:
             if e.value == value:
                 return e
         names = ", ".join(e.value for e in entries) or "none yet"
-        what = {TEXT: "text", LEADSHEET: "blues (lead-sheet)", POLYPHONIC: "polyphonic"}[kind]
+        what = " or ".join(KIND_WORDS[k] for k in kinds)
         raise StudioError(f"unknown {what} model {value!r}; the page offers: {names}")
 
     def _card(self, path: Path) -> dict[str, Any] | None:
@@ -117,6 +122,13 @@ class ModelCache:
         entry = self.entry(LEADSHEET, value)
         return self._load(entry, lambda: Composer(entry.path))
 
+    def roll_model(self, value: Any):
+        """The loaded ``studio.piano_roll_compose.RollModel`` of piano-roll model ``value``."""
+        from studio.piano_roll_compose import load_roll_model
+
+        entry = self.entry(PIANO_ROLL, value)
+        return self._load(entry, lambda: load_roll_model(entry.path))
+
     def _load(self, entry: ModelEntry, build: Any) -> Any:
         from studio.checkpoint import CARD_FILE
 
@@ -141,3 +153,7 @@ class ModelCache:
         """Bundle folders of the models loaded now (for reports)."""
         with self._lock:
             return [path for _, path, _ in self._loaded]
+
+
+def _kinds(kind: str | tuple[str, ...]) -> tuple[str, ...]:
+    return (kind,) if isinstance(kind, str) else tuple(kind)

@@ -9,14 +9,30 @@ import gradio as gr
 from studio.ui.model_cache import ModelCache
 
 TABLE_HEADERS = ["model", "origin", "kind", "summary", "folder"]
-KIND_NAMES = {"text": "text", "leadsheet": "blues (lead sheet)", "polyphonic": "polyphonic"}
+KIND_NAMES = {"text": "text", "leadsheet": "blues (lead sheet)", "polyphonic": "polyphonic (REMI)",
+              "piano_roll": "piano roll (harmoniser)"}
+
+
+def summary(card: dict[str, Any]) -> str:
+    """A model's one-line summary: ``studio.loading.describe``, except for piano-roll models, which have frames of
+    88 keys rather than tokens (``describe`` would say "? tokens")."""
+    from studio.loading import describe
+
+    if card.get("model_kind") != "piano_roll":
+        return describe(card)
+    mc, metrics = card.get("model_config", {}), card.get("metrics", {})
+    fpb = card.get("frames_per_beat", 1)
+    parts = [f"{mc.get('cell', '?')} {mc.get('num_layers', '?')}x{mc.get('hidden_size', '?')}",
+             f"88-key piano roll, {fpb} frame{'s' if fpb != 1 else ''} per beat"]
+    for split in ("valid", "test"):
+        if metrics.get(f"{split}_nats_per_frame") is not None:
+            parts.append(f"{split} {metrics[f'{split}_nats_per_frame']:.3f} nats/frame")
+    return ", ".join(parts)
 
 
 def model_table(cache: ModelCache) -> list[list[str]]:
-    """One row per model: value, origin, kind, ``studio.loading.describe`` summary, bundle folder."""
-    from studio.loading import describe
-
-    return [[e.value, e.origin, KIND_NAMES.get(e.kind, e.kind), describe(e.card), str(e.path)]
+    """One row per model: value, origin, kind, one-line summary, bundle folder."""
+    return [[e.value, e.origin, KIND_NAMES.get(e.kind, e.kind), summary(e.card), str(e.path)]
             for e in cache.entries()]
 
 
@@ -27,9 +43,9 @@ def model_card(cache: ModelCache, value: Any) -> dict[str, Any]:
     for entry in cache.entries():
         if entry.value == value:
             card = dict(entry.card)
-            tokenizer = card.get("tokenizer", {})
-            card["tokenizer"] = {"kind": tokenizer.get("kind"),
-                                 "vocab_size": card.get("model_config", {}).get("vocab_size")}
+            if "tokenizer" in card:  # piano-roll models have none
+                card["tokenizer"] = {"kind": card["tokenizer"].get("kind"),
+                                     "vocab_size": card.get("model_config", {}).get("vocab_size")}
             return card
     raise StudioError(f"unknown model {value!r}; see the list above")
 
