@@ -40,6 +40,7 @@ def main() -> None:
     parser.add_argument("--dropout", type=float, default=0.3, help="output dropout (input dropout is half of it)")
     parser.add_argument("--lr", type=float, default=1e-2)
     parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--beat-periods", default="", help="also read frame index mod these periods, e.g. 12,16")
     parser.add_argument("--bucket", action="store_true", help="batch tunes of similar length (less padding)")
     parser.add_argument("--transpose", type=int, default=0, help="augment: shift training tunes up to +-N semitones")
     parser.add_argument("--threads", type=int, default=2)
@@ -54,7 +55,8 @@ def main() -> None:
     for cell in args.cells.split(","):
         mconf = PianoRollConfig(cell=cell, num_layers=args.layers, hidden_size=args.hidden,
                                 dropout_input=args.dropout / 2, dropout_between=args.dropout,
-                                dropout_output=args.dropout)
+                                dropout_output=args.dropout,
+                                beat_periods=tuple(int(p) for p in args.beat_periods.split(",") if p))
         tconf = RollTrainConfig(batch_size=args.batch, lr=args.lr, minutes=args.minutes, seed=args.seed,
                                 bucket=args.bucket, transpose=args.transpose)
         started = time.time()
@@ -65,6 +67,7 @@ def main() -> None:
                                   if r["epoch"] % 10 == 0 else None)
         test = evaluate_rolls(result.model, data["test"])
         row = {"cell": cell, "hidden": args.hidden, "layers": args.layers, "dropout": args.dropout,
+               "beat_periods": args.beat_periods, "bucket": args.bucket, "lr": args.lr,
                "parameters": result.model.num_parameters(), "best_epoch": result.best_epoch, "epochs": result.epochs,
                "stop": result.stop_reason, "seconds": round(time.time() - started), "valid": result.best_valid,
                "test": test}

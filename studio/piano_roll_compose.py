@@ -203,7 +203,7 @@ def _sample(net: PianoRollModel, prefix: torch.Tensor, steps: int, request: Roll
         frame = _draw(logits, request.temperature, request.max_notes, generator, None)
         logprob -= F.binary_cross_entropy_with_logits(logits, frame.float(), reduction="none").sum(1)
         frames[:, t] = frame
-        out, state = net.read(frame.float()[:, None].to(device), state)
+        out, state = net.read(frame.float()[:, None].to(device), state, start=prefix.shape[0] + t + 1)
         logits = out[:, -1].float().cpu()
     return frames, logprob
 
@@ -238,7 +238,7 @@ def _harmonise(net: PianoRollModel, melody: list[int | None], request: RollReque
         frame = _draw(logits, request.temperature, request.max_notes, generator, clamp)
         logprob -= F.binary_cross_entropy_with_logits(logits, frame.float(), reduction="none").sum(1)
         frames[:, t] = frame
-        out, state = net.read(frame.float()[:, None].to(device), state)
+        out, state = net.read(frame.float()[:, None].to(device), state, start=t + 1)
         logits = out[:, -1].float().cpu()
     keep = offsets.flatten()  # after resampling every candidate of a group is equally good: take the first
     return frames[keep], logprob[keep]

@@ -65,7 +65,7 @@ def roll_model(tmp_path_factory: pytest.TempPathFactory, chorales) -> Path:
         roll = midi_to_frames(midi)
         shift = (-estimate_roll_tonic(roll)) % 12
         rolls.append(torch.roll(roll, shift + 12 - (12 if shift > 6 else 0), dims=1))
-    config = PianoRollConfig(cell="lstm", hidden_size=32)
+    config = PianoRollConfig(cell="lstm", hidden_size=32, beat_periods=(4,))  # composing passes frame indexes too
     result = train_piano_roll(config, RollTrainConfig(batch_size=4, lr=2e-2, max_epochs=8, minutes=0, patience=0),
                               rolls[2:], rolls[:2])
     path = tmp_path_factory.mktemp("rolls") / "tiny" / "best"
@@ -120,18 +120,33 @@ def test_bucketed_batches_cover_every_piece_once_with_similar_lengths() -> None:
 
 
 # -- the model, stepwise, and its bundle ------------------------------------------------------------------------------
-def test_stepwise_reading_equals_the_whole_sequence() -> None:
+@pytest.mark.parametrize("periods", [(), (3, 4)])
+def test_stepwise_reading_equals_the_whole_sequence(periods: tuple[int, ...]) -> None:
     torch.manual_seed(0)
-    model = PianoRollModel(PianoRollConfig(cell="gru", hidden_size=16, num_layers=2)).eval()
+    model = PianoRollModel(PianoRollConfig(cell="gru", hidden_size=16, num_layers=2, beat_periods=periods)).eval()
     rolls = (torch.rand(2, 9, KEYS) > 0.9).float()
     whole = model(rolls)
     inputs = model.shifted_inputs(rolls)
     first, state = model.read(inputs[:, :4])
     rest = []
     for t in range(4, 9):
-        out, state = model.read(inputs[:, t:t + 1], state)
+        out, state = model.read(inputs[:, t:t + 1], state, start=t)
         rest.append(out)
     torch.testing.assert_close(torch.cat([first, *rest], dim=1), whole, rtol=1e-5, atol=1e-5)
+    if periods:  # the position input matters: reading from the wrong index changes the prediction
+        wrong, _ = model.read(inputs[:, 4:5], model.read(inputs[:, :4])[1], start=5)
+        assert not torch.allclose(wrong, rest[0])
+
+
+def test_beat_positions_are_one_hot_per_period() -> None:
+    model = PianoRollModel(PianoRollConfig(hidden_size=4, beat_periods=[3, 4]))
+    assert model.config.beat_periods == (3, 4) and model.config.position_features == 7
+    pos = model.positions(5, 3, 2)  # frames 5, 6, 7
+    assert pos.shape == (2, 3, 7)
+    assert pos[0, :, :3].argmax(-1).tolist() == [2, 0, 1]
+    assert pos[0, :, 3:].argmax(-1).tolist() == [1, 2, 3]
+    with pytest.raises(StudioError, match=r"beat period must be in \[2, 64\]"):
+        PianoRollConfig(beat_periods=(1,))
 
 
 def test_bundle_round_trip(roll_model: Path) -> None:

@@ -129,6 +129,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--hidden", type=int, default=300, help="hidden units per layer, 1..65536 (default 300)")
     g.add_argument("--dropout", type=float, default=0.3,
                    help="output and between-layer dropout, 0..0.95; the input gets half (default 0.3)")
+    g.add_argument("--beat-periods", default="", help="also read each frame's index modulo these periods, "
+                   "e.g. 12,16 (default none: the frame alone, as Chung et al.)")
     g = rolls.add_argument_group("training")
     g.add_argument("--lr", type=float, default=1e-2, help="AdamW learning rate, (0, 1] (default 1e-2)")
     g.add_argument("--weight-decay", type=float, default=1e-4, help="AdamW weight decay, 0..1 (default 1e-4)")

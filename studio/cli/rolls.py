@@ -42,7 +42,7 @@ def cmd_train_rolls(args: argparse.Namespace) -> int:
     check_range("threads", args.threads, 0, 1024, integer=True)
     model_config = PianoRollConfig(cell=args.cell, num_layers=args.layers, hidden_size=args.hidden,
                                    dropout_input=args.dropout / 2, dropout_between=args.dropout,
-                                   dropout_output=args.dropout)
+                                   dropout_output=args.dropout, beat_periods=_periods(args.beat_periods))
     out = Path(args.out)
     if (out / "best").exists():
         raise StudioError(f"{out} already holds a model; choose another --out")
@@ -88,6 +88,14 @@ def cmd_train_rolls(args: argparse.Namespace) -> int:
     print(f"best epoch {result.best_epoch} of {result.epochs} ({result.stop_reason}): valid "
           f"{result.best_valid:.3f}{test} nats per frame; {time.time() - started:.0f} s; model in {path}")
     return 0
+
+
+def _periods(text: str) -> tuple[int, ...]:
+    """"12,16" -> (12, 16); "" -> ()."""
+    try:
+        return tuple(int(p) for p in text.split(",") if p.strip())
+    except ValueError as err:
+        raise StudioError(f"--beat-periods {text!r}: give whole numbers in [2, 64] separated by commas") from err
 
 
 def compose_rolls_cli(args: argparse.Namespace, formats: list[str], out: Path) -> int:

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from studio.config import CELLS, _Config, check_bool, check_choice, check_range
+from studio.errors import StudioError
 
 KEYS = 88          # piano keys, A0 (MIDI 21) .. C8 (MIDI 108)
 LOWEST_MIDI = 21   # MIDI number of key 0
@@ -37,6 +38,7 @@ class PianoRollConfig(_Config):
     dropout_output: float = 0.0    # dropout on the top layer's output, before the 88 sigmoids
     forget_bias: float = 1.0       # LSTM forget-gate bias at init; ignored for rnn/gru
     learn_initial: bool = False    # learn the first step's input instead of zeros (Chung et al. use zeros)
+    beat_periods: tuple[int, ...] = ()  # also read the predicted frame's index modulo each period, one-hot
 
     def validate(self) -> None:
         check_range("keys", self.keys, 1, 1024, integer=True)
@@ -48,6 +50,16 @@ class PianoRollConfig(_Config):
             check_range(name, getattr(self, name), 0.0, 0.95)
         check_range("forget_bias", self.forget_bias, -10.0, 10.0)
         check_bool("learn_initial", self.learn_initial)
+        if not isinstance(self.beat_periods, (list, tuple)):
+            raise StudioError(f"beat_periods must be a list of whole numbers in [2, 64], got {self.beat_periods!r}")
+        for period in self.beat_periods:
+            check_range("beat period", period, 2, 64, integer=True)
+        self.beat_periods = tuple(self.beat_periods)
+
+    @property
+    def position_features(self) -> int:
+        """Width of the frame-position input (sum of the beat periods; 0 without them)."""
+        return sum(self.beat_periods)
 
 
 class PianoRollModel(nn.Module):
@@ -61,8 +73,8 @@ class PianoRollModel(nn.Module):
     def __init__(self, config: PianoRollConfig) -> None:
         super().__init__()
         self.config = c = config
-        self.projection = nn.Linear(c.keys, c.input_size) if c.input_size else None
-        rnn_in = c.input_size or c.keys
+        self.projection = nn.Linear(c.keys + c.position_features, c.input_size) if c.input_size else None
+        rnn_in = c.input_size or c.keys + c.position_features
         self.dropout_input = nn.Dropout(c.dropout_input)
         rnn_kwargs = {"nonlinearity": "tanh"} if c.cell == "rnn" else {}
         self.rnn = _CELLS[c.cell](rnn_in, c.hidden_size, num_layers=c.num_layers, batch_first=True,
@@ -104,13 +116,15 @@ class PianoRollModel(nn.Module):
         logits, _ = self.read(self.shifted_inputs(rolls))
         return logits
 
-    def read(self, inputs: torch.Tensor, state: Any = None) -> tuple[torch.Tensor, Any]:
+    def read(self, inputs: torch.Tensor, state: Any = None, start: int = 0) -> tuple[torch.Tensor, Any]:
         """Run the network over input frames (each the frame before the one predicted), from ``state``.
 
         Parameters
         ----------
         inputs : Tensor, shape (batch, time, keys), 0/1 floats
         state : the recurrent state from a previous call, or None for the start of a piece
+        start : int
+            Index in the piece of the frame the first input predicts (for the beat-position input).
 
         Returns
         -------
@@ -118,10 +132,22 @@ class PianoRollModel(nn.Module):
         state : the state after the last input (a tensor, or an (h, c) pair for the LSTM)
         """
         x = inputs
+        if self.config.beat_periods:
+            x = torch.cat([x, self.positions(start, x.shape[1], x.shape[0]).to(x.dtype)], dim=-1)
         if self.projection is not None:
             x = torch.tanh(self.projection(x))
         out, state = self.rnn(self.dropout_input(x), state)
         return self.decoder(self.dropout_output(out)), state
+
+    def positions(self, start: int, length: int, batch: int) -> torch.Tensor:
+        """One-hot ``index mod period`` of frames ``start .. start+length-1`` for each beat period, concatenated.
+
+        Returns Tensor, shape (batch, length, sum of periods). A piano roll does not record its meter; with periods
+        like (12, 16) the network can learn where bar lines fall in common meters from the frame index alone.
+        """
+        index = torch.arange(start, start + length, device=self.decoder.weight.device)
+        parts = [F.one_hot(index % period, period) for period in self.config.beat_periods]
+        return torch.cat(parts, dim=-1).float().expand(batch, -1, -1)
 
     def first_input(self, batch: int) -> torch.Tensor:
         """The input before a piece's first frame (zeros, or the learned initial frame): shape (batch, 1, keys)."""
