@@ -26,7 +26,8 @@ import time
 from pathlib import Path
 
 from studio.music.chords import STEPS_PER_BAR, LeadSheet, Note, blues_chart
-from studio.music.export import musicxml_to_svg, piano_roll_png, write_midi, write_musicxml, write_wav
+from studio.music.export import piano_roll_png, write_midi, write_wav
+from studio.music.notation import musicxml_to_svg, write_musicxml
 from studio.music.render import render_midi
 
 

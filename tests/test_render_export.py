@@ -15,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from studio.errors import StudioError
-from studio.music import export
+from studio.music import export, notation
 from studio.music.chords import ChordChart, LeadSheet, Note, blues_chart
 from studio.music.render import render_midi, step_seconds
 
@@ -182,7 +182,7 @@ def test_musicxml_parses_back_with_the_same_pitches_durations_chords_key_and_tem
     from music21 import converter, harmony, note, tempo
 
     sheet = LeadSheet(MELODY, blues_chart("12-bar", "F"), tempo=132.0)
-    path = export.write_musicxml(sheet, tmp_path / "sheet.musicxml", title="Test blues")
+    path = notation.write_musicxml(sheet, tmp_path / "sheet.musicxml", title="Test blues")
     score = converter.parse(str(path))
     assert score.metadata.bestTitle == "Test blues"
     part = score.parts[0]
@@ -207,23 +207,23 @@ def test_musicxml_parses_back_with_the_same_pitches_durations_chords_key_and_tem
 
 def test_musicxml_refuses_bad_input(tmp_path):
     with pytest.raises(StudioError, match="LeadSheet"):
-        export.write_musicxml(CHART, tmp_path / "x.musicxml")  # type: ignore[arg-type]
+        notation.write_musicxml(CHART, tmp_path / "x.musicxml")  # type: ignore[arg-type]
     with pytest.raises(StudioError, match="unknown key"):
-        export.write_musicxml(SHEET, tmp_path / "x.musicxml", key="H")
+        notation.write_musicxml(SHEET, tmp_path / "x.musicxml", key="H")
     with pytest.raises(StudioError, match=r"\.mxl"):
-        export.write_musicxml(SHEET, tmp_path / "x.mxl")
+        notation.write_musicxml(SHEET, tmp_path / "x.mxl")
     assert list(tmp_path.iterdir()) == []
 
 
 def test_verovio_engraves_the_lead_sheet_as_svg(tmp_path):
-    path = export.write_musicxml(SHEET, tmp_path / "sheet.xml")
-    pages = export.musicxml_to_svg(path)
+    path = notation.write_musicxml(SHEET, tmp_path / "sheet.xml")
+    pages = notation.musicxml_to_svg(path)
     assert len(pages) >= 1 and all("<svg" in page for page in pages)
-    assert export.musicxml_to_svg(path.read_text()) == pages
+    assert notation.musicxml_to_svg(path.read_text()) == pages
     with pytest.raises(StudioError, match="verovio cannot read"):
-        export.musicxml_to_svg("<score-partwise>broken")
+        notation.musicxml_to_svg("<score-partwise>broken")
     with pytest.raises(StudioError, match="cannot read MusicXML file"):
-        export.musicxml_to_svg(tmp_path / "missing.xml")
+        notation.musicxml_to_svg(tmp_path / "missing.xml")
 
 
 def _png_size(path: Path) -> tuple[int, int]:
@@ -251,7 +251,7 @@ def test_sheet_music_engraves_from_any_thread(tmp_path) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
     from studio.music.chords import LeadSheet, Note, blues_chart
-    from studio.music.export import musicxml_to_svg, write_musicxml
+    from studio.music.notation import musicxml_to_svg, write_musicxml
 
     path = write_musicxml(LeadSheet([Note(60, 0, 4), Note(63, 4, 8)], blues_chart("12-bar", "C"), 120.0),
                           tmp_path / "s.musicxml")

@@ -128,7 +128,8 @@ def _compose_blues(args: argparse.Namespace, config: Any, formats: list[str], ou
 
     from studio.compose import Composer, ComposeRequest
     from studio.music.chords import Chord, blues_scale, chart_from_text_or_form, pitch_class
-    from studio.music.export import piano_roll_png, write_midi, write_musicxml, write_wav
+    from studio.music.export import piano_roll_png, write_midi, write_wav
+    from studio.music.notation import write_musicxml
     from studio.music.render import render_midi
 
     chart = chart_from_text_or_form(args.chart, args.key)
