@@ -58,3 +58,20 @@ def atomic_write(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
+
+
+def write_piece_files(stem: Path, midi: Any, sidecar: dict[str, Any], formats: list[str]) -> int:
+    """Write ``stem``.mid/.wav/.png (those in ``formats``) and the ``stem``.json sidecar of a composed piece;
+    return its number of notes."""
+    import json
+
+    from studio.music.export import piano_roll_png, write_midi, write_wav
+
+    if "mid" in formats:
+        write_midi(midi, stem.with_suffix(".mid"))
+    if "wav" in formats:
+        write_wav(midi, stem.with_suffix(".wav"))
+    if "png" in formats:
+        piano_roll_png(midi, stem.with_suffix(".png"), title=stem.name)
+    atomic_write(stem.with_suffix(".json"), json.dumps(sidecar, indent=2))
+    return sum(len(instrument.notes) for instrument in midi.instruments)

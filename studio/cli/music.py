@@ -8,7 +8,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from studio.cli.common import atomic_write, model_config_from_args, parse_shifts, train_config_from_args
+from studio.cli.common import (
+    atomic_write,
+    model_config_from_args,
+    parse_shifts,
+    train_config_from_args,
+    write_piece_files,
+)
 from studio.errors import StudioError
 
 
@@ -188,7 +194,6 @@ def _fmt_metric(value: float | None, fmt: str) -> str:
 
 def _compose_polyphonic(args: argparse.Namespace, config: Any, formats: list[str], out: Path) -> int:
     from studio.config import check_range
-    from studio.music.export import piano_roll_png, write_midi, write_wav
     from studio.poly_training import continue_primer
 
     check_range("tokens", args.tokens, 1, 100_000, integer=True)
@@ -196,15 +201,8 @@ def _compose_polyphonic(args: argparse.Namespace, config: Any, formats: list[str
     out.mkdir(parents=True, exist_ok=True)
     for i, piece in enumerate(pieces):
         stem = out / f"{Path(str(args.model)).name}-{piece.seed}-{i + 1:03d}"
-        if "mid" in formats:
-            write_midi(piece.midi, stem.with_suffix(".mid"))
-        if "wav" in formats:
-            write_wav(piece.midi, stem.with_suffix(".wav"))
-        if "png" in formats:
-            piano_roll_png(piece.midi, stem.with_suffix(".png"), title=stem.name)
-        atomic_write(stem.with_suffix(".json"), json.dumps({**piece.params, "sample": i + 1,
-                                                            "logprob": piece.logprob}, indent=2))
-        notes = sum(len(inst.notes) for inst in piece.midi.instruments)
+        notes = write_piece_files(stem, piece.midi, {**piece.params, "sample": i + 1, "logprob": piece.logprob},
+                                  formats)
         print(f"{stem.name}: {notes} notes, {piece.midi.get_end_time():.1f} s")
     print(f"wrote {len(pieces)} piece(s) to {out} (seed {pieces[0].seed})", file=sys.stderr)
     return 0

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from studio.cli.common import atomic_write
+from studio.cli.common import atomic_write, write_piece_files
 from studio.errors import StudioError
 
 
@@ -100,7 +100,6 @@ def _periods(text: str) -> tuple[int, ...]:
 
 def compose_rolls_cli(args: argparse.Namespace, formats: list[str], out: Path) -> int:
     """``studio compose`` for a piano-roll model: continue --primer, harmonise --melody, or start a piece."""
-    from studio.music.export import piano_roll_png, write_midi, write_wav
     from studio.music.midi_io import load_midi
     from studio.piano_roll_compose import RollRequest, compose_rolls, load_roll_model
 
@@ -116,14 +115,7 @@ def compose_rolls_cli(args: argparse.Namespace, formats: list[str], out: Path) -
     out.mkdir(parents=True, exist_ok=True)
     for piece in pieces:
         stem = out / f"{Path(str(args.model)).name}-{piece.seed}-{piece.params['sample']:03d}"
-        if "mid" in formats:
-            write_midi(piece.midi, stem.with_suffix(".mid"))
-        if "wav" in formats:
-            write_wav(piece.midi, stem.with_suffix(".wav"))
-        if "png" in formats:
-            piano_roll_png(piece.midi, stem.with_suffix(".png"), title=stem.name)
-        atomic_write(stem.with_suffix(".json"), json.dumps({**piece.params, "logprob": piece.logprob}, indent=2))
-        notes = sum(len(inst.notes) for inst in piece.midi.instruments)
+        notes = write_piece_files(stem, piece.midi, {**piece.params, "logprob": piece.logprob}, formats)
         print(f"{stem.name}: {notes} notes, {piece.midi.get_end_time():.1f} s ({piece.params['mode']})")
     print(f"wrote {len(pieces)} piece(s) to {out} (seed {pieces[0].seed})", file=sys.stderr)
     return 0
