@@ -45,6 +45,7 @@ from studio.music.frame_roll import (
 
 KIND = "piano_roll"
 MAX_FRAMES = 4000
+MAX_ROWS = 8192    # pieces x particles drawn side by side
 
 
 @dataclass
@@ -97,6 +98,9 @@ class RollRequest:
         check_range("max_notes", self.max_notes, 0, KEYS, integer=True)
         check_range("num_samples", self.num_samples, 1, 256, integer=True)
         check_range("particles", self.particles, 1, 1024, integer=True)
+        if self.num_samples * self.particles > MAX_ROWS:
+            raise StudioError(f"num_samples x particles must be at most {MAX_ROWS} (they run as one batch); got "
+                              f"{self.num_samples} x {self.particles}")
         if self.seed is not None:
             check_range("seed", self.seed, 0, 2**63 - 1, integer=True)
         if self.tempo is not None:
@@ -115,14 +119,20 @@ class RollPiece:
     params: dict[str, Any] = field(default_factory=dict)
 
 
-def _shift_roll(roll: torch.Tensor, shift: int) -> torch.Tensor:
-    """``roll`` moved ``shift`` semitones; a StudioError when notes would leave the keyboard."""
+def _shift_roll(roll: torch.Tensor, shift: int, drop: bool = False) -> torch.Tensor:
+    """``roll`` moved ``shift`` semitones. Notes that would leave the keyboard raise a StudioError, or with ``drop``
+    are left out (moving a model's output back: a voice it wrote at the very bottom of its register)."""
     if shift == 0 or not bool(roll.any()):
         return roll.clone()
     keys = roll.any(0).nonzero().flatten()
-    if int(keys.min()) + shift < 0 or int(keys.max()) + shift >= KEYS:
+    if not drop and (int(keys.min()) + shift < 0 or int(keys.max()) + shift >= KEYS):
         raise StudioError(f"moving the input {shift:+d} semitones would take notes off the piano")
-    return torch.roll(roll, shift, dims=1)
+    moved = torch.zeros_like(roll)
+    if shift > 0:
+        moved[:, shift:] = roll[:, :KEYS - shift]
+    else:
+        moved[:, :KEYS + shift] = roll[:, -shift:]
+    return moved
 
 
 def input_shift(model: RollModel, roll: torch.Tensor) -> int:
@@ -223,25 +233,36 @@ def _harmonise(net: PianoRollModel, melody: list[int | None], request: RollReque
     device = next(net.parameters()).device
     logits, state = net.read(net.first_input(rows).to(device))
     logits = logits[:, -1].float().cpu()
-    frames, logprob = torch.zeros(rows, len(melody), KEYS, dtype=torch.bool), torch.zeros(rows)
+    logprob = torch.zeros(rows)
+    # Each step keeps its frames and, per row, the row of the step before it descends from; the chosen pieces
+    # are traced back at the end, so resampling never copies whole histories.
+    frames: list[torch.Tensor] = []
+    parents: list[torch.Tensor] = []
     offsets = (torch.arange(groups) * size)[:, None]
     for t, key in enumerate(melody):
-        if size > 1:
+        order = torch.arange(rows)
+        if size > 1 and t > 0:  # at t = 0 every candidate has the same (empty) past
             weights = _melody_loglik(logits, key).view(groups, size)
             picks = torch.multinomial(torch.softmax(weights, dim=1), size, replacement=True, generator=generator)
             order = (picks + offsets).flatten()
-            logits, frames, logprob = logits[order], frames[order], logprob[order]
+            logits, logprob = logits[order], logprob[order]
             index = order.to(device)
             state = (tuple(s.index_select(1, index) for s in state) if isinstance(state, tuple)
                      else state.index_select(1, index))
         clamp = torch.full((rows,), -1 if key is None else key, dtype=torch.long)
         frame = _draw(logits, request.temperature, request.max_notes, generator, clamp)
         logprob -= F.binary_cross_entropy_with_logits(logits, frame.float(), reduction="none").sum(1)
-        frames[:, t] = frame
+        frames.append(frame)
+        parents.append(order)
         out, state = net.read(frame.float()[:, None].to(device), state, start=t + 1)
         logits = out[:, -1].float().cpu()
     keep = offsets.flatten()  # after resampling every candidate of a group is equally good: take the first
-    return frames[keep], logprob[keep]
+    chosen = torch.zeros(groups, len(melody), KEYS, dtype=torch.bool)
+    row = keep
+    for t in range(len(melody) - 1, -1, -1):
+        chosen[:, t] = frames[t][row]
+        row = parents[t][row]
+    return chosen, logprob[keep]
 
 
 @torch.inference_mode()
@@ -284,7 +305,7 @@ def compose_rolls(model: RollModel, request: RollRequest, primer: pretty_midi.Pr
               **({"particles": request.particles} if melody is not None else {})}
     for row in range(request.num_samples):
         whole = torch.cat([prefix.bool(), new[row]]) if melody is None else new[row]
-        whole = _shift_roll(whole, out_shift).bool()
+        whole = _shift_roll(whole, out_shift, drop=True).bool()
         midi_melody = ([None if k is None else k + out_shift for k in melody_keys] if melody_keys is not None
                        else None)
         midi = frames_to_midi(whole, tempo=tempo, frames_per_beat=fpb, program=model.card.get("program", 0),

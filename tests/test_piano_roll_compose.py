@@ -202,6 +202,18 @@ def test_a_fresh_piece_sounds_at_concert_pitch(roll_model: Path) -> None:
     assert piece.params["mode"] == "start"
 
 
+def test_moving_back_drops_only_what_falls_off_the_keyboard() -> None:
+    from studio.piano_roll_compose import _shift_roll
+
+    roll = torch.zeros(2, KEYS, dtype=torch.bool)
+    roll[0, 3], roll[1, 40] = True, True
+    with pytest.raises(StudioError, match="off the piano"):
+        _shift_roll(roll, -5)
+    moved = _shift_roll(roll, -5, drop=True)
+    assert moved.nonzero().tolist() == [[1, 35]]
+    assert torch.equal(_shift_roll(moved, 5), torch.roll(moved, 5, dims=1))
+
+
 def test_bad_requests_name_the_range(roll_model: Path, soprano_midi: Path) -> None:
     model = load_roll_model(roll_model)
     melody = pretty_midi.PrettyMIDI(str(soprano_midi))
@@ -209,6 +221,8 @@ def test_bad_requests_name_the_range(roll_model: Path, soprano_midi: Path) -> No
         compose_rolls(model, RollRequest(temperature=0), melody=melody)
     with pytest.raises(StudioError, match=r"frames must be in \[1, 4000\]"):
         compose_rolls(model, RollRequest(frames=0))
+    with pytest.raises(StudioError, match="at most 8192"):
+        compose_rolls(model, RollRequest(num_samples=256, particles=64), melody=melody)
     with pytest.raises(StudioError, match="not both"):
         compose_rolls(model, RollRequest(), primer=melody, melody=melody)
     with pytest.raises(StudioError, match="no notes"):
