@@ -21,6 +21,7 @@ from studio.models import RNNLanguageModel
 from studio.ngrams import NgramIndex
 from studio.tokenizers import TextTokenizer
 
+PIANO_ROLL = "piano_roll"  # the model_kind of piano-roll cards (studio.piano_roll_training writes them)
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 NGRAMS_EXTRA = "ngrams"  # the bundle extra holding the training corpus's n-gram index (studio.ngrams)
 
@@ -137,8 +138,13 @@ def tokenizer_from_dict(data: dict[str, Any]) -> Any:
 
 
 def model_from_bundle(bundle: Bundle) -> tuple[RNNLanguageModel, Any]:
-    """Build the model and tokenizer a bundle describes."""
+    """Build the model and tokenizer a bundle describes (token models; piano-roll models load through
+    ``studio.piano_roll_compose.load_roll_model``)."""
     card = bundle.card
+    if card.get("model_kind") == PIANO_ROLL:
+        name = card.get("name") or bundle.path
+        raise StudioError(f"{name} is a music model (a piano-roll harmoniser): use `studio compose --model {name} "
+                          "--melody FILE.mid` (or --primer FILE.mid)")
     try:
         config = ModelConfig.from_dict(card["model_config"])
         tokenizer = tokenizer_from_dict(card["tokenizer"])
@@ -205,17 +211,25 @@ def finetune_base(base: str | Path, kind: str) -> FinetuneBase:
 
 
 def describe(card: dict[str, Any]) -> str:
-    """One line summarising a model card for ``studio models``."""
-    mc = card.get("model_config", {})
-    tok = card.get("tokenizer", {}).get("kind", "?")
-    metrics = card.get("metrics", {})
+    """One line summarising a model card for ``studio models`` and the page's model list."""
+    mc = card.get("model_config") or {}
+    metrics = card.get("metrics") or {}
+    parts = [f"{mc.get('cell', '?')} {mc.get('num_layers', '?')}x{mc.get('hidden_size', '?')}"]
+    if card.get("model_kind") == PIANO_ROLL:  # frames of 88 keys, not tokens
+        fpb = card.get("frames_per_beat", 1)
+        parts.append(f"88-key piano roll, {fpb} frame{'s' if fpb != 1 else ''} per beat")
+        parts += [f"{split} {metrics[f'{split}_nats_per_frame']:.3f} nats/frame" for split in ("valid", "test")
+                  if isinstance(metrics.get(f"{split}_nats_per_frame"), (int, float))]
+        return ", ".join(parts)
+    tokenizer = card.get("tokenizer") if isinstance(card.get("tokenizer"), dict) else {}
+    parts.append(f"{tokenizer.get('kind', '?')} tokens (vocab {mc.get('vocab_size', '?')})")
     loss = metrics.get("valid_nats_per_token")
-    parts = [f"{mc.get('cell', '?')} {mc.get('num_layers', '?')}x{mc.get('hidden_size', '?')}",
-             f"{tok} tokens (vocab {mc.get('vocab_size', '?')})"]
-    if loss is not None:
+    if isinstance(loss, (int, float)):
         parts.append(f"valid {loss:.3f} nats/token")
-    if card.get("corpus", {}).get("name"):
-        parts.append(f"trained on {card['corpus']['name']}")
+    corpus = card.get("corpus")
+    name = corpus.get("name") if isinstance(corpus, dict) else corpus if isinstance(corpus, str) else None
+    if name:
+        parts.append(f"trained on {name}")
     return ", ".join(parts)
 
 

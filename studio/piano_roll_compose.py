@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from studio.checkpoint import read_bundle
 from studio.config import check_range
 from studio.errors import StudioError
-from studio.loading import pick_device, resolve_model
+from studio.loading import PIANO_ROLL, pick_device, resolve_model
 from studio.models.piano_roll import KEYS, PianoRollConfig, PianoRollModel
 from studio.music.frame_roll import (
     LOWEST_MIDI,
@@ -43,7 +43,6 @@ from studio.music.frame_roll import (
     top_line,
 )
 
-KIND = "piano_roll"
 MAX_FRAMES = 4000
 MAX_ROWS = 8192    # pieces x particles drawn side by side
 
@@ -66,7 +65,7 @@ def load_roll_model(name_or_path: str | Path, device: str | torch.device = "cpu"
     path = resolve_model(name_or_path)
     bundle = read_bundle(path, with_extras=False)
     card = bundle.card
-    if card.get("model_kind") != KIND:
+    if card.get("model_kind") != PIANO_ROLL:
         raise StudioError(f"{name_or_path} is not a piano-roll model (model_kind {card.get('model_kind')!r})")
     try:
         config = PianoRollConfig.from_dict(card["model_config"])

@@ -246,12 +246,12 @@ def save_roll_model(result: RollResult, out: str | Path, card: dict[str, Any], d
     """Write the selected model as a bundle (``out/model.json`` + ``model.safetensors``) that
     ``studio.piano_roll_compose.load_roll_model`` reads. ``card`` adds the caller's entries (corpus, command...)."""
     from studio.checkpoint import Bundle, write_bundle
-    from studio.loading import DTYPES
+    from studio.loading import DTYPES, PIANO_ROLL
 
     if dtype not in DTYPES:
         raise StudioError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
     weights = {k: v.detach().to("cpu", DTYPES[dtype]).contiguous() for k, v in result.model.state_dict().items()}
-    full = {"model_kind": "piano_roll", "model_config": result.model.config.to_dict(),
+    full = {"model_kind": PIANO_ROLL, "model_config": result.model.config.to_dict(),
             "metrics": {"valid_nats_per_frame": result.best_valid, "best_epoch": result.best_epoch,
                         "epochs": result.epochs, "train_seconds": round(result.seconds, 1),
                         "stop_reason": result.stop_reason},

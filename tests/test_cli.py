@@ -494,6 +494,23 @@ def test_models_listing_survives_a_corrupt_run(trained: tuple[Path, Path], tmp_p
     assert "lstm 1x32" in good
 
 
+def test_models_summarises_odd_but_readable_cards(trained: tuple[Path, Path], tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture) -> None:
+    """A card whose corpus is a plain name (benchmark runs write them) and a piano-roll card list without error."""
+    _, run = trained
+    runs = tmp_path / "runs"
+    shutil.copytree(run, runs / "named")
+    card_path = runs / "named" / "best" / "model.json"
+    card = json.loads(card_path.read_text(encoding="utf-8"))
+    card_path.write_text(json.dumps({**card, "corpus": "PTB"}), encoding="utf-8")
+    shutil.copytree(REPO / "checkpoints" / "jsb", runs / "harmoniser" / "best")
+    code, stdout, err = run_cli(["models", "--dir", runs], capsys)
+    assert code == 0, err
+    assert "trained on PTB" in next(line for line in stdout.splitlines() if line.startswith("named "))
+    line = next(line for line in stdout.splitlines() if line.startswith("harmoniser "))
+    assert "88-key piano roll" in line and "test 8.220 nats/frame" in line
+
+
 @pytest.mark.parametrize("command", ["write", "eval"])
 def test_unknown_device_name(command: str, trained: tuple[Path, Path], capsys: pytest.CaptureFixture) -> None:
     corpus, run = trained
@@ -557,7 +574,8 @@ def test_subprocess_write_and_errors(trained: tuple[Path, Path], tmp_path: Path)
 
 
 @pytest.mark.parametrize(("command", "model", "hint"), [("write", "blues", "--chart 12-bar"),
-                                                         ("eval", "chorale", "--primer")])
+                                                         ("eval", "chorale", "--primer"),
+                                                         ("write", "jsb", "--melody")])
 def test_text_commands_point_music_models_to_compose(command: str, model: str, hint: str, tmp_path: Path,
                                                      capsys: pytest.CaptureFixture) -> None:
     corpus = tmp_path / "c.txt"

@@ -13,26 +13,11 @@ KIND_NAMES = {"text": "text", "leadsheet": "blues (lead sheet)", "polyphonic": "
               "piano_roll": "piano roll (harmoniser)"}
 
 
-def summary(card: dict[str, Any]) -> str:
-    """A model's one-line summary: ``studio.loading.describe``, except for piano-roll models, which have frames of
-    88 keys rather than tokens (``describe`` would say "? tokens")."""
+def model_table(cache: ModelCache) -> list[list[str]]:
+    """One row per model: value, origin, kind, ``studio.loading.describe`` summary, bundle folder."""
     from studio.loading import describe
 
-    if card.get("model_kind") != "piano_roll":
-        return describe(card)
-    mc, metrics = card.get("model_config", {}), card.get("metrics", {})
-    fpb = card.get("frames_per_beat", 1)
-    parts = [f"{mc.get('cell', '?')} {mc.get('num_layers', '?')}x{mc.get('hidden_size', '?')}",
-             f"88-key piano roll, {fpb} frame{'s' if fpb != 1 else ''} per beat"]
-    for split in ("valid", "test"):
-        if metrics.get(f"{split}_nats_per_frame") is not None:
-            parts.append(f"{split} {metrics[f'{split}_nats_per_frame']:.3f} nats/frame")
-    return ", ".join(parts)
-
-
-def model_table(cache: ModelCache) -> list[list[str]]:
-    """One row per model: value, origin, kind, one-line summary, bundle folder."""
-    return [[e.value, e.origin, KIND_NAMES.get(e.kind, e.kind), summary(e.card), str(e.path)]
+    return [[e.value, e.origin, KIND_NAMES.get(e.kind, e.kind), describe(e.card), str(e.path)]
             for e in cache.entries()]
 
 
