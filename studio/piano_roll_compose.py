@@ -118,7 +118,7 @@ class RollPiece:
     params: dict[str, Any] = field(default_factory=dict)
 
 
-def _shift_roll(roll: torch.Tensor, shift: int, drop: bool = False) -> torch.Tensor:
+def shift_roll(roll: torch.Tensor, shift: int, drop: bool = False) -> torch.Tensor:
     """``roll`` moved ``shift`` semitones. Notes that would leave the keyboard raise a StudioError, or with ``drop``
     are left out (moving a model's output back: a voice it wrote at the very bottom of its register)."""
     if shift == 0 or not bool(roll.any()):
@@ -281,7 +281,7 @@ def compose_rolls(model: RollModel, request: RollRequest, primer: pretty_midi.Pr
     if given.shape[0] > MAX_FRAMES:
         raise StudioError(f"the input is {given.shape[0]} frames long; at most {MAX_FRAMES} are read")
     shift = input_shift(model, given)
-    moved = _shift_roll(given, shift)
+    moved = shift_roll(given, shift)
     out_shift = -shift if source is not None else model.concert_shift
     seed = request.seed if request.seed is not None else secrets.randbelow(2**31)
     generator = torch.Generator().manual_seed(seed)
@@ -304,7 +304,7 @@ def compose_rolls(model: RollModel, request: RollRequest, primer: pretty_midi.Pr
               **({"particles": request.particles} if melody is not None else {})}
     for row in range(request.num_samples):
         whole = torch.cat([prefix.bool(), new[row]]) if melody is None else new[row]
-        whole = _shift_roll(whole, out_shift, drop=True).bool()
+        whole = shift_roll(whole, out_shift, drop=True).bool()
         midi_melody = ([None if k is None else k + out_shift for k in melody_keys] if melody_keys is not None
                        else None)
         midi = frames_to_midi(whole, tempo=tempo, frames_per_beat=fpb, program=model.card.get("program", 0),

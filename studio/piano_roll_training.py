@@ -100,7 +100,7 @@ class RollResult:
     epochs: int
     seconds: float
     stop_reason: str
-    history: list[dict[str, Any]] = field(default_factory=list)
+    history: list[dict[str, Any]] = field(default_factory=list)  # one row per epoch (epoch 0: the base model's)
 
 
 def _transpose(roll: torch.Tensor, limit: int, generator: torch.Generator) -> torch.Tensor:
@@ -133,18 +133,31 @@ def epoch_batches(lengths: Sequence[int], batch_size: int, bucket: bool,
 
 def train_piano_roll(model_config: PianoRollConfig, train_config: RollTrainConfig, train: Sequence[torch.Tensor],
                      valid: Sequence[torch.Tensor],
-                     on_epoch: Callable[[dict[str, Any]], None] | None = None) -> RollResult:
-    """Train on ``train`` with early stopping on ``valid``; return the best-validation model."""
+                     on_epoch: Callable[[dict[str, Any]], None] | None = None,
+                     initial: dict[str, torch.Tensor] | None = None) -> RollResult:
+    """Train on ``train`` with early stopping on ``valid``; return the best-validation model.
+
+    With ``initial`` (a base model's weights) this fine-tunes: the base model's validation loss is epoch 0's, so
+    a run that never beats it returns the base model unchanged (``best_epoch`` 0), never a worse one.
+    """
     c = train_config
     torch.manual_seed(c.seed)
     generator = torch.Generator().manual_seed(c.seed)
     model = PianoRollModel(model_config)
+    best = math.inf
+    history: list[dict[str, Any]] = []
+    if initial is not None:
+        try:
+            model.load_state_dict({k: v.float() for k, v in initial.items()})
+        except RuntimeError as err:
+            raise StudioError(f"the base model's weights do not fit its model_config ({err})") from err
+        best = evaluate_rolls(model, valid)
+        history.append({"epoch": 0, "train": math.nan, "valid": best, "lr": 0.0, "seconds": 0.0})
     decay = [p for p in model.parameters() if p.dim() >= 2]
     rest = [p for p in model.parameters() if p.dim() < 2]
     optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": c.weight_decay},
                                    {"params": rest, "weight_decay": 0.0}], lr=c.lr)
-    best, best_state, best_epoch, since_best, since_lr = math.inf, copy.deepcopy(model.state_dict()), 0, 0, 0
-    history: list[dict[str, Any]] = []
+    best_state, best_epoch, since_best, since_lr = copy.deepcopy(model.state_dict()), 0, 0, 0
     lengths = [roll.shape[0] for roll in train]
     started, reason, epoch = time.monotonic(), "max_epochs", 0
     for epoch in range(1, c.max_epochs + 1):
@@ -257,3 +270,45 @@ def save_roll_model(result: RollResult, out: str | Path, card: dict[str, Any], d
                         "stop_reason": result.stop_reason},
             **card}
     return write_bundle(out, Bundle(card=full, weights=weights))
+
+
+@dataclass
+class RollFinetune:
+    """What fine-tuning a piano-roll model on a user's music produced."""
+
+    result: RollResult
+    path: Path                 # the new bundle (OUT/best)
+    base_valid: float          # the base model's loss on the user's validation pieces (nats per frame)
+    skipped: list[str]         # files that could not be used, with the reason
+
+
+def finetune_rolls(base: str | Path, paths: Sequence[str | Path], out: str | Path, train_config: RollTrainConfig,
+                   on_epoch: Callable[[dict[str, Any]], None] | None = None,
+                   dtype: str = "float32") -> RollFinetune:
+    """Fine-tune piano-roll model ``base`` on a folder (or files) of the user's music into ``out``/best.
+
+    Each piece is moved to the base model's key and register first (``input_shift``, as composing does), so a
+    model trained on chorales in C learns the user's pieces in its own terms; the new model keeps the base's data
+    profile, and composing with it moves inputs and results exactly as before. The base model's validation loss on
+    the user's pieces is epoch 0: the result is never worse than the base on them.
+    """
+    from studio.loading import resolve_model
+    from studio.piano_roll_compose import input_shift, load_roll_model, shift_roll
+
+    out = Path(out)
+    if (out / "best").exists():
+        raise StudioError(f"{out} already holds a model; choose another --out")
+    model = load_roll_model(base)
+    splits, skipped = rolls_from_music(paths, model.frames_per_beat)
+    moved = {split: [shift_roll(r, input_shift(model, r), drop=True) for r in rolls] for split, rolls in splits.items()}
+    result = train_piano_roll(model.model.config, train_config, moved["train"], moved["valid"], on_epoch,
+                              initial=model.model.state_dict())
+    card = {"name": out.name, "frames_per_beat": model.frames_per_beat, "data": model.card.get("data", {}),
+            "corpus": {"paths": [str(p) for p in paths], "skipped": len(skipped),
+                       "train_pieces": len(moved["train"]), "valid_pieces": len(moved["valid"])},
+            "finetuned_from": {"model": str(base), "path": str(resolve_model(base)),
+                               "weights_sha256": model.card.get("weights", {}).get("sha256", ""),
+                               "valid_nats_per_frame": result.history[0]["valid"]},  # the base, on these pieces
+            "train_config": vars(train_config)}
+    path = save_roll_model(result, out / "best", card, dtype=dtype)
+    return RollFinetune(result, path, result.history[0]["valid"], skipped)

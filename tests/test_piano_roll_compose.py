@@ -67,7 +67,7 @@ def roll_model(tmp_path_factory: pytest.TempPathFactory, chorales) -> Path:
         rolls.append(torch.roll(roll, shift + 12 - (12 if shift > 6 else 0), dims=1))
     config = PianoRollConfig(cell="lstm", hidden_size=32, beat_periods=(4,))  # composing passes frame indexes too
     result = train_piano_roll(config, RollTrainConfig(batch_size=4, lr=2e-2, max_epochs=8, minutes=0, patience=0),
-                              rolls[2:], rolls[:2])
+                              rolls[2:7], rolls[:2])  # chorales 7.. stay unseen, for fine-tuning
     path = tmp_path_factory.mktemp("rolls") / "tiny" / "best"
     save_roll_model(result, path, {"name": "tiny", "frames_per_beat": 1, "data": data_profile(rolls)},
                     dtype="float16")
@@ -203,15 +203,15 @@ def test_a_fresh_piece_sounds_at_concert_pitch(roll_model: Path) -> None:
 
 
 def test_moving_back_drops_only_what_falls_off_the_keyboard() -> None:
-    from studio.piano_roll_compose import _shift_roll
+    from studio.piano_roll_compose import shift_roll
 
     roll = torch.zeros(2, KEYS, dtype=torch.bool)
     roll[0, 3], roll[1, 40] = True, True
     with pytest.raises(StudioError, match="off the piano"):
-        _shift_roll(roll, -5)
-    moved = _shift_roll(roll, -5, drop=True)
+        shift_roll(roll, -5)
+    moved = shift_roll(roll, -5, drop=True)
     assert moved.nonzero().tolist() == [[1, 35]]
-    assert torch.equal(_shift_roll(moved, 5), torch.roll(moved, 5, dims=1))
+    assert torch.equal(shift_roll(moved, 5), torch.roll(moved, 5, dims=1))
 
 
 def test_bad_requests_name_the_range(roll_model: Path, soprano_midi: Path) -> None:
@@ -255,3 +255,28 @@ def test_train_rolls_on_a_folder_then_harmonise(tmp_path: Path, chorales, sopran
     assert "--beam" in capsys.readouterr().err
     assert main(["compose", "--model", "blues", "--melody", str(soprano_midi)]) == 2
     assert "piano-roll" in capsys.readouterr().err
+
+
+def test_finetune_a_piano_roll_model_on_a_folder(tmp_path: Path, roll_model: Path, chorales, soprano_midi: Path,
+                                                 capsys) -> None:
+    """studio finetune on a folder of the user's chorales (in their own keys, one file broken): the pieces are moved
+    to the base model's key, the base model's loss is the bar to beat, and the result composes like the base."""
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    for i, (_, midi) in enumerate(chorales):
+        midi.write(str(folder / f"chorale-{i}.mid"))
+    (folder / "notes.mid").write_bytes(b"not a midi file at all")
+    out = tmp_path / "tuned"
+    assert main(["finetune", "--base", str(roll_model), "--corpus", str(folder), "--out", str(out), "--lr", "1e-2",
+                 "--minutes", "0", "--patience", "4", "--batch-size", "4"]) == 0
+    captured = capsys.readouterr()
+    assert "notes.mid" in captured.err and "validation" in captured.out
+    card = json.loads((out / "best" / "model.json").read_text())
+    base = json.loads((roll_model / "model.json").read_text())
+    assert card["finetuned_from"]["weights_sha256"] == base["weights"]["sha256"]
+    assert card["data"] == base["data"] and card["corpus"]["skipped"] == 1
+    history = json.loads((out / "history.json").read_text())
+    assert history[0]["epoch"] == 0 and history[0]["valid"] == card["finetuned_from"]["valid_nats_per_frame"]
+    assert card["metrics"]["valid_nats_per_frame"] < card["finetuned_from"]["valid_nats_per_frame"]  # it learned
+    piece = compose_rolls(load_roll_model(out), RollRequest(seed=1), melody=pretty_midi.PrettyMIDI(str(soprano_midi)))
+    assert piece[0].params["mode"] == "harmonise"

@@ -75,3 +75,24 @@ def write_piece_files(stem: Path, midi: Any, sidecar: dict[str, Any], formats: l
         piano_roll_png(midi, stem.with_suffix(".png"), title=stem.name)
     atomic_write(stem.with_suffix(".json"), json.dumps(sidecar, indent=2))
     return sum(len(instrument.notes) for instrument in midi.instruments)
+
+
+def unzipped_corpus(corpus: Path, out: Path) -> Path:
+    """A zip of music files is unpacked (safely: no absolute or parent paths) beside the run; folders pass through."""
+    if corpus.suffix.lower() != ".zip":
+        return corpus
+    import zipfile
+
+    target = out.parent / f".{out.name}-corpus"
+    try:
+        with zipfile.ZipFile(corpus) as archive:
+            for info in archive.infolist():
+                name = Path(info.filename)
+                if info.is_dir() or name.is_absolute() or ".." in name.parts:
+                    continue
+                dest = target / name
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                dest.write_bytes(archive.read(info))
+    except (zipfile.BadZipFile, OSError) as err:
+        raise StudioError(f"{corpus} is not a readable zip file ({err})") from err
+    return target

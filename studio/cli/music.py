@@ -13,6 +13,7 @@ from studio.cli.common import (
     model_config_from_args,
     parse_shifts,
     train_config_from_args,
+    unzipped_corpus,
     write_piece_files,
 )
 from studio.errors import StudioError
@@ -213,7 +214,7 @@ def finetune_music(args: argparse.Namespace, kind: str, out: Path, train_config:
     from studio.cli_progress import ProgressBar
     from studio.train_log import MetricsLog
 
-    corpus = _unzipped(Path(args.corpus), out)
+    corpus = unzipped_corpus(Path(args.corpus), out)
     callbacks = [MetricsLog(out), ProgressBar()]
     if kind == "leadsheet":
         from studio.music.leadsheet_corpus import read_leadsheet_corpus
@@ -247,24 +248,3 @@ def finetune_music(args: argparse.Namespace, kind: str, out: Path, train_config:
     summary = f" best validation {loss:.4f} nats/token" if loss is not None else ""
     print(f"done ({result.stop_reason}) after {result.steps} steps;{summary}. Model: {result.best_path}")
     return 0
-
-
-def _unzipped(corpus: Path, out: Path) -> Path:
-    """A zip of music files is unpacked (safely: no absolute or parent paths) beside the run; folders pass through."""
-    if corpus.suffix.lower() != ".zip":
-        return corpus
-    import zipfile
-
-    target = out.parent / f".{out.name}-corpus"
-    try:
-        with zipfile.ZipFile(corpus) as archive:
-            for info in archive.infolist():
-                name = Path(info.filename)
-                if info.is_dir() or name.is_absolute() or ".." in name.parts:
-                    continue
-                dest = target / name
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                dest.write_bytes(archive.read(info))
-    except (zipfile.BadZipFile, OSError) as err:
-        raise StudioError(f"{corpus} is not a readable zip file ({err})") from err
-    return target

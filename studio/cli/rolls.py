@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from studio.cli.common import atomic_write, write_piece_files
+from studio.cli.common import atomic_write, unzipped_corpus, write_piece_files
 from studio.errors import StudioError
 
 
@@ -118,4 +118,37 @@ def compose_rolls_cli(args: argparse.Namespace, formats: list[str], out: Path) -
         notes = write_piece_files(stem, piece.midi, {**piece.params, "logprob": piece.logprob}, formats)
         print(f"{stem.name}: {notes} notes, {piece.midi.get_end_time():.1f} s ({piece.params['mode']})")
     print(f"wrote {len(pieces)} piece(s) to {out} (seed {pieces[0].seed})", file=sys.stderr)
+    return 0
+
+
+def finetune_rolls_cli(args: argparse.Namespace, out: Path) -> int:
+    """``studio finetune --base jsb --corpus FOLDER``: a piano-roll model fine-tuned on the user's music files.
+
+    The token models' options map onto epochs: --minutes and --patience (epochs without a better validation loss)
+    as given, --lr and --batch-size (pieces per step) as given, and the rate halves after half the patience.
+    """
+    from studio.config import check_range
+    from studio.piano_roll_training import RollTrainConfig, finetune_rolls
+
+    check_range("lr", args.lr, 0.0, 1.0, low_open=True)
+    patience = args.patience or 4
+    config = RollTrainConfig(batch_size=args.batch_size, lr=args.lr, weight_decay=min(args.weight_decay, 1.0),
+                             max_epochs=500, minutes=args.minutes or 0.0, patience=patience,
+                             lr_patience=max(2, patience // 2), seed=args.seed)
+
+    def show(row: dict[str, Any]) -> None:
+        print(f"epoch {row['epoch']:4d}  train {row['train']:.3f}  valid {row['valid']:.3f}  lr {row['lr']:.2g}  "
+              f"{row['seconds']:.0f} s", file=sys.stderr, flush=True)
+
+    corpus = unzipped_corpus(Path(args.corpus), out)
+    tuned = finetune_rolls(args.base, [corpus], out, config, on_epoch=show, dtype=args.save_dtype)
+    for line in tuned.skipped:
+        print(f"note: skipped {line}", file=sys.stderr)
+    result = tuned.result
+    atomic_write(out / "history.json", json.dumps(result.history, indent=1))
+    verdict = (f"validation {tuned.base_valid:.3f} -> {result.best_valid:.3f} nats per frame"
+               if result.best_epoch else f"no epoch beat the base model ({tuned.base_valid:.3f} nats per frame); "
+               "the saved model is the base model unchanged")
+    print(f"done ({result.stop_reason}) after {result.epochs} epochs: {verdict}. Model: {tuned.path}")
+    print(f"compose with it: studio compose --model {out} --melody YOUR_TUNE.mid", file=sys.stderr)
     return 0

@@ -202,6 +202,10 @@ def cmd_finetune(args: argparse.Namespace) -> int:
     from studio.loading import read_card, resolve_model
 
     kind = read_card(resolve_model(args.base)).get("model_kind", "text")
+    if kind == "piano_roll":
+        from studio.cli.rolls import finetune_rolls_cli
+
+        return finetune_rolls_cli(args, out)
     if kind in ("leadsheet", "polyphonic"):
         from studio.cli.music import finetune_music  # music commands import what they need lazily too
 
