@@ -34,6 +34,8 @@ class ProgressBar:
                 self.last_print = event.step
                 print(f"step {event.step}/{event.max_steps} loss {d['loss']:.3f} "
                       f"{d['tokens_per_s']:,.0f} tok/s eta {_clock(d['eta_s'])}", file=sys.stderr)
+        elif event.kind == "base_eval":
+            self._write(f"base model on this validation data: {d['valid_nats_per_token']:.4f} nats/token")
         elif event.kind == "eval":
             mark = " *best*" if d.get("improved") else ""
             bpc = f", {d['valid_bits_per_char']:.3f} bits/char" if "valid_bits_per_char" in d else ""

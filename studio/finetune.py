@@ -134,7 +134,6 @@ def finetune_text(base: str | Path, corpus: str | Path, out_dir: str | Path, tra
     grown_base = build_model(config, weights)
     nats, count = evaluate_loss(grown_base, valid_ids, train_config.batch_size, train_config.seq_len)
     base_valid = loss_metrics(nats, count, chars_per_token, prefix="valid_")
-    note(f"base model on your validation text: {base_valid['valid_nats_per_token']:.4f} nats/token")
     warnings = []
     params = grown_base.num_parameters()
     if train_ids.numel() < SMALL_CORPUS_TOKENS_PER_PARAMETER * params:
@@ -152,7 +151,7 @@ def finetune_text(base: str | Path, corpus: str | Path, out_dir: str | Path, tra
                        if len(texts) > 1 else "tail of the only file"},
             "base_valid": base_valid}
     trainer = Trainer(config, train_config, tokenizer, train_ids, valid_ids, out, card=card, callbacks=callbacks,
-                      valid_chars_per_token=chars_per_token, initial_weights=weights)
+                      valid_chars_per_token=chars_per_token, initial_weights=weights, base_metrics=base_valid)
     result = trainer.fit()
     outcome = FinetuneResult(result.best_path, result.steps, result.stop_reason, base_valid, result.best_metrics,
                              added, warnings)

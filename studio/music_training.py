@@ -13,6 +13,7 @@ import hashlib
 import sys
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -88,6 +89,32 @@ def split_sheets(sheets: Sequence[LeadSheet], valid_fraction: float) -> tuple[li
     return train, valid
 
 
+@dataclass
+class LeadSheetSplit:
+    """The streams ``train_leadsheets`` trains and validates on (so a caller can size batches before a run)."""
+
+    dense: list[LeadSheet]           # the sheets kept (dense enough to learn from)
+    train_sheets: list[LeadSheet]
+    valid_sheets: list[LeadSheet]
+    train: dict[str, torch.Tensor]   # tokens, chords, positions (``sheets_to_streams``)
+    valid: dict[str, torch.Tensor]
+    moved: Counter[int]              # notes moved by octaves into the tokenizer's range, by piece
+
+
+def leadsheet_split(sheets: Sequence[LeadSheet], tokenizer: LeadSheetTokenizer, valid_fraction: float,
+                    min_notes_per_bar: float = 0.5, transpositions: Sequence[int] = (0,)) -> LeadSheetSplit:
+    """Leave out sparse sheets, split the rest by piece, and encode both parts (training augmented by
+    ``transpositions``); a StudioError when no sheet is dense enough."""
+    dense = [s for s in sheets if len(s.melody) >= min_notes_per_bar * (s.num_steps // STEPS_PER_BAR)]
+    if not dense:
+        raise StudioError(f"no lead sheet has at least {min_notes_per_bar} notes per bar to learn from")
+    train_sheets, valid_sheets = split_sheets(dense, valid_fraction)
+    moved: Counter[int] = Counter()
+    train = sheets_to_streams(train_sheets, tokenizer, transpositions, moved)
+    valid = sheets_to_streams(valid_sheets, tokenizer, moved=moved)
+    return LeadSheetSplit(dense, list(train_sheets), list(valid_sheets), train, valid, moved)
+
+
 def train_leadsheets(sheets: Sequence[LeadSheet], out_dir: str | Path, model_config: dict[str, Any] | None = None,
                      train_config: TrainConfig | None = None, callbacks: list[Callback] | None = None,
                      low: int = 36, high: int = 96, transpositions: Sequence[int] = (0,),
@@ -120,14 +147,10 @@ def train_leadsheets(sheets: Sequence[LeadSheet], out_dir: str | Path, model_con
         start = finetune_base(base, "leadsheet")
         tokenizer, model_config, initial_weights, base_card = (start.tokenizer, start.model_config, start.weights,
                                                                start.card)
-    dense = [s for s in sheets if len(s.melody) >= min_notes_per_bar * (s.num_steps // STEPS_PER_BAR)]
-    if not dense:
-        raise StudioError(f"no lead sheet has at least {min_notes_per_bar} notes per bar to learn from")
+    split = leadsheet_split(sheets, tokenizer, tconf.valid_fraction, min_notes_per_bar, transpositions)
+    dense, train_sheets, valid_sheets, train, valid, moved = (split.dense, split.train_sheets, split.valid_sheets,
+                                                              split.train, split.valid, split.moved)
     sparse = len(sheets) - len(dense)
-    train_sheets, valid_sheets = split_sheets(dense, tconf.valid_fraction)
-    moved: Counter[int] = Counter()
-    train = sheets_to_streams(train_sheets, tokenizer, transpositions, moved)
-    valid = sheets_to_streams(valid_sheets, tokenizer, moved=moved)
     mconf = ModelConfig(**{**CONDITIONED_DEFAULTS, **(model_config or {}), "vocab_size": tokenizer.vocab_size})
     card = {**base_card, "name": out.name, "model_kind": "leadsheet",
             "notes_moved_into_range": sum(moved.values()), "command": command or " ".join(["studio", *sys.argv[1:]]),

@@ -153,6 +153,8 @@ def train_piano_roll(model_config: PianoRollConfig, train_config: RollTrainConfi
             raise StudioError(f"the base model's weights do not fit its model_config ({err})") from err
         best = evaluate_rolls(model, valid)
         history.append({"epoch": 0, "train": math.nan, "valid": best, "lr": 0.0, "seconds": 0.0})
+        if on_epoch is not None:
+            on_epoch(history[0])
     decay = [p for p in model.parameters() if p.dim() >= 2]
     rest = [p for p in model.parameters() if p.dim() < 2]
     optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": c.weight_decay},

@@ -38,6 +38,17 @@ def split_pieces(names: Sequence[str], valid_fraction: float) -> tuple[list[int]
     return train, valid
 
 
+def piece_streams(pieces: Sequence[tuple[str, pretty_midi.PrettyMIDI]], tokenizer: PolyTokenizer,
+                  valid_fraction: float) -> tuple[torch.Tensor, torch.Tensor, list[int], list[int]]:
+    """The training and validation token streams ``train_polyphonic`` uses (each piece BOS ... EOS, split by a hash
+    of its name), and the indexes of the pieces in each: (train (n,), valid (m,), train_idx, valid_idx)."""
+    encoded = [tokenizer.encode(midi) for _, midi in pieces]
+    train_idx, valid_idx = split_pieces([name for name, _ in pieces], valid_fraction)
+    train = torch.tensor([t for i in train_idx for t in encoded[i]], dtype=torch.long)
+    valid = torch.tensor([t for i in valid_idx for t in encoded[i]], dtype=torch.long)
+    return train, valid, train_idx, valid_idx
+
+
 def train_polyphonic(pieces: Sequence[tuple[str, pretty_midi.PrettyMIDI]], out_dir: str | Path,
                      model_config: dict[str, Any] | None = None, train_config: TrainConfig | None = None,
                      callbacks: list[Callback] | None = None, save_dtype: str = "float32",
@@ -57,10 +68,7 @@ def train_polyphonic(pieces: Sequence[tuple[str, pretty_midi.PrettyMIDI]], out_d
         start = finetune_base(base, "polyphonic")
         tokenizer, model_config, initial_weights, base_card = (start.tokenizer, start.model_config, start.weights,
                                                                start.card)
-    encoded = [tokenizer.encode(midi) for _, midi in pieces]
-    train_idx, valid_idx = split_pieces([name for name, _ in pieces], tconf.valid_fraction)
-    train = torch.tensor([t for i in train_idx for t in encoded[i]], dtype=torch.long)
-    valid = torch.tensor([t for i in valid_idx for t in encoded[i]], dtype=torch.long)
+    train, valid, train_idx, valid_idx = piece_streams(pieces, tokenizer, tconf.valid_fraction)
     mconf = ModelConfig(**{**(model_config or {}), "vocab_size": tokenizer.vocab_size})
     card = {**base_card, "name": out.name, "model_kind": "polyphonic",
             "command": command or " ".join(["studio", *sys.argv[1:]]),

@@ -70,6 +70,7 @@ class TrainResult:
     best_path: Path
     last_path: Path
     elapsed_s: float
+    base_metrics: dict[str, Any] | None = None  # fine-tuning: the base model's validation metrics before step 1
 
 
 class Trainer:
@@ -100,6 +101,10 @@ class Trainer:
         Called with the fresh model before training (a music model's chord feature table is filled here).
     best_extras : dict, optional
         Extra tensor files written beside every ``best/`` model (e.g. a music model's training phrases).
+    base_metrics : dict, optional
+        Fine-tuning: the base model's validation metrics when the caller has them; otherwise a run that starts
+        from ``initial_weights`` measures them before its first step. Either way they are announced (a
+        ``base_eval`` event) and returned in ``TrainResult.base_metrics``.
     """
 
     def __init__(self, model_config: ModelConfig, train_config: TrainConfig, tokenizer: TextTokenizer,
@@ -110,7 +115,8 @@ class Trainer:
                  ngram_index: bool = True, train_conditions: dict[str, torch.Tensor] | None = None,
                  valid_conditions: dict[str, torch.Tensor] | None = None,
                  model_setup: Callable[[RNNLanguageModel], None] | None = None,
-                 best_extras: dict[str, dict[str, torch.Tensor]] | None = None) -> None:
+                 best_extras: dict[str, dict[str, torch.Tensor]] | None = None,
+                 base_metrics: dict[str, Any] | None = None) -> None:
         self.model_config, self.config, self.tokenizer = model_config, train_config, tokenizer
         self.out_dir = Path(out_dir)
         self.card = dict(card or {})
@@ -127,6 +133,9 @@ class Trainer:
         self.rows = check_batch(c.batch_size, self.dist)  # this rank's share of every batch
         seed_everything(c.seed)
         self.model: RNNLanguageModel = build_model(model_config, initial_weights).to(self.device)
+        # Fine-tuning (and not resuming): the base model's validation loss is measured first, the bar to beat.
+        self.base_metrics: dict[str, Any] | None = base_metrics
+        self._measure_base = initial_weights is not None and resume is None
         if model_setup is not None:  # e.g. fill a music model's chord feature table before training
             model_setup(self.model)
         # The module that runs forward passes: DDP averages gradients across ranks during backward.
@@ -200,6 +209,10 @@ class Trainer:
             self._emit("start", device=str(self.device), parameters=self.model.num_parameters(),
                        train_tokens=self.batcher.row_len * c.batch_size, valid_tokens=int(self.valid_tokens.numel()),
                        resumed=self.step > 0, out_dir=str(self.out_dir))
+            if self._measure_base and self.step == 0:
+                if self.base_metrics is None:  # unless the caller measured it already (text fine-tuning)
+                    self.base_metrics = self.validation_metrics()
+                self._emit("base_eval", **self.base_metrics)
             while True:
                 reason = self._agree(self._stop_reason or self._budget_reason(started))
                 if reason:
@@ -232,7 +245,7 @@ class Trainer:
         self.elapsed_before, self._stop_reason = elapsed, reason
         self._emit("end", reason=reason, best=self.best_metrics, elapsed_s=elapsed)
         return TrainResult(self.step, self.best_metrics, reason, self.out_dir / "best", self.out_dir / "last",
-                           elapsed)
+                           elapsed, self.base_metrics)
 
     _REASONS = ("", "max_steps", "time budget", "early stopping", "interrupted", "stopped")
 
@@ -295,11 +308,15 @@ class Trainer:
         self.tokens_seen += inputs.numel() * self.dist.world
         return float(loss.detach()), grad_norm
 
-    def _evaluate_and_save(self, elapsed: float) -> None:
+    def validation_metrics(self) -> dict[str, Any]:
+        """The model's loss on the validation stream now (``valid_nats_per_token``, bits, perplexity)."""
         c = self.config
         nats, count = evaluate_loss(self.model, self.valid_tokens, c.batch_size, c.seq_len, self.device, c.amp,
                                     c.eval_tokens, self.valid_conditions)
-        metrics = loss_metrics(nats, count, self.valid_chars_per_token, prefix="valid_")
+        return loss_metrics(nats, count, self.valid_chars_per_token, prefix="valid_")
+
+    def _evaluate_and_save(self, elapsed: float) -> None:
+        metrics = self.validation_metrics()
         metrics.update(step=self.step, epoch=self.epoch, tokens_seen=self.tokens_seen, elapsed_s=elapsed)
         improved = metrics["valid_nats_per_token"] < self.best_loss - 1e-6
         if improved:

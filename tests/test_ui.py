@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
+import re
 import subprocess
 import sys
 import threading
@@ -22,7 +24,7 @@ import pretty_midi
 import pytest
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
-from ui_support import MELODY, chord_piece, one_part_melody, served_page, tiny_runs
+from ui_support import MELODY, bach_chorales, blues_midis, chord_piece, one_part_melody, served_page, tiny_runs
 
 from studio.errors import StudioError
 
@@ -403,6 +405,169 @@ def test_one_training_run_at_a_time() -> None:
         board.start(Running())
 
 
+# -- Train: music models ----------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def chorales(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """Six real Bach chorales (music21's corpus) as MIDI files to upload."""
+    return bach_chorales(tmp_path_factory.mktemp("chorales"), 6)
+
+
+def _broken(path: Path) -> Path:
+    path.write_bytes(b"MThd and then nothing a MIDI reader can use")
+    return path
+
+
+def test_train_offers_every_kind_and_refuses_files_of_the_wrong_kind(client: Client, page, runs: Path,
+                                                                     tmp_path: Path) -> None:
+    from studio.ui.train_tab import model_choices
+
+    app, _ = page
+    labels = {value: label for label, value in model_choices(app.studio_cache)}
+    assert labels["shakespeare"] == "shakespeare · text" and labels["blues"] == "blues · blues (lead sheet)"
+    assert labels["chorale"] == "chorale · polyphonic (REMI)" and labels["jsb"] == "jsb · piano roll (harmoniser)"
+    assert labels[str(runs / "tiny-rolls")] == "tiny-rolls (local) · piano roll (harmoniser)"
+    about = client.predict(value="jsb", api_name="/train_model_help")
+    assert ".mid" in about and ".ls" not in about and "count epochs" in about and "Compose tab" in about
+    assert ".ls" in client.predict(value="blues", api_name="/train_model_help")
+
+    song, letters = tmp_path / "song.mid", tmp_path / "letters.txt"
+    chord_piece(1).write(str(song))
+    letters.write_text("Dear Anna, the roses are out.\n" * 20)
+    (tmp_path / "tune.ls").write_text("(title Tune)\n")
+    (tmp_path / "scan.pdf").write_bytes(b"%PDF-1.4")
+    with zipfile.ZipFile(tmp_path / "texts.zip", "w") as archive:
+        archive.writestr("texts/a.txt", "some words\n")
+    settings = {"minutes": 1, "max_steps": 2, "name": "wrong-kind"}
+
+    def refused(names: list[str], base: str) -> str:
+        return _error(client, "/train", files=[handle_file(str(tmp_path / n)) for n in names], base=base, **settings)
+
+    assert ("letters.txt is text; jsb is a piano roll (harmoniser) model and fine-tunes on music files (MIDI, "
+            "MusicXML, ABC or kern") in refused(["song.mid", "letters.txt"], "jsb")
+    assert "song.mid is music; tiny-text is a text model and fine-tunes on text files (.txt" in refused(
+        ["letters.txt", "song.mid"], str(runs / "tiny-text"))
+    assert "tune.ls is an Impro-Visor lead sheet" in refused(["tune.ls"], str(runs / "tiny-chorale"))
+    assert "texts.zip holds text; blues is a blues (lead sheet) model" in refused(["texts.zip"], "blues")
+    assert "no usable files: jsb fine-tunes on music files" in refused(["scan.pdf"], "jsb")
+    assert not (runs / "wrong-kind").exists()
+
+
+def test_finetune_a_polyphonic_model_on_uploaded_music(client: Client, runs: Path, tmp_path: Path,
+                                                        chorales: list[Path]) -> None:
+    """Real chorales, a piece of chords, a broken file, and a zip holding a chorale and another broken file."""
+    chords = tmp_path / "chords.mid"
+    chord_piece(5).write(str(chords))
+    with zipfile.ZipFile(tmp_path / "more.zip", "w") as archive:
+        archive.write(chorales[3], "more/chorale-4.mid")
+        archive.writestr("more/bad.mid", b"not a MIDI file")
+    files = [*chorales[:3], chords, _broken(tmp_path / "broken.mid"), tmp_path / "more.zip"]
+    status, curve, notes = client.predict(files=[handle_file(str(f)) for f in files], base=str(runs / "tiny-chorale"),
+                                          minutes=1, max_steps=6, name="my-chorales", api_name="/train")
+    assert "**done**" in status and "my-chorales (local)" in status and "Compose tab" in status
+    assert re.search(r"validation \d+\.\d{3} → \d+\.\d{3} nats/token after 6 steps \(max_steps\)", status), status
+    assert "broken.mid" in notes and "more.zip/more/bad.mid" in notes, notes  # listed, never fatal
+    assert {row[2] for row in curve["data"]} == {"training", "validation"}
+    card = client.predict(value=str(runs / "my-chorales"), api_name="/model_card")
+    assert card["model_kind"] == "polyphonic" and card["finetuned_from"]["model"] == str(runs / "tiny-chorale")
+    assert (card["corpus"]["files"], card["corpus"]["skipped"]) == (5, 2)
+    composers = dict(client.predict(api_name="/refresh_models")[1]["choices"])  # the Compose tab's list
+    assert str(runs / "my-chorales") in composers.values()
+    wav, _, _, info = _compose(client, model=str(runs / "my-chorales"), primer=handle_file(str(chords)), tokens=32)
+    assert Path(wav).read_bytes()[:4] == b"RIFF" and "continued chords.mid" in info
+
+
+def test_finetune_the_jsb_harmoniser_on_uploaded_chorales(client: Client, runs: Path, tmp_path: Path,
+                                                           chorales: list[Path]) -> None:
+    files = [*chorales, _broken(tmp_path / "broken.mid")]
+    status, curve, notes = client.predict(files=[handle_file(str(f)) for f in files], base="jsb", minutes=1,
+                                          max_steps=3, name="my-hymns", api_name="/train")
+    assert "**done**" in status and "epoch 3" in status and "harmonise a melody" in status, status
+    assert re.search(r"validation \d+\.\d{3} → \d+\.\d{3} nats/frame after 3 epochs", status) or (
+        "no epoch beat the base model" in status), status
+    assert "broken.mid" in notes
+    validation = [row[0] for row in curve["data"] if row[2] == "validation (by epoch)"]
+    assert validation == [0, 1, 2, 3]  # epoch 0: the base model on the held-out chorale
+    assert (runs / "my-hymns" / "best" / "model.json").exists() and (runs / "my-hymns" / "history.json").exists()
+    tune = one_part_melody(tmp_path / "tune.mid")
+    wav, _, midi, info = _compose(client, model=str(runs / "my-hymns"), melody=handle_file(str(tune)), max_notes=3)
+    assert Path(wav).read_bytes()[:4] == b"RIFF" and "harmonised tune.mid" in info
+    melody = {i.name: i for i in pretty_midi.PrettyMIDI(midi).instruments}["melody"]
+    assert [n.pitch for n in melody.notes] == list(MELODY)  # the tune kept as written
+
+
+def test_stop_ends_a_music_run_and_keeps_a_usable_model(client: Client, page, blues: dict, runs: Path,
+                                                        tmp_path: Path) -> None:
+    """The shipped blues improviser fine-tuned on lead sheets (MIDI with a melody and a chord track), stopped."""
+    app, _ = page
+    files = [handle_file(str(f)) for f in blues_midis(tmp_path / "tunes", 6, seed=4)]
+    job = client.submit(files=files, base="blues", minutes=5, max_steps=100_000, name="my-blues", api_name="/train")
+    deadline = time.monotonic() + 120
+    while not ((current := app.studio_board.current) and current.out_dir.name == "my-blues"
+               and current.snapshot()["steps"]):
+        assert time.monotonic() < deadline and not job.done(), "training did not start"
+        time.sleep(0.2)
+    assert "stopping" in client.predict(api_name="/stop_training")
+    status, _, notes = job.result(timeout=180)
+    assert "**stopped**" in status and "(stopped)" in status and "Blues tab" in status, status
+    assert "nats/token" in status and "a small corpus" in notes
+    assert (runs / "my-blues" / "best" / "model.json").exists()
+    wav = client.predict(**{**blues, "model": str(runs / "my-blues")}, api_name="/compose_blues")[0]
+    assert Path(wav).read_bytes()[:4] == b"RIFF"
+
+
+def test_music_batches_shrink_to_fit_and_a_too_small_corpus_says_how_much_more() -> None:
+    import torch
+
+    from studio.data import StreamBatcher
+    from studio.ui.finetune_runs import fit_batches, make_config, shape_for_tokens
+
+    assert shape_for_tokens(100_000) == (32, 128)
+    for tokens in range(18, 5000, 13):  # every shape it picks is one the Trainer's batcher accepts
+        StreamBatcher(torch.zeros(tokens, dtype=torch.long), *shape_for_tokens(tokens))
+    notes: list[str] = []
+    config = make_config("polyphonic", 1.0, 10)
+    fit_batches(config, 651, "REMI tokens", notes.append)
+    assert (config.batch_size, config.seq_len) == (10, 64) and "batches of 10 x 64 instead of 32 x 128" in notes[0]
+    with pytest.raises(StudioError, match=r"comes to 10 16th-note steps.*add 8 more 16th-note steps \(about 1 "):
+        fit_batches(make_config("leadsheet", 1.0, 10), 10, "16th-note steps", notes.append)
+    rolls = make_config("piano_roll", 2.0, 100_000)  # `studio finetune --base jsb`'s settings, epochs capped
+    assert (rolls.max_epochs, rolls.lr, rolls.patience, rolls.batch_size) == (500, 5e-4, 4, 32)
+
+
+@pytest.mark.parametrize("kind, model", [("polyphonic", "tiny-chorale"), ("leadsheet", "tiny-blues")])
+def test_music_base_loss_is_the_trainers_own_evaluation(runs: Path, tmp_path: Path, kind: str, model: str) -> None:
+    """The "before" of a music run is measured on the validation stream the Trainer scores: one step at a learning
+    rate of 1e-12 leaves the model as it was, and the Trainer's evaluation then equals it."""
+    from studio.ui.finetune_runs import Hooks, make_config, run
+
+    corpus = tmp_path / "corpus"
+    blues_midis(corpus, 4, seed=9)
+    config = make_config(kind, 1.0, 1)
+    config.lr = 1e-12
+    heard: list[tuple[str, float]] = []
+
+    def on_event(event) -> None:
+        if event.kind in ("base_eval", "step"):
+            heard.append((event.kind, event.data.get("valid_nats_per_token", math.nan)))
+
+    summary = run(kind, str(runs / model), corpus, tmp_path / "out", config,
+                  Hooks(on_event, lambda row: None, lambda note: None), "test")
+    assert summary.before == pytest.approx(summary.after, abs=1e-5) and summary.count == 1
+    assert heard[0] == ("base_eval", summary.before)  # reported before the first step, for the page's status
+    assert [kind for kind, _ in heard] == ["base_eval", "step"]
+
+
+def test_corpus_kinds_follow_the_readers() -> None:
+    from studio.data import TEXT_SUFFIXES
+    from studio.music.leadsheet_corpus import SUFFIXES
+    from studio.music.midi_io import MIDI_SUFFIXES, SCORE_FORMATS
+    from studio.ui import corpus_kinds
+
+    assert corpus_kinds.TEXT_TYPES == TEXT_SUFFIXES
+    assert set(corpus_kinds.LEADSHEET_TYPES) == set(SUFFIXES)
+    assert set(corpus_kinds.MUSIC_TYPES) == set(MIDI_SUFFIXES) | set(SCORE_FORMATS)  # what load_midi reads
+
+
 def test_models_tab_lists_shipped_and_local_models_with_cards(client: Client, runs: Path) -> None:
     table, _ = client.predict(api_name="/list_models")
     rows = {row[0]: row for row in table["data"]}
@@ -421,6 +586,8 @@ def test_dice_and_refresh_actions(client: Client, runs: Path) -> None:
         assert 0 <= int(client.predict(api_name=name)) < 2**31
     refreshed = client.predict(api_name="/refresh_models")
     assert len(refreshed) == 6
+    train_bases = {value for _, value in refreshed[3]["choices"]}  # the Train tab keeps its music models
+    assert {"shakespeare", "blues", "chorale", "jsb"} <= train_bases
 
 
 def test_generation_is_not_serialised_behind_one_request(client: Client, blues: dict) -> None:

@@ -3,7 +3,8 @@
 The tiny models go into one ``runs`` folder per test session (built once, whichever test module asks first), so
 the page lists them as local models beside the shipped ones: ``runs/tiny-blues`` (a lead-sheet improviser),
 ``runs/tiny-chorale`` (a polyphonic REMI model), ``runs/tiny-rolls`` (a piano-roll harmoniser) and
-``runs/tiny-text`` (a character model to fine-tune).
+``runs/tiny-text`` (a character model to fine-tune). ``chord_piece``, ``bach_chorales`` and ``blues_midis`` write
+real music files to upload.
 """
 
 from __future__ import annotations
@@ -33,6 +34,30 @@ def chord_piece(seed: int, bars: int = 4) -> pretty_midi.PrettyMIDI:
             piano.notes.append(pretty_midi.Note(velocity=80, pitch=root + offset, start=start, end=start + 0.5))
     pm.instruments.append(piano)
     return pm
+
+
+def bach_chorales(folder: Path, count: int) -> list[Path]:
+    """Write the first ``count`` of music21's Bach chorales as MIDI files in ``folder`` (real music to fine-tune on;
+    about 0.2 s a chorale)."""
+    import music21
+
+    from studio.music.midi_io import score_to_midi
+
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i, score in zip(range(count), music21.corpus.chorales.Iterator(), strict=False):
+        path = folder / f"chorale-{i + 1}.mid"
+        score_to_midi(score, name=path.stem).write(str(path))
+        paths.append(path)
+    return paths
+
+
+def blues_midis(folder: Path, count: int, seed: int = 0) -> list[Path]:
+    """Write ``count`` choruses of the procedural blues as MIDI lead sheets (a melody and a chord track)."""
+    from studio.music.leadsheet_midi import write_corpus
+    from studio.music.procedural_blues import generate_blues_corpus
+
+    return list(write_corpus(generate_blues_corpus(count, seed=seed), folder))
 
 
 def one_part_melody(path: Path, pitches: tuple[int, ...] = MELODY, tempo: float = 100.0) -> Path:

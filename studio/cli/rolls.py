@@ -63,12 +63,8 @@ def cmd_train_rolls(args: argparse.Namespace) -> int:
                                    max_epochs=args.max_epochs, minutes=args.minutes, patience=args.patience,
                                    transpose=args.transpose, bucket=args.bucket, seed=args.seed)
 
-    def show(row: dict[str, Any]) -> None:
-        print(f"epoch {row['epoch']:4d}  train {row['train']:.3f}  valid {row['valid']:.3f}  lr {row['lr']:.2g}  "
-              f"{row['seconds']:.0f} s", file=sys.stderr, flush=True)
-
     started = time.time()
-    result = train_piano_roll(model_config, train_config, splits["train"], splits["valid"], on_epoch=show)
+    result = train_piano_roll(model_config, train_config, splits["train"], splits["valid"], on_epoch=_show_epoch)
     card = {"name": out.name, "frames_per_beat": args.frames_per_beat, "data": data_profile(splits["train"]),
             "corpus": {"paths": [str(d) for d in args.data], "skipped": len(skipped),
                        **{f"{k}_pieces": len(v) for k, v in splits.items()}},
@@ -88,6 +84,15 @@ def cmd_train_rolls(args: argparse.Namespace) -> int:
     print(f"best epoch {result.best_epoch} of {result.epochs} ({result.stop_reason}): valid "
           f"{result.best_valid:.3f}{test} nats per frame; {time.time() - started:.0f} s; model in {path}")
     return 0
+
+
+def _show_epoch(row: dict[str, Any]) -> None:
+    """One line per epoch on stderr (epoch 0 of a fine-tune: the base model before training)."""
+    if row["epoch"] == 0:
+        print(f"base model on these pieces: valid {row['valid']:.3f} nats per frame", file=sys.stderr, flush=True)
+        return
+    print(f"epoch {row['epoch']:4d}  train {row['train']:.3f}  valid {row['valid']:.3f}  lr {row['lr']:.2g}  "
+          f"{row['seconds']:.0f} s", file=sys.stderr, flush=True)
 
 
 def _periods(text: str) -> tuple[int, ...]:
@@ -136,12 +141,8 @@ def finetune_rolls_cli(args: argparse.Namespace, out: Path) -> int:
                              max_epochs=500, minutes=args.minutes or 0.0, patience=patience,
                              lr_patience=max(2, patience // 2), seed=args.seed)
 
-    def show(row: dict[str, Any]) -> None:
-        print(f"epoch {row['epoch']:4d}  train {row['train']:.3f}  valid {row['valid']:.3f}  lr {row['lr']:.2g}  "
-              f"{row['seconds']:.0f} s", file=sys.stderr, flush=True)
-
     corpus = unzipped_corpus(Path(args.corpus), out)
-    tuned = finetune_rolls(args.base, [corpus], out, config, on_epoch=show, dtype=args.save_dtype)
+    tuned = finetune_rolls(args.base, [corpus], out, config, on_epoch=_show_epoch, dtype=args.save_dtype)
     for line in tuned.skipped:
         print(f"note: skipped {line}", file=sys.stderr)
     result = tuned.result

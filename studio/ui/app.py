@@ -69,7 +69,7 @@ def build_app(runs_dir: str | Path = "runs", cache: ModelCache | None = None,
         def refresh_models() -> tuple:
             """Every model list as it is now (new local models appear; a page load or a finished run)."""
             return (gr.update(choices=cache.choices(LEADSHEET)), gr.update(choices=compose_tab.model_choices(cache)),
-                    gr.update(choices=cache.choices(TEXT)), gr.update(choices=cache.choices(TEXT)),
+                    gr.update(choices=cache.choices(TEXT)), gr.update(choices=train_tab.model_choices(cache)),
                     gr.update(choices=models_tab.all_choices(cache)), models_tab.model_table(cache))
 
         app.load(refresh_models, None, lists, api_name="refresh_models", concurrency_limit=None)

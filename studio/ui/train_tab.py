@@ -1,17 +1,18 @@
-"""The Train tab: fine-tune a text model on uploaded files, with live progress and a loss curve.
+"""The Train tab: fine-tune a text or music model on uploaded files, with live progress and a loss curve.
 
-``train`` is a generator: it checks the uploads (files of the wrong type or too large are listed and left out, not
-fatal), starts a ``TrainingJob`` in a background thread and reports its progress every ``POLL_SECONDS`` until it
-ends. The new model is written to ``<runs>/<name>``, where ``studio.loading.local_models`` (and so every model list
-of the page) finds it. One run at a time; generation goes on beside it.
+The base model's kind decides what it learns from (``studio.ui.corpus_kinds``: text files for text models, music
+files for the blues, polyphonic and piano-roll models) and which service trains it (``studio.ui.finetune_runs``,
+the ones ``studio finetune`` calls). ``train`` is a generator: it checks the uploads (files it cannot use are
+listed and left out, not fatal; a file of the other kind is an error), starts a ``TrainingJob`` in a background
+thread and reports its progress every ``POLL_SECONDS`` until it ends. The new model is written to
+``<runs>/<name>``, where ``studio.loading.local_models`` (and so every model list of the page) finds it. One run
+at a time; generation goes on beside it.
 """
 
 from __future__ import annotations
 
 import re
-import shutil
 import time
-import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,14 +22,14 @@ import pandas as pd
 
 from studio.errors import StudioError
 from studio.ui import validation as v
-from studio.ui.model_cache import TEXT, ModelCache
+from studio.ui.corpus_kinds import accept_uploads, gather_corpus, takes, text_chars
+from studio.ui.finetune_runs import BATCH, SEQ_LEN, UNITS, USES, make_config, shape_for_tokens
+from studio.ui.model_cache import KINDS, PIANO_ROLL, TEXT, ModelCache, ModelEntry
+from studio.ui.models_tab import KIND_NAMES
 from studio.ui.training_job import TrainingBoard, TrainingJob
 from studio.ui.workspace import new_folder, safe_name
 
-CORPUS_TYPES = (".txt", ".md", ".text", ".rst", ".zip")
-MAX_FILE_BYTES = 20_000_000
-MAX_TOTAL_BYTES = 50_000_000
-MAX_FILES = 200
+TRAINABLE = KINDS  # every kind of model fine-tunes here
 MINUTES = (0.1, 30.0)
 MAX_STEPS = (1, 100_000)
 POLL_SECONDS = 1.0
@@ -36,133 +37,126 @@ PLOT_POINTS = 400  # training-loss points drawn at most (thinned evenly)
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
 
 
-def accept_uploads(files: Any) -> tuple[list[Any], list[str]]:
-    """Split uploads into usable paths and notes on the ones left out (wrong type, too large, too many)."""
-    kept, notes, total = [], [], 0
-    for path in v.upload_paths(files):
-        if not path.is_file():
-            notes.append(f"left out {path.name}: the upload is missing")
-        elif path.suffix.lower() not in CORPUS_TYPES:
-            notes.append(f"left out {path.name}: not one of {', '.join(CORPUS_TYPES)}")
-        elif path.stat().st_size > MAX_FILE_BYTES:
-            notes.append(f"left out {path.name}: larger than {MAX_FILE_BYTES // 1_000_000} MB")
-        elif len(kept) >= MAX_FILES:
-            notes.append(f"left out {path.name}: more than {MAX_FILES} files")
-        elif total + path.stat().st_size > MAX_TOTAL_BYTES:
-            notes.append(f"left out {path.name}: the upload passes {MAX_TOTAL_BYTES // 1_000_000} MB in all")
-        else:
-            total += path.stat().st_size
-            kept.append(path)
-    return kept, notes
+def model_choices(cache: ModelCache) -> list[tuple[str, str]]:
+    """(label, value) pairs for the base-model dropdown: text and music models, each label saying its kind."""
+    return [(f"{e.label} · {KIND_NAMES[e.kind]}", e.value) for e in cache.entries() if e.kind in TRAINABLE]
 
 
-def text_chars(paths: list[Any]) -> list[int]:
-    """Bytes of text in each upload (a zip counts the text files inside), a stand-in for its length."""
-    sizes = []
-    for path in paths:
-        if path.suffix.lower() != ".zip":
-            sizes.append(path.stat().st_size)
-            continue
-        try:
-            with zipfile.ZipFile(path) as archive:
-                sizes += [i.file_size for i in archive.infolist()
-                          if not i.is_dir() and Path(i.filename).suffix.lower() in CORPUS_TYPES[:-1]]
-        except (zipfile.BadZipFile, OSError):
-            sizes.append(0)  # fine-tuning lists it as unreadable
-    return sizes
+def model_help(cache: ModelCache, value: Any) -> str:
+    """What the chosen base model fine-tunes on and what comes of it (empty for a model the page does not offer)."""
+    try:
+        entry = cache.entry(TRAINABLE, value)
+    except StudioError:
+        return ""
+    steps = " The max steps count epochs (at most 500) for a piano-roll model." if entry.kind == PIANO_ROLL else ""
+    return (f"**{_name(entry)}** is a {KIND_NAMES[entry.kind]} model: upload {takes(entry.kind)}.{steps} "
+            f"Then {USES[entry.kind]}.")
 
 
 def batch_shape(sizes: list[int], chars_per_token: float) -> tuple[int, int]:
-    """(batch_size, seq_len) that the corpus can fill: `studio finetune`'s 32 x 128, or less for a small corpus.
+    """(batch_size, seq_len) that a text corpus can fill: `studio finetune`'s 32 x 128, or less for a small corpus.
 
     Validation takes whole files, so the training share is counted without the largest file (or 90% of a single
-    file); a batch needs ``batch_size * (seq_len + 1) + 1`` training tokens.
+    file); see ``studio.ui.finetune_runs.shape_for_tokens``.
     """
     chars = sum(sizes) - max(sizes) if len(sizes) > 1 else 0.9 * sum(sizes)
-    tokens = int(chars / chars_per_token)
-    seq_len = 128
-    while seq_len > 16 and tokens < 8 * (seq_len + 1):
-        seq_len //= 2
-    batch_size = max(1, min(32, (tokens - 1) // (seq_len + 1)))
-    return batch_size, seq_len
+    return shape_for_tokens(int(chars / chars_per_token))
 
 
 def start_training(cache: ModelCache, board: TrainingBoard, files: Any, base: str, minutes: float, max_steps: int,
                    name: str) -> TrainingJob:
     """Check everything, gather the corpus in a fresh folder and start the run in the background."""
-    from studio.config import TrainConfig
-
-    entry = cache.entry(TEXT, base)
+    entry = cache.entry(TRAINABLE, base)
     minutes = v.number("time budget (minutes)", minutes, *MINUTES)
     max_steps = v.number("max steps", max_steps, *MAX_STEPS, integer=True)
-    name = v.text("name", name, 40).strip() or f"{safe_name(entry.path.name)}-{time.strftime('%Y%m%d-%H%M%S')}"
+    name = v.text("name", name, 40).strip() or f"{_name(entry)}-{time.strftime('%Y%m%d-%H%M%S')}"
     if not _NAME.match(name):
         raise StudioError(f"name {name!r}: use up to 40 letters, digits, - and _ (starting with a letter or digit)")
     out = cache.runs_dir / name
     if out.exists():
         raise StudioError(f"a model or run named {name!r} exists in {cache.runs_dir}; choose another name")
-    kept, notes = accept_uploads(files)
+    kept, notes = accept_uploads(files, entry.kind, _name(entry))
     if not kept:
-        raise StudioError("no usable files: upload .txt or .md files, or a .zip of them"
+        raise StudioError(f"no usable files: {_name(entry)} fine-tunes on {takes(entry.kind)}"
                           + (f" ({'; '.join(notes)})" if notes else ""))
-    corpus = new_folder("train") / "corpus"
-    corpus.mkdir()
-    for i, path in enumerate(kept):  # numbered, so two uploads with one name stay two files
-        shutil.copyfile(path, corpus / f"{i + 1:03d}-{safe_name(path.name)}")
-    chars_per_token = {"char": 1.0, "word": 5.0, "bpe": 4.0}.get(entry.card.get("tokenizer", {}).get("kind"), 1.0)
-    batch_size, seq_len = batch_shape(text_chars(kept), chars_per_token)
-    config = TrainConfig(lr=5e-4, warmup_steps=min(20, max_steps), eval_every=50, patience=4, batch_size=batch_size,
-                         seq_len=seq_len, max_steps=max_steps, minutes=minutes)  # `studio finetune`'s defaults
-    if (batch_size, seq_len) != (32, 128):
-        notes.append(f"a small corpus: batches of {batch_size} x {seq_len} tokens instead of 32 x 128")
-    job = TrainingJob(base=entry.value, corpus=corpus, out_dir=out, train_config=config, notes=notes)
+    corpus = gather_corpus(kept, entry.kind, new_folder("train") / "corpus")
+    if entry.kind == TEXT:  # music corpora are sized in the run, once read (studio.ui.finetune_runs.fit_batches)
+        chars_per_token = {"char": 1.0, "word": 5.0, "bpe": 4.0}.get(entry.card.get("tokenizer", {}).get("kind"), 1.0)
+        batch_size, seq_len = batch_shape(text_chars(kept), chars_per_token)
+        config = make_config(TEXT, minutes, max_steps, batch_size, seq_len)
+        if (batch_size, seq_len) != (BATCH, SEQ_LEN):
+            notes.append(f"a small corpus: batches of {batch_size} x {seq_len} tokens instead of {BATCH} x {SEQ_LEN}")
+    else:
+        config = make_config(entry.kind, minutes, max_steps)
+    job = TrainingJob(base=entry.value, corpus=corpus, out_dir=out, train_config=config, notes=notes,
+                      kind=entry.kind)
     return board.start(job)
 
 
 def progress_view(job: TrainingJob | None) -> tuple[str, pd.DataFrame, str]:
     """(status markdown, loss curve data, notes markdown) for a job."""
     if job is None:
-        return "No training run yet.", _curve([], []), ""
+        return "No training run yet.", _curve([], [], TEXT), ""
     s = job.snapshot()
-    last = s["last"]
-    parts = [f"**{s['status']}**: `{s['out_dir']}` from **{s['base']}**"]
-    if last:
-        parts.append(f"step {last['step']}, training loss {last['loss']:.3f} nats/token, "
+    kind, last, unit = s["kind"], s["last"], UNITS[s["kind"]]
+    parts = [f"**{s['status']}**: `{s['out_dir']}` from **{s['base']}**, a {KIND_NAMES[kind]} model"]
+    if s["base_valid"] is not None:
+        parts.append(f"the base model scores {s['base_valid']:.3f} {unit} on your validation data")
+    if last and kind == PIANO_ROLL:
+        parts.append(f"epoch {last['epoch']}, training loss {last['train']:.3f} {unit}")
+    elif last:
+        parts.append(f"step {last['step']}, training loss {last['loss']:.3f} {unit}, "
                      f"{last.get('tokens_per_s', 0):,.0f} tokens/s")
-    if s["evals"]:
-        parts.append(f"validation {s['evals'][-1][1]:.3f} nats/token (best {min(e for _, e in s['evals']):.3f})")
+    trained = [loss for _, loss in s["evals"][1 if s["base_valid"] is not None else 0:]]  # without the base
+    if trained:
+        parts.append(f"validation {trained[-1]:.3f} {unit} (best {min(trained):.3f})")
     if s["status"] == "running":
         eta = last.get("eta_s")
         parts.append(f"{_clock(s['elapsed_s'])} elapsed" + (f", about {_clock(eta)} left" if eta is not None else ""))
-    result = s["result"]
-    if result is not None:
-        before = result.base_valid.get("valid_nats_per_token")
-        after = result.best_valid.get("valid_nats_per_token")
-        if before is not None and after is not None:
-            parts.append(f"validation {before:.3f} → {after:.3f} nats/token after {result.steps} steps "
-                         f"({result.stop_reason})")
-        parts.append(f"the model is ready as **{s['out_dir'].name} (local)** in the model lists")
-        if result.samples:
-            novelty = result.novelty[0]
-            share = "n/a" if novelty is None else f"{100 * novelty:.0f}%"
-            sample = result.samples[0][:400].replace("`", "'")
-            parts.append(f"a sample (novelty {share} against your text):\n\n```text\n{sample}\n```")
+    if s["result"] is not None:
+        parts += _finished(s["result"], s["status"], s["out_dir"])
     if s["error"]:
         parts.append(f"error: {s['error']}")
     notes = "\n".join(f"- {n}" for n in s["notes"])
-    return "\n\n".join(parts), _curve(s["steps"], s["evals"]), notes
+    return "\n\n".join(parts), _curve(s["steps"], s["evals"], kind), notes
 
 
-def _curve(steps: list[tuple[int, float]], evals: list[tuple[int, float]]) -> pd.DataFrame:
+def _finished(summary: Any, status: str, out_dir: Path) -> list[str]:
+    """What a finished run says, as `studio finetune` does: validation before -> after, and how to use the model."""
+    parts = []
+    reason = "stopped" if status == "stopped" else summary.stop_reason
+    if summary.kept_base:
+        parts.append(f"no epoch beat the base model ({summary.before:.3f} {summary.unit}); the saved model is the "
+                     "base model unchanged")
+    elif summary.before is not None and summary.after is not None:
+        parts.append(f"validation {summary.before:.3f} → {summary.after:.3f} {summary.unit} after {summary.count} "
+                     f"{summary.counter} ({reason})")
+    parts.append(f"the model is ready as **{out_dir.name} (local)** in the model lists: {USES[summary.kind]}")
+    if summary.samples:
+        novelty = summary.novelty[0]
+        share = "n/a" if novelty is None else f"{100 * novelty:.0f}%"
+        sample = summary.samples[0][:400].replace("`", "'")
+        parts.append(f"a sample (novelty {share} against your text):\n\n```text\n{sample}\n```")
+    return parts
+
+
+def _curve(steps: list[tuple[int, float]], evals: list[tuple[int, float]], kind: str) -> pd.DataFrame:
+    """The loss curve's points; a piano-roll model's are per epoch (its series say so), the others' per step."""
     stride = max(1, len(steps) // PLOT_POINTS)
-    rows = [(st, loss, "training") for st, loss in steps[::stride]]
-    rows += [(st, loss, "validation") for st, loss in evals]
-    return pd.DataFrame(rows, columns=["step", "nats per token", "series"])
+    per = " (by epoch)" if kind == PIANO_ROLL else ""
+    rows = [(st, loss, f"training{per}") for st, loss in steps[::stride]]
+    rows += [(st, loss, f"validation{per}") for st, loss in evals]
+    return pd.DataFrame(rows, columns=["step", "nats", "series"])
 
 
 def _clock(seconds: float) -> str:
     minutes, secs = divmod(int(max(0.0, seconds)), 60)
     return f"{minutes}:{secs:02d}"
+
+
+def _name(entry: ModelEntry) -> str:
+    """The model's short name (a run folder's last part), for messages and new models' names."""
+    return safe_name(Path(str(entry.value)).name, "model")
 
 
 def train(cache: ModelCache, board: TrainingBoard, files: Any, base: str, minutes: float, max_steps: int,
@@ -179,24 +173,29 @@ def train(cache: ModelCache, board: TrainingBoard, files: Any, base: str, minute
 
 def build(cache: ModelCache, board: TrainingBoard) -> dict[str, Any]:
     """Lay out the Train tab (inside an open ``gr.Tab``) and wire its actions; returns its components."""
+    first = cache.default(TEXT, "shakespeare")
     with gr.Row():
         with gr.Column():
-            files = gr.File(file_count="multiple", label="Your text (.txt, .md, or a .zip of them)", type="filepath")
-            base = gr.Dropdown(cache.choices(TEXT), value=cache.default(TEXT, "shakespeare"), label="Base model",
-                               allow_custom_value=True)
+            files = gr.File(file_count="multiple", type="filepath", elem_id="train-files",
+                            label="Your text or music: .txt/.md for text models; MIDI, MusicXML, ABC or kern for "
+                                  "music models (.ls too for blues); or a .zip of them")
+            base = gr.Dropdown(model_choices(cache), value=first, label="Base model", allow_custom_value=True,
+                               elem_id="train-base")
+            about = gr.Markdown(model_help(cache, first), elem_id="train-model-help")
             name = gr.Textbox(label="Name of the new model", placeholder="e.g. letters (empty: base name and time)",
                               max_length=40)
         with gr.Column():
             minutes = gr.Slider(*MINUTES, value=5, step=0.1, label="Time budget (minutes)")
             with gr.Accordion("Advanced", open=False):
                 max_steps = gr.Slider(*MAX_STEPS, value=MAX_STEPS[1], step=1, label="Max steps",
-                                      info="whichever ends first, steps or time")
+                                      info="whichever ends first, steps or time; piano-roll models count epochs")
             with gr.Row():
                 go = gr.Button("Fine-tune", variant="primary", elem_id="train-go")
                 stop = gr.Button("Stop", variant="stop")
                 refresh = gr.Button("Refresh status")
     status = gr.Markdown("No training run yet.", elem_id="train-status")
-    curve = gr.LinePlot(x="step", y="nats per token", color="series", label="Loss", height=280)
+    curve = gr.LinePlot(x="step", y="nats", color="series", label="Loss", height=280,
+                        x_title="step (piano-roll models: epoch)", y_title="nats per token (piano roll: per frame)")
     notes = gr.Markdown(label="Notes and files left out")
 
     @v.user_errors
@@ -210,6 +209,8 @@ def build(cache: ModelCache, board: TrainingBoard) -> dict[str, Any]:
     def training_status() -> tuple:
         return progress_view(board.current)
 
+    base.change(lambda value: model_help(cache, value), base, about, api_name="train_model_help",
+                concurrency_limit=None)
     event = go.click(run, [files, base, minutes, max_steps, name], [status, curve, notes], api_name="train",
                      concurrency_limit=1, concurrency_id="train")
     stop.click(stop_training, None, status, api_name="stop_training", concurrency_limit=None)

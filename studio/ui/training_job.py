@@ -1,13 +1,16 @@
 """Fine-tuning in a background thread, so a training run never blocks generation, with its progress for the page.
 
-A ``TrainingJob`` runs ``studio.finetune.finetune_text`` in a daemon thread and records the Trainer's callback
-events (``TrainEvent``: step losses, validation metrics, the end) and the corpus notes (skipped files...), which
-the Train tab reads while it runs. ``TrainingBoard`` allows one job at a time per server.
+A ``TrainingJob`` runs the fine-tuning service for its base model's kind (``studio.ui.finetune_runs``: text,
+lead-sheet and polyphonic models through the Trainer, piano-roll models by epochs) in a daemon thread, and records
+what the page shows while it runs: the Trainer's callback events (``TrainEvent``: step losses, validation metrics)
+or the piano-roll epoch rows, the base model's validation loss, and the corpus notes (skipped files...).
+``TrainingBoard`` allows one job at a time per server.
 
-Stopping: ``finetune_text`` builds its Trainer inside and does not hand it out, so ``Trainer.request_stop()`` is
-out of reach here. ``stop()`` instead shrinks the time budget of the ``TrainConfig`` the Trainer checks before
-every step: the run ends as when its budget runs out (a last evaluation, the best model saved to ``best/``), so a
-stopped run still gives a usable model. Off the main thread the Trainer installs no signal handlers.
+Stopping: the services build their Trainer (or epoch loop) inside and do not hand it out, so
+``Trainer.request_stop()`` is out of reach here. ``stop()`` instead shrinks the time budget (``minutes``) of the
+config the run checks before every step (``TrainConfig``) or after every epoch (``RollTrainConfig``): the run ends
+as when its budget runs out (a last evaluation, the best model saved), so a stopped run still gives a usable model.
+Off the main thread the Trainer installs no signal handlers.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from studio.errors import StudioError
+from studio.ui.model_cache import TEXT
 
 log = logging.getLogger("studio.ui")
 STOP_MINUTES = 1e-9  # a time budget that has run out by the next step
@@ -32,14 +36,16 @@ class TrainingJob:
     base: str
     corpus: Path
     out_dir: Path
-    train_config: Any                      # studio.config.TrainConfig
+    train_config: Any                      # studio.config.TrainConfig, or RollTrainConfig for piano-roll models
     notes: list[str] = field(default_factory=list)
+    kind: str = TEXT                       # the base model's kind: text, leadsheet, polyphonic or piano_roll
     status: str = "starting"               # starting, running, done, stopped, failed
-    steps: list[tuple[int, float]] = field(default_factory=list)   # (step, training loss in nats/token)
-    evals: list[tuple[int, float]] = field(default_factory=list)   # (step, validation nats/token)
-    last: dict[str, Any] = field(default_factory=dict)              # the latest step event's data
+    steps: list[tuple[int, float]] = field(default_factory=list)   # (step or epoch, training loss)
+    evals: list[tuple[int, float]] = field(default_factory=list)   # (step or epoch, validation loss); 0: the base
+    last: dict[str, Any] = field(default_factory=dict)              # the latest step event's data (or epoch row)
     error: str = ""
-    result: Any = None                     # studio.finetune.FinetuneResult when done
+    result: Any = None                     # studio.ui.finetune_runs.RunSummary when done
+    base_valid: float | None = None        # the base model's loss on the user's validation data, once known
     started: float = field(default_factory=time.monotonic)
     stop_requested: bool = False
 
@@ -53,7 +59,8 @@ class TrainingJob:
         return self
 
     def stop(self) -> None:
-        """End the run at the next step, keeping the best model (see the module docstring)."""
+        """End the run at the next step (a piano-roll model's: after this epoch), keeping the best model (see the
+        module docstring)."""
         self.stop_requested = True
         self.train_config.minutes = STOP_MINUTES
 
@@ -68,16 +75,14 @@ class TrainingJob:
 
     # -- the run ------------------------------------------------------------------------------------------------
     def _run(self) -> None:
-        from studio.finetune import finetune_text
+        from studio.ui.finetune_runs import Hooks, run
 
         self.status = "running"
-        minutes = self.train_config.minutes
         command = (f"studio finetune --base {self.base} --corpus <files uploaded to the Studio page> "
-                   f"--minutes {minutes:g} --out {self.out_dir}")
+                   f"--minutes {self.train_config.minutes:g} --out {self.out_dir}")
+        hooks = Hooks(on_event=self._on_event, on_epoch=self._on_epoch, on_note=self._on_note)
         try:
-            self.result = finetune_text(self.base, self.corpus, self.out_dir, self.train_config,
-                                        callbacks=[self._on_event], command=command, samples=1,
-                                        on_note=self._on_note)
+            self.result = run(self.kind, self.base, self.corpus, self.out_dir, self.train_config, hooks, command)
             self.status = "stopped" if self.stop_requested else "done"
         except StudioError as error:
             self.error, self.status = str(error), "failed"
@@ -92,6 +97,23 @@ class TrainingJob:
                 self.last = {**event.data, "step": event.step, "max_steps": event.max_steps}
             elif event.kind == "eval":
                 self.evals.append((event.step, float(event.data["valid_nats_per_token"])))
+        if event.kind == "base_eval":  # the Trainer scored the base model before its first step
+            self._on_base(float(event.data["valid_nats_per_token"]))
+
+    def _on_epoch(self, row: dict[str, Any]) -> None:
+        if int(row["epoch"]) == 0:  # a piano-roll fine-tune's epoch 0 is the base model, before training
+            self._on_base(float(row["valid"]))
+            return
+        with self._lock:
+            self.steps.append((int(row["epoch"]), float(row["train"])))
+            self.evals.append((int(row["epoch"]), float(row["valid"])))
+            self.last = dict(row)
+
+    def _on_base(self, loss: float) -> None:
+        """The base model's validation loss: the curve's validation point at step (epoch) 0."""
+        with self._lock:
+            self.base_valid = float(loss)
+            self.evals.insert(0, (0, float(loss)))
 
     def _on_note(self, line: str) -> None:
         with self._lock:
@@ -102,7 +124,8 @@ class TrainingJob:
         with self._lock:
             return {"status": self.status, "steps": list(self.steps), "evals": list(self.evals),
                     "last": dict(self.last), "notes": list(self.notes), "error": self.error,
-                    "result": self.result, "out_dir": self.out_dir, "base": self.base,
+                    "result": self.result, "out_dir": self.out_dir, "base": self.base, "kind": self.kind,
+                    "base_valid": self.base_valid,
                     "elapsed_s": time.monotonic() - self.started}
 
 
