@@ -19,7 +19,7 @@ from studio.errors import StudioError
 from studio.ui import validation as v
 from studio.ui.model_cache import PIANO_ROLL, POLYPHONIC, ModelCache, ModelEntry
 from studio.ui.widgets import seed_controls
-from studio.ui.workspace import new_folder, safe_name
+from studio.ui.workspace import new_folder
 
 KINDS = (POLYPHONIC, PIANO_ROLL)
 KIND_LABELS = {POLYPHONIC: "REMI composer", PIANO_ROLL: "piano-roll harmoniser"}
@@ -34,7 +34,7 @@ MAX_NOTES = (0, 8)       # keys sounding at once in a piano-roll frame; a choral
 
 def model_choices(cache: ModelCache) -> list[tuple[str, str]]:
     """(label, value) pairs for the model dropdown: REMI and piano-roll models, each label saying which it is."""
-    return [(f"{e.label} · {KIND_LABELS[e.kind]}", e.value) for e in cache.entries() if e.kind in KINDS]
+    return cache.choices(KINDS, KIND_LABELS)
 
 
 def model_help(cache: ModelCache, value: Any) -> str:
@@ -43,7 +43,7 @@ def model_help(cache: ModelCache, value: Any) -> str:
         entry = cache.entry(KINDS, value)
     except StudioError:
         return ""
-    name = _name(entry)
+    name = entry.short_name()
     if entry.kind == PIANO_ROLL:
         fpb = int(entry.card.get("frames_per_beat", 1))
         frame = "a quarter note" if fpb == 1 else f"1/{fpb} of a quarter note"
@@ -72,7 +72,8 @@ def compose_music(cache: ModelCache, model: str, primer: Any, tokens: int, tempe
         raise StudioError("give a primer to continue or a melody to harmonise, not both")
     if melody_path and entry.kind != PIANO_ROLL:
         raise StudioError(f"harmonising a melody needs a piano-roll model such as {_roll_example(cache)}; "
-                          f"{_name(entry)} is a REMI model (upload the melody as a primer to continue it instead)")
+                          f"{entry.short_name()} is a REMI model (upload the melody as a primer to continue it "
+                          "instead)")
     length = v.number("length", tokens, *LENGTH, integer=True)
     temperature = v.number("temperature", temperature, *TEMPERATURE)
     top_k = v.number("top-k", top_k, *TOP_K, integer=True)
@@ -83,7 +84,7 @@ def compose_music(cache: ModelCache, model: str, primer: Any, tokens: int, tempe
         midi, done = _roll_piece(cache, entry, primer_path, melody_path, length, temperature, max_notes, seed)
     else:
         midi, done = _remi_piece(entry, primer_path, length, temperature, top_k, top_p, seed)
-    name = _name(entry)
+    name = entry.short_name()
     notes = sum(len(instrument.notes) for instrument in midi.instruments)
     if notes == 0:
         gr.Warning("the model wrote no notes this time; try another seed, a longer length or a primer")
@@ -131,11 +132,6 @@ def _roll_piece(cache: ModelCache, entry: ModelEntry, primer: Path | None, melod
         return piece.midi, (f"continued {primer.name} ({given} frames) by {piece.new_frames} frames{moved}, "
                             f"{tempo}")
     return piece.midi, f"started a piece of {piece.new_frames} frames {tempo}"
-
-
-def _name(entry: ModelEntry) -> str:
-    """The model's short name for file names and messages (a run folder's last part)."""
-    return safe_name(Path(str(entry.value)).name, "piece")
 
 
 def _roll_example(cache: ModelCache) -> str:

@@ -34,6 +34,12 @@ class ModelEntry:
     path: Path      # the bundle folder (holding model.json)
     card: dict[str, Any]
 
+    def short_name(self, default: str = "model") -> str:
+        """The model's short name for file names and messages (a shipped name, or a run folder's last part)."""
+        from studio.ui.workspace import safe_name
+
+        return safe_name(Path(str(self.value)).name, default)
+
 
 class ModelCache:
     """Lists shipped and local models by kind, and loads them lazily, once.
@@ -69,10 +75,13 @@ class ModelCache:
                 entries.append(ModelEntry(value, label, origin, kind if kind in KINDS else TEXT, path, card))
         return entries
 
-    def choices(self, kind: str | tuple[str, ...]) -> list[tuple[str, str]]:
-        """(label, value) pairs for a dropdown of ``kind`` models (a tuple: any of those kinds)."""
+    def choices(self, kind: str | tuple[str, ...], kind_labels: dict[str, str] | None = None
+                ) -> list[tuple[str, str]]:
+        """(label, value) pairs for a dropdown of ``kind`` models (a tuple: any of those kinds); with
+        ``kind_labels`` each label also says its model's kind ("jsb · piano-roll harmoniser")."""
         kinds = _kinds(kind)
-        return [(e.label, e.value) for e in self.entries() if e.kind in kinds]
+        return [(f"{e.label} · {kind_labels[e.kind]}" if kind_labels else e.label, e.value)
+                for e in self.entries() if e.kind in kinds]
 
     def default(self, kind: str | tuple[str, ...], preferred: str) -> str | None:
         """``preferred`` when it is offered, else the first model of ``kind``, else None."""

@@ -24,10 +24,10 @@ from studio.errors import StudioError
 from studio.ui import validation as v
 from studio.ui.corpus_kinds import accept_uploads, gather_corpus, takes, text_chars
 from studio.ui.finetune_runs import BATCH, SEQ_LEN, UNITS, USES, make_config, shape_for_tokens
-from studio.ui.model_cache import KINDS, PIANO_ROLL, TEXT, ModelCache, ModelEntry
+from studio.ui.model_cache import KINDS, PIANO_ROLL, TEXT, ModelCache
 from studio.ui.models_tab import KIND_NAMES
 from studio.ui.training_job import TrainingBoard, TrainingJob
-from studio.ui.workspace import new_folder, safe_name
+from studio.ui.workspace import new_folder
 
 TRAINABLE = KINDS  # every kind of model fine-tunes here
 MINUTES = (0.1, 30.0)
@@ -39,7 +39,7 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
 
 def model_choices(cache: ModelCache) -> list[tuple[str, str]]:
     """(label, value) pairs for the base-model dropdown: text and music models, each label saying its kind."""
-    return [(f"{e.label} · {KIND_NAMES[e.kind]}", e.value) for e in cache.entries() if e.kind in TRAINABLE]
+    return cache.choices(TRAINABLE, KIND_NAMES)
 
 
 def model_help(cache: ModelCache, value: Any) -> str:
@@ -49,7 +49,7 @@ def model_help(cache: ModelCache, value: Any) -> str:
     except StudioError:
         return ""
     steps = " The max steps count epochs (at most 500) for a piano-roll model." if entry.kind == PIANO_ROLL else ""
-    return (f"**{_name(entry)}** is a {KIND_NAMES[entry.kind]} model: upload {takes(entry.kind)}.{steps} "
+    return (f"**{entry.short_name()}** is a {KIND_NAMES[entry.kind]} model: upload {takes(entry.kind)}.{steps} "
             f"Then {USES[entry.kind]}.")
 
 
@@ -69,15 +69,15 @@ def start_training(cache: ModelCache, board: TrainingBoard, files: Any, base: st
     entry = cache.entry(TRAINABLE, base)
     minutes = v.number("time budget (minutes)", minutes, *MINUTES)
     max_steps = v.number("max steps", max_steps, *MAX_STEPS, integer=True)
-    name = v.text("name", name, 40).strip() or f"{_name(entry)}-{time.strftime('%Y%m%d-%H%M%S')}"
+    name = v.text("name", name, 40).strip() or f"{entry.short_name()}-{time.strftime('%Y%m%d-%H%M%S')}"
     if not _NAME.match(name):
         raise StudioError(f"name {name!r}: use up to 40 letters, digits, - and _ (starting with a letter or digit)")
     out = cache.runs_dir / name
     if out.exists():
         raise StudioError(f"a model or run named {name!r} exists in {cache.runs_dir}; choose another name")
-    kept, notes = accept_uploads(files, entry.kind, _name(entry))
+    kept, notes = accept_uploads(files, entry.kind, entry.short_name())
     if not kept:
-        raise StudioError(f"no usable files: {_name(entry)} fine-tunes on {takes(entry.kind)}"
+        raise StudioError(f"no usable files: {entry.short_name()} fine-tunes on {takes(entry.kind)}"
                           + (f" ({'; '.join(notes)})" if notes else ""))
     corpus = gather_corpus(kept, entry.kind, new_folder("train") / "corpus")
     if entry.kind == TEXT:  # music corpora are sized in the run, once read (studio.ui.finetune_runs.fit_batches)
@@ -152,11 +152,6 @@ def _curve(steps: list[tuple[int, float]], evals: list[tuple[int, float]], kind:
 def _clock(seconds: float) -> str:
     minutes, secs = divmod(int(max(0.0, seconds)), 60)
     return f"{minutes}:{secs:02d}"
-
-
-def _name(entry: ModelEntry) -> str:
-    """The model's short name (a run folder's last part), for messages and new models' names."""
-    return safe_name(Path(str(entry.value)).name, "model")
 
 
 def train(cache: ModelCache, board: TrainingBoard, files: Any, base: str, minutes: float, max_steps: int,
