@@ -158,7 +158,7 @@ class TrainConfig(_Config):
     min_lr_ratio: float = 0.05     # floor of the cosine decay, as a share of lr
     plateau_factor: float = 0.5    # plateau: multiply lr by this when validation stops improving
     plateau_patience: int = 2      # plateau: evaluations without improvement before decaying
-    decay_start: int = 0           # step: the first decay happens at this optimiser step
+    decay_start: int = 1000        # step: the first decay happens at this optimiser step
     decay_every: int = 1000        # step: then again every this many steps
     decay_factor: float = 0.5      # step: multiply lr by this at each decay
     max_steps: int = 2000          # optimiser steps budget

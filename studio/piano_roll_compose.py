@@ -19,6 +19,7 @@ melody in A major is harmonised in A major at the pitch it was written.
 
 from __future__ import annotations
 
+import itertools
 import secrets
 import statistics
 from dataclasses import dataclass, field
@@ -45,6 +46,7 @@ from studio.music.frame_roll import (
 
 MAX_FRAMES = 4000
 MAX_ROWS = 8192    # pieces x particles drawn side by side
+MAX_ROW_FRAMES = 10_000_000  # rows x frames kept while drawing (88 bytes each: under 1 GB)
 
 
 @dataclass
@@ -146,11 +148,10 @@ def input_shift(model: RollModel, roll: torch.Tensor) -> int:
         tops = [k + LOWEST_MIDI + shift for k in top_line(roll) if k is not None]
         shift += 12 * round((model.top_median - statistics.median(tops)) / 12)
     keys = roll.any(0).nonzero().flatten()
-    while int(keys.max()) + shift >= KEYS:  # keep it on the keyboard, an octave at a time
-        shift -= 12
-    while int(keys.min()) + shift < 0:
-        shift += 12
-    return shift
+    low, high = -int(keys.min()), KEYS - 1 - int(keys.max())  # the shifts that keep every note on the keyboard
+    fitting = [shift + 12 * k for k in range(-8, 9) if low <= shift + 12 * k <= high]
+    # The wanted shift moved by whole octaves to fit; an input too wide for any of them stays where it is.
+    return min(fitting, key=lambda s: abs(s - shift)) if fitting else 0
 
 
 def _draw(logits: torch.Tensor, temperature: float, max_notes: int, generator: torch.Generator,
@@ -174,19 +175,26 @@ def _draw(logits: torch.Tensor, temperature: float, max_notes: int, generator: t
     return frame
 
 
-def _keep_written_melody(midi: pretty_midi.PrettyMIDI, source: pretty_midi.PrettyMIDI) -> None:
-    """Put the melody back as written (passing eighths and all) when the source is one line at one tempo.
+def _keep_written_melody(midi: pretty_midi.PrettyMIDI, source: pretty_midi.PrettyMIDI, tempo: float) -> None:
+    """Put the melody back as written (passing eighths and all) when the source is one line, at one tempo, and
+    the output plays at that tempo.
 
-    The grid keeps only the notes sounding on each frame; a single-part source whose timing the output shares can
-    be copied whole instead. A multi-part source (a full chorale, a song with accompaniment) keeps the grid's top
-    line, since which of its notes are "the melody" between frames is not known.
+    The grid keeps only the notes sounding on each frame; a one-line source whose timing the output shares can be
+    copied whole instead. Anything else keeps the grid's top line: a source with chords or several parts (a
+    full chorale, a tune with its accompaniment on one track), since which of its notes are "the melody" between
+    frames is not known; a source with tempo changes, or an output at another tempo, since the copied notes would
+    no longer line up with the voices.
     """
     pitched = [i for i in source.instruments if not i.is_drum and i.notes]
-    if len(pitched) != 1 or len(source.get_tempo_changes()[1]) > 1:
+    tempi = source.get_tempo_changes()[1]
+    if len(pitched) != 1 or len(tempi) > 1 or abs(first_tempo(source) - tempo) > 1e-6:
         return
+    notes = sorted(pitched[0].notes, key=lambda n: (n.start, n.end))
+    if any(later.start < earlier.end - 0.01 for earlier, later in itertools.pairwise(notes)):
+        return  # two notes sound at once: not a single line
     for instrument in midi.instruments:
         if instrument.name == "melody":
-            instrument.notes = [pretty_midi.Note(n.velocity, n.pitch, n.start, n.end) for n in pitched[0].notes]
+            instrument.notes = [pretty_midi.Note(n.velocity, n.pitch, n.start, n.end) for n in notes]
 
 
 def _melody_loglik(logits: torch.Tensor, key: int | None) -> torch.Tensor:
@@ -279,7 +287,13 @@ def compose_rolls(model: RollModel, request: RollRequest, primer: pretty_midi.Pr
         raise StudioError("the primer has no notes on the piano's 88 keys" if primer is not None
                           else "the melody has no notes on the piano's 88 keys")
     if given.shape[0] > MAX_FRAMES:
-        raise StudioError(f"the input is {given.shape[0]} frames long; at most {MAX_FRAMES} are read")
+        raise StudioError(f"the input is {given.shape[0]} frames long, more than the {MAX_FRAMES} a piece may have; "
+                          "cut it first")
+    rows = request.num_samples * (request.particles if melody is not None else 1)
+    steps_wanted = given.shape[0] if melody is not None else request.frames
+    if rows * steps_wanted > MAX_ROW_FRAMES:  # every drawn frame of every row is kept until the pieces are done
+        raise StudioError(f"{rows} rows x {steps_wanted} frames is too much at once (at most {MAX_ROW_FRAMES:,}); "
+                          "draw fewer pieces or particles, or a shorter piece")
     shift = input_shift(model, given)
     moved = shift_roll(given, shift)
     out_shift = -shift if source is not None else model.concert_shift
@@ -310,7 +324,7 @@ def compose_rolls(model: RollModel, request: RollRequest, primer: pretty_midi.Pr
         midi = frames_to_midi(whole, tempo=tempo, frames_per_beat=fpb, program=model.card.get("program", 0),
                               melody_keys=midi_melody)
         if melody is not None:
-            _keep_written_melody(midi, melody)
+            _keep_written_melody(midi, melody, tempo)
         pieces.append(RollPiece(whole, midi, steps, float(logprob[row]), seed,
                                 {**params, "sample": row + 1, "frames": steps}))
     return pieces

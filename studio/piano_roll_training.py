@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -234,27 +235,39 @@ def rolls_from_music(paths: Sequence[str | Path], frames_per_beat: int,
     stops the others.
     """
     from studio.music.frame_roll import midi_to_frames
-    from studio.music.leadsheet_corpus import music_files
-    from studio.music.midi_io import load_midi
+    from studio.music.leadsheet_corpus import load_music_files
     from studio.poly_training import split_pieces
 
-    names, rolls, skipped = [], [], []
-    for path in paths:
-        for file in music_files(path):
-            try:
-                roll = midi_to_frames(load_midi(file), frames_per_beat)
-            except StudioError as err:
-                skipped.append(f"{file}: {err}")
-                continue
-            if roll.shape[0] < 2 or not bool(roll.any()):
-                skipped.append(f"{file}: no notes on the piano's 88 keys")
-                continue
-            names.append(str(file))
-            rolls.append(roll)
+    pieces, skipped = load_music_files(list(paths))
+    names, rolls = [], []
+    for name, midi in pieces:
+        try:
+            roll = midi_to_frames(midi, frames_per_beat)
+        except StudioError as err:
+            skipped.append(f"{name}: {err}")
+            continue
+        if not bool(roll.any()):
+            skipped.append(f"{name}: no notes on the piano's 88 keys")
+            continue
+        if roll.shape[0] < 2:
+            skipped.append(f"{name}: shorter than two frames")
+            continue
+        names.append(name)
+        rolls.append(roll)
     if len(rolls) < 2:
         raise StudioError(f"a piano-roll model needs at least 2 usable pieces (one to validate on); got {len(rolls)}")
     train, valid = split_pieces(names, valid_fraction)
     return {"train": [rolls[i] for i in train], "valid": [rolls[i] for i in valid], "test": []}, skipped
+
+
+def write_history(out: str | Path, history: list[dict[str, Any]]) -> Path:
+    """The run's per-epoch rows as ``out/history.json`` (written beside and renamed, so never half-written)."""
+    path = Path(out) / "history.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(history, indent=1), encoding="utf-8")
+    os.replace(tmp, path)
+    return path
 
 
 def save_roll_model(result: RollResult, out: str | Path, card: dict[str, Any], dtype: str = "float32") -> Path:
@@ -274,6 +287,16 @@ def save_roll_model(result: RollResult, out: str | Path, card: dict[str, Any], d
     return write_bundle(out, Bundle(card=full, weights=weights))
 
 
+def finetune_config(lr: float = 5e-4, batch_size: int = 32, weight_decay: float = 0.01, grad_clip: float = 1.0,
+                    max_epochs: int = 500, minutes: float = 0.0, patience: int = 4, seed: int = 1337
+                    ) -> RollTrainConfig:
+    """``studio finetune``'s settings for a piano-roll base (the page uses the same): a gentle rate, early
+    stopping after ``patience`` epochs without a better validation loss, the rate halved after half of them."""
+    return RollTrainConfig(batch_size=batch_size, lr=lr, weight_decay=weight_decay, grad_clip=grad_clip,
+                           max_epochs=max_epochs, minutes=minutes, patience=patience,
+                           lr_patience=max(2, patience // 2), seed=seed)
+
+
 @dataclass
 class RollFinetune:
     """What fine-tuning a piano-roll model on a user's music produced."""
@@ -285,8 +308,8 @@ class RollFinetune:
 
 
 def finetune_rolls(base: str | Path, paths: Sequence[str | Path], out: str | Path, train_config: RollTrainConfig,
-                   on_epoch: Callable[[dict[str, Any]], None] | None = None,
-                   dtype: str = "float32") -> RollFinetune:
+                   on_epoch: Callable[[dict[str, Any]], None] | None = None, dtype: str = "float32",
+                   valid_fraction: float = 0.1) -> RollFinetune:
     """Fine-tune piano-roll model ``base`` on a folder (or files) of the user's music into ``out``/best.
 
     Each piece is moved to the base model's key and register first (``input_shift``, as composing does), so a
@@ -294,14 +317,16 @@ def finetune_rolls(base: str | Path, paths: Sequence[str | Path], out: str | Pat
     profile, and composing with it moves inputs and results exactly as before. The base model's validation loss on
     the user's pieces is epoch 0: the result is never worse than the base on them.
     """
-    from studio.loading import resolve_model
+    from studio.loading import DTYPES, resolve_model
     from studio.piano_roll_compose import input_shift, load_roll_model, shift_roll
 
     out = Path(out)
     if (out / "best").exists():
         raise StudioError(f"{out} already holds a model; choose another --out")
+    if dtype not in DTYPES:  # before training, not after it
+        raise StudioError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
     model = load_roll_model(base)
-    splits, skipped = rolls_from_music(paths, model.frames_per_beat)
+    splits, skipped = rolls_from_music(paths, model.frames_per_beat, valid_fraction)
     moved = {split: [shift_roll(r, input_shift(model, r), drop=True) for r in rolls] for split, rolls in splits.items()}
     result = train_piano_roll(model.model.config, train_config, moved["train"], moved["valid"], on_epoch,
                               initial=model.model.state_dict())
@@ -313,4 +338,5 @@ def finetune_rolls(base: str | Path, paths: Sequence[str | Path], out: str | Pat
                                "valid_nats_per_frame": result.history[0]["valid"]},  # the base, on these pieces
             "train_config": vars(train_config)}
     path = save_roll_model(result, out / "best", card, dtype=dtype)
+    write_history(out, result.history)
     return RollFinetune(result, path, result.history[0]["valid"], skipped)

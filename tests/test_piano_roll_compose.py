@@ -280,3 +280,129 @@ def test_finetune_a_piano_roll_model_on_a_folder(tmp_path: Path, roll_model: Pat
     assert card["metrics"]["valid_nats_per_frame"] < card["finetuned_from"]["valid_nats_per_frame"]  # it learned
     piece = compose_rolls(load_roll_model(out), RollRequest(seed=1), melody=pretty_midi.PrettyMIDI(str(soprano_midi)))
     assert piece[0].params["mode"] == "harmonise"
+
+
+# -- inputs people actually have (from the review of the first version) ----------------------------------------------
+def _line(numerator: int, denominator: int, tempo: float = 120.0, notes: int = 12,
+          chords: bool = False) -> pretty_midi.PrettyMIDI:
+    """Quarter notes in the given meter (one track); with ``chords`` a low C sounds under every other note."""
+    midi = pretty_midi.PrettyMIDI(initial_tempo=tempo)
+    midi.time_signature_changes.append(pretty_midi.TimeSignature(numerator, denominator, 0))
+    beat = 60.0 / tempo
+    track = pretty_midi.Instrument(0)
+    for k in range(notes):
+        track.notes.append(pretty_midi.Note(80, 67 + (k % 5), k * beat, (k + 1) * beat))
+        if chords and k % 2 == 0:
+            track.notes.append(pretty_midi.Note(70, 48, k * beat, (k + 2) * beat))
+    midi.instruments.append(track)
+    return midi
+
+
+@pytest.mark.parametrize("meter", [(4, 4), (3, 4), (6, 8), (2, 2), (3, 2), (3, 8), (12, 8)])
+def test_a_frame_is_a_quarter_note_in_every_meter(meter: tuple[int, int]) -> None:
+    midi = _line(*meter)
+    assert midi_to_frames(midi).shape[0] == 12 and midi_to_frames(midi, 2).shape[0] == 24
+
+
+def test_frames_follow_tempo_changes_and_very_short_files(tmp_path: Path) -> None:
+    """A real file whose tempo halves after six quarter notes (written with mido): frames stay quarter notes."""
+    import mido
+
+    from studio.music.frame_roll import frame_times
+
+    file = mido.MidiFile(ticks_per_beat=480)
+    track = mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=500_000, time=0)])
+    for k in range(12):
+        if k == 6:
+            track.append(mido.MetaMessage("set_tempo", tempo=1_000_000, time=0))
+        track += [mido.Message("note_on", note=67 + k % 5, velocity=80, time=0),
+                  mido.Message("note_off", note=67 + k % 5, velocity=0, time=480)]
+    file.tracks.append(track)
+    file.save(str(tmp_path / "slower.mid"))
+    midi = pretty_midi.PrettyMIDI(str(tmp_path / "slower.mid"))
+    times = frame_times(midi, 2)
+    assert len(times) == 24
+    assert numpy_close(times, [midi.tick_to_time(240 * k) for k in range(24)])
+    assert numpy_close(times[:3], [0.0, 0.25, 0.5]) and numpy_close(times[-2:], [8.0, 8.5])
+    short = pretty_midi.PrettyMIDI(initial_tempo=100)
+    line = pretty_midi.Instrument(0)
+    line.notes.append(pretty_midi.Note(80, 60, 0.0, 0.2))
+    short.instruments.append(line)
+    assert midi_to_frames(short).shape == (1, KEYS)
+
+
+def numpy_close(a, b) -> bool:
+    return bool(torch.allclose(torch.as_tensor(a, dtype=torch.float64), torch.as_tensor(b, dtype=torch.float64),
+                               atol=1e-9))
+
+
+def test_harmonising_a_compound_meter_tune_keeps_voices_in_time(roll_model: Path) -> None:
+    tune = _line(6, 8, tempo=90)
+    piece = compose_rolls(load_roll_model(roll_model), RollRequest(seed=4, particles=4), melody=tune)[0]
+    parts = {i.name: i for i in piece.midi.instruments}
+    melody_end = max(n.end for n in parts["melody"].notes)
+    assert melody_end == pytest.approx(tune.get_end_time())
+    assert max(n.end for n in parts["harmony"].notes) <= melody_end + 1e-6
+
+
+def test_only_a_single_line_at_the_same_tempo_is_copied_as_written(roll_model: Path) -> None:
+    model = load_roll_model(roll_model)
+    with_chords = _line(4, 4, chords=True)
+    parts = {i.name: i for i in compose_rolls(model, RollRequest(seed=1, particles=2),
+                                              melody=with_chords)[0].midi.instruments}
+    assert 48 not in {n.pitch for n in parts["melody"].notes}  # the accompaniment is not "the melody"
+    assert 48 in {n.pitch for n in with_chords.instruments[0].notes}
+    slower = compose_rolls(model, RollRequest(seed=1, particles=2, tempo=60), melody=_line(4, 4))[0].midi
+    ends = {i.name: max(n.end for n in i.notes) for i in slower.instruments}
+    assert ends["melody"] == pytest.approx(12.0)  # 12 quarters at 60: the grid's line, not the 6 s original
+
+
+def test_a_tune_spanning_the_keyboard_still_composes(roll_model: Path) -> None:
+    model = load_roll_model(roll_model)
+    wide = _line(4, 4)
+    wide.instruments[0].notes += [pretty_midi.Note(60, 21, 0.0, 0.5), pretty_midi.Note(60, 108, 0.5, 1.0)]
+    roll = midi_to_frames(wide)
+    shift = input_shift(model, roll)
+    keys = roll.any(0).nonzero().flatten()
+    assert int(keys.min()) + shift >= 0 and int(keys.max()) + shift < KEYS
+    assert compose_rolls(model, RollRequest(seed=2, particles=2), melody=wide)[0].params["mode"] == "harmonise"
+
+
+def test_unzipping_keeps_music_only_caps_the_size_and_starts_fresh(tmp_path: Path) -> None:
+    import zipfile
+
+    from studio.cli.common import unzipped_corpus
+
+    archive = tmp_path / "mine.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("a.mid", b"MThd")
+        z.writestr("../escape.mid", b"MThd")
+        z.writestr("filler.bin", b"\0" * 3_000_000)
+        z.writestr("sub/b.musicxml", b"<score-partwise/>")
+    out = tmp_path / "run"
+    stale = tmp_path / ".run-corpus" / "old.mid"
+    stale.parent.mkdir()
+    stale.write_bytes(b"MThd")
+    folder = unzipped_corpus(archive, out, max_bytes=1000)
+    assert sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()) == ["a.mid",
+                                                                                         "sub/b.musicxml"]
+    big = tmp_path / "big.zip"
+    with zipfile.ZipFile(big, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("huge.mid", b"\0" * 3_000_000)
+    with pytest.raises(StudioError, match="unpacks to more than 1 MB"):
+        unzipped_corpus(big, out, max_bytes=1_000_000)
+
+
+def test_compose_and_train_options_for_piano_roll_models(tmp_path: Path, roll_model: Path, soprano_midi: Path,
+                                                         capsys) -> None:
+    out = tmp_path / "c"
+    assert main(["compose", "--model", str(roll_model), "--melody", str(soprano_midi), "--tempo", "60",
+                 "--formats", "mid,json,musicxml", "--seed", "1", "--out", str(out)]) == 0
+    assert "no MusicXML" in capsys.readouterr().err
+    sidecar = json.loads(next(out.glob("*.json")).read_text())
+    assert sidecar["tempo"] == 60.0 and not list(out.glob("*.musicxml"))
+    assert main(["compose", "--model", "blues", "--frames", "32"]) == 2
+    assert "piano-roll" in capsys.readouterr().err
+    assert main(["train", "rolls", "--data", str(soprano_midi), "--out", str(tmp_path / "r"), "--save-dtype", "fp16"]
+                ) == 2
+    assert "--save-dtype" in capsys.readouterr().err and not (tmp_path / "r").exists()

@@ -64,7 +64,6 @@ def cmd_train_leadsheet(args: argparse.Namespace) -> int:
 
 def cmd_train_midi(args: argparse.Namespace) -> int:
     from studio.cli_progress import ProgressBar
-    from studio.music.midi_io import load_midi
     from studio.poly_training import train_polyphonic
     from studio.train_log import MetricsLog
 
@@ -72,19 +71,11 @@ def cmd_train_midi(args: argparse.Namespace) -> int:
         raise StudioError("give --corpus FOLDER of MIDI, MusicXML, ABC or kern files")
     model_config = model_config_from_args(args, default_embedding=128)
     train_config = train_config_from_args(args)
-    from studio.music.leadsheet_corpus import music_files
+    from studio.music.leadsheet_corpus import load_music_files
 
-    pieces, skipped = [], []
-    for path in args.corpus:
-        for file in music_files(path):
-            try:
-                midi = load_midi(file)
-            except StudioError as err:
-                skipped.append((file, str(err)))
-                continue
-            pieces.append((str(file), midi))
-    for file, reason in skipped:
-        print(f"note: skipped {file}: {reason}", file=sys.stderr)
+    pieces, skipped = load_music_files(args.corpus)
+    for line in skipped:
+        print(f"note: skipped {line}", file=sys.stderr)
     out = Path(args.out)
     result = train_polyphonic(pieces, out, model_config, train_config, callbacks=[MetricsLog(out), ProgressBar()],
                               save_dtype=args.save_dtype, corpus_card={"paths": args.corpus, "skipped": len(skipped)})
@@ -115,6 +106,11 @@ def cmd_compose(args: argparse.Namespace) -> int:
         return compose_rolls_cli(args, formats, out)
     if args.melody:
         raise StudioError(f"--melody is harmonised by piano-roll models (e.g. --model jsb); {args.model} is not one")
+    if args.frames is not None or args.max_notes is not None:
+        raise StudioError(f"--frames and --max-notes are for piano-roll models (e.g. --model jsb); {args.model} is "
+                          "not one (--tokens sets a REMI model's length)")
+    if args.tempo is None:
+        args.tempo = 120.0
     check_range("tempo", args.tempo, 20, 400)
     check_range("swing", args.swing, 0.5, 0.8)
     check_range("choruses", args.choruses, 1, 64, integer=True)
@@ -229,21 +225,14 @@ def finetune_music(args: argparse.Namespace, kind: str, out: Path, train_config:
                                   corpus_card={"path": str(args.corpus), "files": len(report.used),
                                                "skipped": len(report.skipped)})
     else:
-        from studio.music.leadsheet_corpus import music_files
-        from studio.music.midi_io import load_midi
+        from studio.music.leadsheet_corpus import load_music_files
         from studio.poly_training import train_polyphonic
 
-        pieces, skipped = [], 0
-        for file in music_files(corpus):
-            try:
-                midi = load_midi(file)
-            except StudioError as err:
-                print(f"note: skipped {file}: {err}", file=sys.stderr)
-                skipped += 1
-                continue
-            pieces.append((str(file), midi))
+        pieces, skipped = load_music_files([corpus])
+        for line in skipped:
+            print(f"note: skipped {line}", file=sys.stderr)
         result = train_polyphonic(pieces, out, train_config=train_config, callbacks=callbacks, base=args.base,
-                                  corpus_card={"path": str(args.corpus), "skipped": skipped})
+                                  corpus_card={"path": str(args.corpus), "skipped": len(skipped)})
     loss = result.best_metrics.get("valid_nats_per_token")
     summary = f" best validation {loss:.4f} nats/token" if loss is not None else ""
     print(f"done ({result.stop_reason}) after {result.steps} steps;{summary}. Model: {result.best_path}")

@@ -45,7 +45,8 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--warmup", type=int, default=100, help="linear warm-up steps, >= 0 (default 100)")
     g.add_argument("--schedule", default="cosine",
                    help="after warm-up: cosine, plateau, step or constant (default cosine)")
-    g.add_argument("--decay-start", type=int, default=0, help="step schedule: first decay at this step (default 0)")
+    g.add_argument("--decay-start", type=int, default=1000,
+                   help="step schedule: the first decay happens at this step (default 1000)")
     g.add_argument("--decay-every", type=int, default=1000,
                    help="step schedule: steps between decays, >= 1 (default 1000)")
     g.add_argument("--decay-factor", type=float, default=0.5,
@@ -100,7 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     fine = sub.add_parser("finetune", help="fine-tune a model on your own folder or zip of text or music")
     fine.add_argument("--base", default="shakespeare", help="shipped model name or model folder to start from: "
-                      "shakespeare or prose (text), blues (lead sheets), chorale (polyphonic MIDI)")
+                      "shakespeare or prose (text), blues (lead sheets), chorale (polyphonic MIDI), jsb (piano roll)")
     fine.add_argument("--corpus", required=True, help="a file, a folder, or a .zip: text (.txt/.md) for text "
                       "models, MIDI/MusicXML/ABC/kern/.ls for music models")
     fine.add_argument("--out", default=None, help="run folder (default runs/<corpus name>-finetuned)")
@@ -148,12 +149,14 @@ def build_parser() -> argparse.ArgumentParser:
     comp = sub.add_parser("compose", help="compose music: blues improvisations over a chart with a band, or "
                           "continuations of a primer with a polyphonic model")
     comp.add_argument("--model", default="blues", help="blues (or another lead-sheet model) for --chart; chorale "
-                      "(or another polyphonic model) for --primer")
+                      "(or another polyphonic model) for --primer; jsb (or another piano-roll model) for --melody "
+                      "to harmonise, --primer or neither")
     g = comp.add_argument_group("blues (lead-sheet models)")
     g.add_argument("--chart", default="12-bar", help="a form (12-bar, quick-change, jazz, minor, 8-bar) or a chart "
                    "like 'C7 | F7 | C7 | C7 | ...' (default 12-bar)")
     g.add_argument("--key", default="C", help="key of a named form, e.g. Bb, F#, Eb (default C)")
-    g.add_argument("--tempo", type=float, default=120.0, help="beats per minute, 20..400 (default 120)")
+    g.add_argument("--tempo", type=float, default=None, help="beats per minute, 20..400 (default 120; piano-roll "
+                   "models: the primer's or melody's tempo, else 90)")
     g.add_argument("--swing", type=float, default=0.62, help="swing ratio applied when rendering, 0.5 (straight) "
                    "..0.8 (default 0.62)")
     g.add_argument("--choruses", type=int, default=1, help="times through the form, 1..64 (default 1)")
@@ -168,11 +171,12 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--tokens", type=int, default=512, help="tokens to add to the primer, 1..100000 (default 512)")
     g.add_argument("--melody", default=None, help="piano-roll models: a MIDI/MusicXML file whose top line to "
                    "harmonise (e.g. a hymn tune under --model jsb)")
-    g.add_argument("--frames", type=int, default=64, help="piano-roll models: frames to add, 1..4000 (default 64)")
-    g.add_argument("--max-notes", type=int, default=4,
+    g.add_argument("--frames", type=int, default=None, help="piano-roll models: frames to add, 1..4000 (default 64)")
+    g.add_argument("--max-notes", type=int, default=None,
                    help="piano-roll models: keys sounding at once at most, 0 (no cap)..88 (default 4)")
     g = comp.add_argument_group("sampling and search (as in studio write)")
-    g.add_argument("--temperature", type=float, default=None, help="softmax temperature, (0, 100] (default 0.9)")
+    g.add_argument("--temperature", type=float, default=None,
+                   help="softmax temperature, (0, 100] (default 0.9; 1.0 for piano-roll models)")
     g.add_argument("--top-k", type=int, default=None, help="top-k, 0..1000000 (0: off)")
     g.add_argument("--top-p", type=float, default=None, help="nucleus, (0, 1] (1: off)")
     g.add_argument("--greedy", action="store_true", help="always the most likely event")

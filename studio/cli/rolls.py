@@ -4,14 +4,13 @@ and ``studio.piano_roll_compose``."""
 from __future__ import annotations
 
 import argparse
-import json
 import shlex
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from studio.cli.common import atomic_write, unzipped_corpus, write_piece_files
+from studio.cli.common import unzipped_corpus, write_piece_files
 from studio.errors import StudioError
 
 
@@ -28,6 +27,7 @@ def cmd_train_rolls(args: argparse.Namespace) -> int:
         rolls_from_music,
         save_roll_model,
         train_piano_roll,
+        write_history,
     )
 
     check_range("frames_per_beat", args.frames_per_beat, 1, 16, integer=True)
@@ -40,6 +40,10 @@ def cmd_train_rolls(args: argparse.Namespace) -> int:
     check_range("transpose", args.transpose, 0, 12, integer=True)
     check_range("seed", args.seed, 0, 2**63 - 1, integer=True)
     check_range("threads", args.threads, 0, 1024, integer=True)
+    from studio.loading import DTYPES
+
+    if args.save_dtype not in DTYPES:  # before training, not after it
+        raise StudioError(f"--save-dtype must be one of {', '.join(DTYPES)}, got {args.save_dtype!r}")
     model_config = PianoRollConfig(cell=args.cell, num_layers=args.layers, hidden_size=args.hidden,
                                    dropout_input=args.dropout / 2, dropout_between=args.dropout,
                                    dropout_output=args.dropout, beat_periods=_periods(args.beat_periods))
@@ -79,7 +83,7 @@ def cmd_train_rolls(args: argparse.Namespace) -> int:
         bundle = read_bundle(path)
         bundle.card["metrics"].update(metrics)
         write_bundle(path, bundle)
-    atomic_write(out / "history.json", json.dumps(result.history, indent=1))
+    write_history(out, result.history)
     test = f", test {metrics['test_nats_per_frame']:.3f}" if metrics else ""
     print(f"best epoch {result.best_epoch} of {result.epochs} ({result.stop_reason}): valid "
           f"{result.best_valid:.3f}{test} nats per frame; {time.time() - started:.0f} s; model in {path}")
@@ -111,9 +115,16 @@ def compose_rolls_cli(args: argparse.Namespace, formats: list[str], out: Path) -
     if args.chart != "12-bar" or args.beam > 1 or args.top_k or args.top_p:
         raise StudioError("piano-roll models take --primer or --melody, --frames, --temperature, --max-notes and "
                           "--seed; --chart, --beam, --top-k and --top-p are for the other models")
+    if args.tokens != 512:
+        raise StudioError("--tokens sets a REMI model's length; a piano-roll model counts --frames")
+    if "musicxml" in formats:
+        print("note: no MusicXML for piano-roll pieces (it is written for lead sheets); the other formats follow",
+              file=sys.stderr)
     model = load_roll_model(args.model, device=args.device)
-    request = RollRequest(frames=args.frames, temperature=1.0 if args.temperature is None else args.temperature,
-                          max_notes=args.max_notes, num_samples=args.num_samples, seed=args.seed)
+    request = RollRequest(frames=64 if args.frames is None else args.frames,
+                          temperature=1.0 if args.temperature is None else args.temperature,
+                          max_notes=4 if args.max_notes is None else args.max_notes, num_samples=args.num_samples,
+                          seed=args.seed, tempo=args.tempo)
     primer = load_midi(args.primer) if args.primer else None
     melody = load_midi(args.melody) if args.melody else None
     pieces = compose_rolls(model, request, primer=primer, melody=melody)
@@ -129,27 +140,41 @@ def compose_rolls_cli(args: argparse.Namespace, formats: list[str], out: Path) -
 def finetune_rolls_cli(args: argparse.Namespace, out: Path) -> int:
     """``studio finetune --base jsb --corpus FOLDER``: a piano-roll model fine-tuned on the user's music files.
 
-    The token models' options map onto epochs: --minutes and --patience (epochs without a better validation loss)
-    as given, --lr and --batch-size (pieces per step) as given, and the rate halves after half the patience.
+    Piano-roll training runs by epochs with AdamW on the CPU: --max-steps (if given) counts epochs (at most 500),
+    --minutes, --patience (epochs without a better validation loss), --lr, --weight-decay, --grad-clip,
+    --batch-size (pieces per step), --valid-fraction and --seed apply; the rate halves after half the patience.
+    Options of the token models' Trainer that have no meaning here are named and ignored.
     """
     from studio.config import check_range
-    from studio.piano_roll_training import RollTrainConfig, finetune_rolls
+    from studio.loading import DTYPES
+    from studio.piano_roll_training import finetune_config, finetune_rolls
 
     check_range("lr", args.lr, 0.0, 1.0, low_open=True)
-    patience = args.patience or 4
-    config = RollTrainConfig(batch_size=args.batch_size, lr=args.lr, weight_decay=min(args.weight_decay, 1.0),
-                             max_epochs=500, minutes=args.minutes or 0.0, patience=patience,
-                             lr_patience=max(2, patience // 2), seed=args.seed)
-
+    check_range("valid_fraction", args.valid_fraction, 0.0, 0.5, low_open=True)
+    if args.max_steps is not None:
+        check_range("max_steps (epochs for a piano-roll model)", args.max_steps, 1, 500, integer=True)
+    if args.save_dtype not in DTYPES:
+        raise StudioError(f"--save-dtype must be one of {', '.join(DTYPES)}, got {args.save_dtype!r}")
+    ignored = [flag for flag, used in (("--optimizer", args.optimizer != "adamw"),
+                                       ("--schedule", args.schedule != "cosine"), ("--warmup", args.warmup != 20),
+                                       ("--eval-every", args.eval_every != 50), ("--seq-len", args.seq_len != 128),
+                                       ("--device", args.device not in ("auto", "cpu")),
+                                       ("--samples", args.samples != 3)) if used]
+    if ignored:
+        print(f"note: {', '.join(ignored)} do not apply to piano-roll fine-tuning (AdamW on the CPU, one validation "
+              "per epoch, no text samples); ignored", file=sys.stderr)
+    config = finetune_config(lr=args.lr, batch_size=args.batch_size, weight_decay=min(args.weight_decay, 1.0),
+                             grad_clip=args.grad_clip, max_epochs=args.max_steps or 500, minutes=args.minutes or 0.0,
+                             patience=args.patience or 4, seed=args.seed)
     corpus = unzipped_corpus(Path(args.corpus), out)
-    tuned = finetune_rolls(args.base, [corpus], out, config, on_epoch=_show_epoch, dtype=args.save_dtype)
+    tuned = finetune_rolls(args.base, [corpus], out, config, on_epoch=_show_epoch, dtype=args.save_dtype,
+                           valid_fraction=args.valid_fraction)
     for line in tuned.skipped:
         print(f"note: skipped {line}", file=sys.stderr)
     result = tuned.result
-    atomic_write(out / "history.json", json.dumps(result.history, indent=1))
     verdict = (f"validation {tuned.base_valid:.3f} -> {result.best_valid:.3f} nats per frame"
-               if result.best_epoch else f"no epoch beat the base model ({tuned.base_valid:.3f} nats per frame); "
-               "the saved model is the base model unchanged")
+               if result.best_epoch else f"no epoch beat the base model (validation {tuned.base_valid:.3f} nats "
+               "per frame); the saved model is the base model unchanged")
     print(f"done ({result.stop_reason}) after {result.epochs} epochs: {verdict}. Model: {tuned.path}")
     print(f"compose with it: studio compose --model {out} --melody YOUR_TUNE.mid", file=sys.stderr)
     return 0

@@ -192,20 +192,19 @@ def cmd_finetune(args: argparse.Namespace) -> int:
     from studio.cli_progress import ProgressBar
     from studio.config import check_range
     from studio.finetune import finetune_text
+    from studio.loading import read_card, resolve_model
     from studio.train_log import MetricsLog
 
     check_range("--samples", args.samples, 0, 16, integer=True)
-    if args.max_steps is None:
-        args.max_steps = 100_000 if args.minutes else 1000  # a time budget alone decides when given
-    train_config = train_config_from_args(args)
     out = Path(args.out or Path("runs") / f"{Path(args.corpus).stem}-finetuned")
-    from studio.loading import read_card, resolve_model
-
     kind = read_card(resolve_model(args.base)).get("model_kind", "text")
-    if kind == "piano_roll":
+    if kind == "piano_roll":  # trains by epochs: --max-steps, if given, counts them
         from studio.cli.rolls import finetune_rolls_cli
 
         return finetune_rolls_cli(args, out)
+    if args.max_steps is None:
+        args.max_steps = 100_000 if args.minutes else 1000  # a time budget alone decides when given
+    train_config = train_config_from_args(args)
     if kind in ("leadsheet", "polyphonic"):
         from studio.cli.music import finetune_music  # music commands import what they need lazily too
 

@@ -27,27 +27,28 @@ MAX_FRAMES = 100_000
 
 
 def frame_times(midi: pretty_midi.PrettyMIDI, frames_per_beat: int) -> np.ndarray:
-    """Start times (seconds) of every frame of ``midi``'s beat grid up to its last note, following tempo changes.
+    """Start times (seconds) of every frame up to the last note: ``frames_per_beat`` frames per quarter note,
+    following tempo changes. Returns an array of shape (frames,).
 
-    Returns an array of shape (frames,).
+    The grid is counted in MIDI ticks, never in pretty_midi's beats: those follow the time signature (a 6/8 beat
+    is a dotted quarter, a 2/2 beat a half note), and a frame must mean the same length in every meter.
     """
     end = midi.get_end_time()
-    beats = midi.get_beats()
-    if end <= 0 or len(beats) == 0:
+    if end <= 0:
         return np.zeros(0)
-    if len(beats) == 1:  # pretty_midi gives one beat for a file with a single note
-        beats = np.array([beats[0], beats[0] + 60.0 / midi.estimate_tempo()]) if end > beats[0] else beats
-    # Extend the grid past the last beat at the last beat's length, so the final notes are covered.
-    step = beats[-1] - beats[-2] if len(beats) > 1 else 0.5
-    end -= 1e-6  # a note ending on a grid line (up to rounding) does not open another frame
-    while beats[-1] < end:
-        beats = np.append(beats, beats[-1] + step)
-        if len(beats) * frames_per_beat > MAX_FRAMES:
-            raise StudioError(f"the piece is longer than {MAX_FRAMES} frames; cut it before using it")
-    fractions = np.arange(frames_per_beat) / frames_per_beat
-    starts = beats[:-1, None] + np.diff(beats)[:, None] * fractions[None, :]
-    times = starts.reshape(-1)
-    return times[times < end]
+    end_tick = midi.time_to_tick(end)
+    ticks_per_frame = midi.resolution / frames_per_beat
+    count = int(np.ceil(end_tick / ticks_per_frame - 1e-6))  # a note ending on a grid line opens no new frame
+    if count > MAX_FRAMES:
+        raise StudioError(f"the piece is longer than {MAX_FRAMES} frames; cut it before using it")
+    ticks = np.rint(np.arange(count) * ticks_per_frame)
+    # Ticks to seconds through the tempo map (a handful of segments), vectorised: pretty_midi's tick_to_time is
+    # one Python call per tick.
+    change_times, tempi = midi.get_tempo_changes()
+    change_ticks = np.array([midi.time_to_tick(t) for t in change_times], dtype=float)
+    segment = np.clip(np.searchsorted(change_ticks, ticks, side="right") - 1, 0, None)
+    seconds_per_tick = 60.0 / (tempi * midi.resolution)
+    return change_times[segment] + (ticks - change_ticks[segment]) * seconds_per_tick[segment]
 
 
 def midi_to_frames(midi: pretty_midi.PrettyMIDI, frames_per_beat: int = 1) -> torch.Tensor:

@@ -11,6 +11,8 @@ import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pretty_midi
+
 from studio.errors import StudioError
 from studio.music.chords import LeadSheet
 
@@ -29,6 +31,26 @@ class MusicCorpusReport:
 
     def lines(self) -> list[str]:
         return [f"skipped {name}: {reason}" for name, reason in self.skipped]
+
+
+def load_music_files(paths: list[str | Path]) -> tuple[list[tuple[str, pretty_midi.PrettyMIDI]], list[str]]:
+    """Every music file under ``paths`` as ``(file name, PrettyMIDI)`` for the polyphonic and piano-roll trainers,
+    and one line per file that could not be read ("FILE: reason"). A bad file is never fatal: besides the
+    StudioErrors ``load_midi`` raises, a parser's own failure on a malformed file is caught and reported too."""
+    from studio.music.midi_io import load_midi
+
+    pieces: list[tuple[str, pretty_midi.PrettyMIDI]] = []
+    skipped: list[str] = []
+    for path in paths:
+        for file in music_files(path):
+            try:
+                pieces.append((str(file), load_midi(file)))
+            except StudioError as err:  # its message names the file already
+                reason = str(err)
+                skipped.append(reason if reason.startswith(str(file)) else f"{file}: {reason}")
+            except Exception as err:
+                skipped.append(f"{file}: unreadable ({type(err).__name__}: {err})")
+    return pieces, skipped
 
 
 def music_files(path: str | Path) -> list[Path]:

@@ -23,7 +23,7 @@ from studio.ui.workspace import new_folder
 
 KINDS = (POLYPHONIC, PIANO_ROLL)
 KIND_LABELS = {POLYPHONIC: "REMI composer", PIANO_ROLL: "piano-roll harmoniser"}
-MUSIC_TYPES = (".mid", ".midi", ".musicxml", ".xml", ".mxl")
+MUSIC_TYPES = (".mid", ".midi", ".musicxml", ".xml", ".mxl", ".abc", ".krn")  # what studio.music.midi_io reads
 MAX_MUSIC_BYTES = 2_000_000
 LENGTH = (16, 2000)      # REMI tokens, or piano-roll frames (whose own limit is 1..4000)
 TEMPERATURE = (0.05, 2.0)
@@ -148,9 +148,10 @@ def build(cache: ModelCache) -> dict[str, Any]:
             model = gr.Dropdown(model_choices(cache), value=first, label="Model", allow_custom_value=True,
                                 elem_id="compose-model")
             about = gr.Markdown(model_help(cache, first), elem_id="compose-model-help")
-            primer = gr.File(label="Primer to continue (MIDI or MusicXML, optional)", file_types=list(MUSIC_TYPES),
-                             file_count="single", type="filepath", elem_id="compose-primer")
-            melody = gr.File(label="Melody to harmonise (MIDI or MusicXML, optional)",
+            primer = gr.File(label="Primer to continue (MIDI, MusicXML, ABC or kern; optional)",
+                             file_types=list(MUSIC_TYPES), file_count="single", type="filepath",
+                             elem_id="compose-primer")
+            melody = gr.File(label="Melody to harmonise (MIDI, MusicXML, ABC or kern; optional)",
                              file_types=list(MUSIC_TYPES), file_count="single", type="filepath",
                              elem_id="compose-melody")
             tokens = gr.Slider(*LENGTH, value=400, step=1, label="Length (REMI: tokens · piano roll: frames)",

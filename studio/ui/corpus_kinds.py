@@ -135,7 +135,7 @@ def gather_corpus(paths: list[Path], kind: str, folder: Path) -> Path:
     for i, path in enumerate(paths):
         target = folder / f"{i + 1:03d}-{safe_name(path.name)}"
         if kind != TEXT and path.suffix.lower() == ZIP:
-            unzipped_corpus(path, target)  # into folder/.NNN-name.zip-corpus/
+            unzipped_corpus(path, target, MAX_UNZIPPED_BYTES)  # into folder/.NNN-name.zip-corpus/
         else:
             shutil.copyfile(path, target)
     return folder

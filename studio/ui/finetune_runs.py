@@ -17,7 +17,6 @@ Piano-roll models train by epochs, not steps: their ``max_steps`` counts epochs,
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Callable
@@ -77,10 +76,9 @@ def make_config(kind: str, minutes: float, max_steps: int, batch_size: int = BAT
     """``studio finetune``'s defaults for ``kind`` (lr 5e-4, warm-up 20, eval every 50, patience 4, 32 x 128), with
     the page's budgets; a piano-roll model's config counts ``max_steps`` as epochs (at most 500, as the CLI)."""
     if kind == PIANO_ROLL:
-        from studio.piano_roll_training import RollTrainConfig
+        from studio.piano_roll_training import finetune_config
 
-        return RollTrainConfig(batch_size=BATCH, lr=5e-4, weight_decay=0.01, max_epochs=min(MAX_EPOCHS, max_steps),
-                               minutes=minutes, patience=4, lr_patience=2, seed=1337)
+        return finetune_config(max_epochs=min(MAX_EPOCHS, max_steps), minutes=minutes)
     from studio.config import TrainConfig
 
     return TrainConfig(lr=5e-4, warmup_steps=min(20, max_steps), eval_every=50, patience=4, batch_size=batch_size,
@@ -154,17 +152,13 @@ def _leadsheet(base: str, corpus: Path, out: Path, config: Any, hooks: Hooks, co
 
 def _polyphonic(base: str, corpus: Path, out: Path, config: Any, hooks: Hooks, command: str) -> RunSummary:
     from studio.loading import finetune_base
-    from studio.music.leadsheet_corpus import music_files
-    from studio.music.midi_io import load_midi
+    from studio.music.leadsheet_corpus import load_music_files
     from studio.poly_training import piece_streams, train_polyphonic
 
-    pieces, skipped = [], 0
-    for file in music_files(corpus):
-        try:
-            pieces.append((str(file), load_midi(file)))
-        except StudioError as err:  # listed, never fatal (as `studio finetune`)
-            hooks.on_note(_tidy(f"skipped {file}: {err}", corpus))
-            skipped += 1
+    pieces, skipped_lines = load_music_files([corpus])
+    for line in skipped_lines:  # listed, never fatal (as `studio finetune`)
+        hooks.on_note(_tidy(f"skipped {line}", corpus))
+    skipped = len(skipped_lines)
     if len(pieces) < 2:
         raise StudioError(f"a polyphonic model needs at least 2 usable pieces (one to validate on); your files gave "
                           f"{len(pieces)}: upload {2 - len(pieces)} more")
@@ -177,14 +171,12 @@ def _polyphonic(base: str, corpus: Path, out: Path, config: Any, hooks: Hooks, c
 
 
 def _piano_roll(base: str, corpus: Path, out: Path, config: Any, hooks: Hooks, command: str) -> RunSummary:
-    from studio.cli.common import atomic_write
     from studio.piano_roll_training import finetune_rolls
 
     tuned = finetune_rolls(base, [corpus], out, config, on_epoch=hooks.on_epoch)
     for line in tuned.skipped:
         hooks.on_note(_tidy(f"skipped {line}", corpus))
     result = tuned.result
-    atomic_write(out / "history.json", json.dumps(result.history, indent=1))  # as `studio finetune` writes it
     return RunSummary(PIANO_ROLL, result.epochs, result.stop_reason, tuned.base_valid, result.best_valid, out,
                       kept_base=result.best_epoch == 0)
 
