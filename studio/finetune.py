@@ -22,7 +22,6 @@ from studio.checkpoint import read_bundle
 from studio.config import GenerationConfig, ModelConfig, TrainConfig
 from studio.data import read_text_files, split_text, to_tensor
 from studio.errors import StudioError
-from studio.evaluate import evaluate_loss, loss_metrics
 from studio.loading import build_model, model_from_bundle, resolve_model
 from studio.tokenizers import CharTokenizer, TextTokenizer, WordTokenizer
 from studio.tokenizers.word import split_words
@@ -132,8 +131,6 @@ def finetune_text(base: str | Path, corpus: str | Path, out_dir: str | Path, tra
     train_ids, valid_ids = to_tensor(tokenizer.encode(train_text)), to_tensor(tokenizer.encode(valid_text))
     chars_per_token = len(valid_text) / max(1, valid_ids.numel())
     grown_base = build_model(config, weights)
-    nats, count = evaluate_loss(grown_base, valid_ids, train_config.batch_size, train_config.seq_len)
-    base_valid = loss_metrics(nats, count, chars_per_token, prefix="valid_")
     warnings = []
     params = grown_base.num_parameters()
     if train_ids.numel() < SMALL_CORPUS_TOKENS_PER_PARAMETER * params:
@@ -148,12 +145,12 @@ def finetune_text(base: str | Path, corpus: str | Path, out_dir: str | Path, tra
             "corpus": {"name": Path(corpus).name, "sha256": report.sha256, "files": len(report.used),
                        "skipped": len(report.skipped), "train_tokens": int(train_ids.numel()),
                        "valid_tokens": int(valid_ids.numel()), "split": "by file (hash of the name)"
-                       if len(texts) > 1 else "tail of the only file"},
-            "base_valid": base_valid}
+                       if len(texts) > 1 else "tail of the only file"}}
     trainer = Trainer(config, train_config, tokenizer, train_ids, valid_ids, out, card=card, callbacks=callbacks,
-                      valid_chars_per_token=chars_per_token, initial_weights=weights, base_metrics=base_valid)
-    result = trainer.fit()
-    outcome = FinetuneResult(result.best_path, result.steps, result.stop_reason, base_valid, result.best_metrics,
+                      valid_chars_per_token=chars_per_token, initial_weights=weights)
+    result = trainer.fit()  # scores the (grown) base model on the validation text first, as it scores the rest
+    outcome = FinetuneResult(result.best_path, result.steps, result.stop_reason, result.base_metrics or {},
+                             result.best_metrics,
                              added, warnings)
     if samples and result.stop_reason != "interrupted" and (out / "best").exists():
         from studio.generate import Generator

@@ -210,8 +210,9 @@ class Trainer:
                        train_tokens=self.batcher.row_len * c.batch_size, valid_tokens=int(self.valid_tokens.numel()),
                        resumed=self.step > 0, out_dir=str(self.out_dir))
             if self._measure_base and self.step == 0:
-                if self.base_metrics is None:  # unless the caller measured it already (text fine-tuning)
+                if self.base_metrics is None:  # unless the caller measured it already
                     self.base_metrics = self.validation_metrics()
+                self.card["base_valid"] = self.base_metrics  # every best/ bundle's card records the bar it beat
                 self._emit("base_eval", **self.base_metrics)
             while True:
                 reason = self._agree(self._stop_reason or self._budget_reason(started))

@@ -214,7 +214,7 @@ def cmd_finetune(args: argparse.Namespace) -> int:
     if result.stop_reason == "interrupted":
         print("interrupted; checkpoint saved in last/", file=sys.stderr)
         return EXIT_INTERRUPTED
-    base = result.base_valid["valid_nats_per_token"]
+    base = result.base_valid.get("valid_nats_per_token", float("nan"))
     best = result.best_valid.get("valid_nats_per_token", float("nan"))
     print(f"done ({result.stop_reason}) after {result.steps} steps: validation {base:.4f} -> {best:.4f} nats/token. "
           f"Model: {result.best_path}")
