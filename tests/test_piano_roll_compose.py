@@ -406,3 +406,18 @@ def test_compose_and_train_options_for_piano_roll_models(tmp_path: Path, roll_mo
     assert main(["train", "rolls", "--data", str(soprano_midi), "--out", str(tmp_path / "r"), "--save-dtype", "fp16"]
                 ) == 2
     assert "--save-dtype" in capsys.readouterr().err and not (tmp_path / "r").exists()
+
+
+def test_the_split_does_not_depend_on_where_the_folder_is(tmp_path: Path, chorales) -> None:
+    from studio.piano_roll_training import rolls_from_music
+
+    splits = []
+    for where in ("a", "deeper/b"):
+        folder = tmp_path / where / "songs"
+        folder.mkdir(parents=True)
+        for i, (_, midi) in enumerate(chorales):
+            midi.write(str(folder / f"chorale-{i}.mid"))
+        splits.append(rolls_from_music([folder], 1)[0])
+    for part in ("train", "valid"):
+        assert len(splits[0][part]) == len(splits[1][part])
+        assert all(torch.equal(x, y) for x, y in zip(splits[0][part], splits[1][part], strict=True))

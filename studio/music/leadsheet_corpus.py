@@ -34,17 +34,23 @@ class MusicCorpusReport:
 
 
 def load_music_files(paths: list[str | Path]) -> tuple[list[tuple[str, pretty_midi.PrettyMIDI]], list[str]]:
-    """Every music file under ``paths`` as ``(file name, PrettyMIDI)`` for the polyphonic and piano-roll trainers,
-    and one line per file that could not be read ("FILE: reason"). A bad file is never fatal: besides the
-    StudioErrors ``load_midi`` raises, a parser's own failure on a malformed file is caught and reported too."""
+    """Every music file under ``paths`` as ``(name, PrettyMIDI)`` for the polyphonic and piano-roll trainers, and
+    one line per file that could not be read ("FILE: reason"). A bad file is never fatal: besides the StudioErrors
+    ``load_midi`` raises, a parser's own failure on a malformed file is caught and reported too.
+
+    A name is the file's path relative to the folder given (the file name for a file given alone): the trainers
+    split pieces by a hash of their names, so the split must not depend on where the folder happens to be.
+    """
     from studio.music.midi_io import load_midi
 
     pieces: list[tuple[str, pretty_midi.PrettyMIDI]] = []
     skipped: list[str] = []
     for path in paths:
+        root = Path(path)
         for file in music_files(path):
+            name = file.relative_to(root).as_posix() if root.is_dir() else file.name
             try:
-                pieces.append((str(file), load_midi(file)))
+                pieces.append((name, load_midi(file)))
             except StudioError as err:  # its message names the file already
                 reason = str(err)
                 skipped.append(reason if reason.startswith(str(file)) else f"{file}: {reason}")
