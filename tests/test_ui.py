@@ -374,7 +374,11 @@ def test_training_runs_beside_generation_and_stops(client: Client, page, blues: 
     job = client.submit(files=_corpus_files(tmp_path / "long"), base="shakespeare", minutes=5, max_steps=100_000,
                         name="long-run", api_name="/train")
     deadline = time.monotonic() + 120
-    while not (app.studio_board.current and app.studio_board.current.snapshot()["steps"]):
+    def started() -> bool:  # this run, not an earlier test's finished one, is training
+        current = app.studio_board.current
+        return bool(current and Path(current.out_dir).name == "long-run" and current.snapshot()["steps"])
+
+    while not started():
         assert time.monotonic() < deadline and not job.done(), "training did not start"
         time.sleep(0.2)
     wav = client.predict(**blues, api_name="/compose_blues")[0]  # served while the training runs
