@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.domain == "rolls":
                 return cmd_train_rolls(args)
             if args.domain != "text":
-                parser.error("say what to train: studio train text --corpus FILE, or studio train leadsheet")
+                parser.error("say what to train: studio train text|leadsheet|midi|rolls (see studio train --help)")
             return cmd_train_text(args)
         if args.command not in handlers:
             parser.print_help()
