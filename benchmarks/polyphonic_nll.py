@@ -43,6 +43,7 @@ def main() -> None:
     parser.add_argument("--beat-periods", default="", help="also read frame index mod these periods, e.g. 12,16")
     parser.add_argument("--bucket", action="store_true", help="batch tunes of similar length (less padding)")
     parser.add_argument("--transpose", type=int, default=0, help="augment: shift training tunes up to +-N semitones")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or auto")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", default="", help="also write the results here")
@@ -58,14 +59,14 @@ def main() -> None:
                                 dropout_output=args.dropout,
                                 beat_periods=tuple(int(p) for p in args.beat_periods.split(",") if p))
         tconf = RollTrainConfig(batch_size=args.batch, lr=args.lr, minutes=args.minutes, seed=args.seed,
-                                bucket=args.bucket, transpose=args.transpose)
+                                bucket=args.bucket, transpose=args.transpose, device=args.device)
         started = time.time()
         result = train_piano_roll(mconf, tconf, data["train"], data["valid"],
                                   on_epoch=lambda r, c=cell: print(
                                       f"  {c} epoch {r['epoch']:3d} train {r['train']:.3f} valid {r['valid']:.3f} "
                                       f"lr {r['lr']:.2g} {r['seconds']:.0f} s", flush=True)
                                   if r["epoch"] % 10 == 0 else None)
-        test = evaluate_rolls(result.model, data["test"])
+        test = evaluate_rolls(result.model, data["test"])  # on the model's device
         row = {"cell": cell, "hidden": args.hidden, "layers": args.layers, "dropout": args.dropout,
                "beat_periods": args.beat_periods, "bucket": args.bucket, "lr": args.lr,
                "parameters": result.model.num_parameters(), "best_epoch": result.best_epoch, "epochs": result.epochs,

@@ -60,12 +60,14 @@ def pad_batch(rolls: Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor
 def evaluate_rolls(model: PianoRollModel, rolls: Sequence[torch.Tensor], batch_size: int = 64) -> float:
     """Mean summed-over-keys BCE per frame (nats per time step) over every frame of ``rolls``."""
     was_training = model.training
+    device = next(model.parameters()).device
     model.eval()
     total, frames = 0.0, 0
     try:
         order = sorted(range(len(rolls)), key=lambda i: rolls[i].shape[0])  # similar lengths pad less
         for start in range(0, len(order), batch_size):
             batch, mask = pad_batch([rolls[i] for i in order[start:start + batch_size]])
+            batch, mask = batch.to(device), mask.to(device)
             nats, count = frame_nll(model(batch), batch, mask)
             total += float(nats)
             frames += count
@@ -89,6 +91,7 @@ class RollTrainConfig:
     transpose: int = 0             # augmentation: shift each training sequence by up to +-transpose semitones
     bucket: bool = False           # batch sequences of similar length (less padding; order of batches still random)
     seed: int = 0
+    device: str = "cpu"            # cpu, cuda, mps or auto (the models are small: the CPU is the default)
 
 
 @dataclass
@@ -144,12 +147,15 @@ def train_piano_roll(model_config: PianoRollConfig, train_config: RollTrainConfi
     c = train_config
     torch.manual_seed(c.seed)
     generator = torch.Generator().manual_seed(c.seed)
-    model = PianoRollModel(model_config)
+    from studio.loading import pick_device
+
+    device = pick_device(c.device)
+    model = PianoRollModel(model_config).to(device)
     best = math.inf
     history: list[dict[str, Any]] = []
     if initial is not None:
         try:
-            model.load_state_dict({k: v.float() for k, v in initial.items()})
+            model.load_state_dict({k: v.float().to(device) for k, v in initial.items()})
         except RuntimeError as err:
             raise StudioError(f"the base model's weights do not fit its model_config ({err})") from err
         best = evaluate_rolls(model, valid)
@@ -168,6 +174,7 @@ def train_piano_roll(model_config: PianoRollConfig, train_config: RollTrainConfi
         total, frames = 0.0, 0
         for indices in epoch_batches(lengths, c.batch_size, c.bucket, generator):
             batch, mask = pad_batch([_transpose(train[i], c.transpose, generator) for i in indices])
+            batch, mask = batch.to(device), mask.to(device)
             nats, count = frame_nll(model(batch), batch, mask)
             loss = nats / count
             optimizer.zero_grad(set_to_none=True)
@@ -288,13 +295,13 @@ def save_roll_model(result: RollResult, out: str | Path, card: dict[str, Any], d
 
 
 def finetune_config(lr: float = 5e-4, batch_size: int = 32, weight_decay: float = 0.01, grad_clip: float = 1.0,
-                    max_epochs: int = 500, minutes: float = 0.0, patience: int = 4, seed: int = 1337
-                    ) -> RollTrainConfig:
+                    max_epochs: int = 500, minutes: float = 0.0, patience: int = 4, seed: int = 1337,
+                    device: str = "cpu") -> RollTrainConfig:
     """``studio finetune``'s settings for a piano-roll base (the page uses the same): a gentle rate, early
     stopping after ``patience`` epochs without a better validation loss, the rate halved after half of them."""
     return RollTrainConfig(batch_size=batch_size, lr=lr, weight_decay=weight_decay, grad_clip=grad_clip,
                            max_epochs=max_epochs, minutes=minutes, patience=patience,
-                           lr_patience=max(2, patience // 2), seed=seed)
+                           lr_patience=max(2, patience // 2), seed=seed, device=device)
 
 
 @dataclass

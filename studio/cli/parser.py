@@ -144,6 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--transpose", type=int, default=0, help="augment: shift pieces up to +-N semitones, 0..12")
     g.add_argument("--seed", type=int, default=0, help="random seed, >= 0 (default 0)")
     g.add_argument("--threads", type=int, default=0, help="CPU threads for torch, 0 = torch's default")
+    g.add_argument("--device", default="cpu", help="cpu, cuda, mps or auto (default cpu: these models are small)")
     g.add_argument("--save-dtype", default="float32", help="float32, float16 or bfloat16 (default float32)")
 
     comp = sub.add_parser("compose", help="compose music: blues improvisations over a chart with a band, or "

@@ -65,7 +65,7 @@ def cmd_train_rolls(args: argparse.Namespace) -> int:
           file=sys.stderr)
     train_config = RollTrainConfig(batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
                                    max_epochs=args.max_epochs, minutes=args.minutes, patience=args.patience,
-                                   transpose=args.transpose, bucket=args.bucket, seed=args.seed)
+                                   transpose=args.transpose, bucket=args.bucket, seed=args.seed, device=args.device)
 
     started = time.time()
     result = train_piano_roll(model_config, train_config, splits["train"], splits["valid"], on_epoch=_show_epoch)
@@ -140,9 +140,9 @@ def compose_rolls_cli(args: argparse.Namespace, formats: list[str], out: Path) -
 def finetune_rolls_cli(args: argparse.Namespace, out: Path) -> int:
     """``studio finetune --base jsb --corpus FOLDER``: a piano-roll model fine-tuned on the user's music files.
 
-    Piano-roll training runs by epochs with AdamW on the CPU: --max-steps (if given) counts epochs (at most 500),
-    --minutes, --patience (epochs without a better validation loss), --lr, --weight-decay, --grad-clip,
-    --batch-size (pieces per step), --valid-fraction and --seed apply; the rate halves after half the patience.
+    Piano-roll training runs by epochs with AdamW: --max-steps (if given) counts epochs (at most 500), --minutes,
+    --patience (epochs without a better validation loss), --lr, --weight-decay, --grad-clip, --batch-size (pieces
+    per step), --valid-fraction, --seed and --device apply; the rate halves after half the patience.
     Options of the token models' Trainer that have no meaning here are named and ignored.
     """
     from studio.config import check_range
@@ -158,14 +158,13 @@ def finetune_rolls_cli(args: argparse.Namespace, out: Path) -> int:
     ignored = [flag for flag, used in (("--optimizer", args.optimizer != "adamw"),
                                        ("--schedule", args.schedule != "cosine"), ("--warmup", args.warmup != 20),
                                        ("--eval-every", args.eval_every != 50), ("--seq-len", args.seq_len != 128),
-                                       ("--device", args.device not in ("auto", "cpu")),
                                        ("--samples", args.samples != 3)) if used]
     if ignored:
-        print(f"note: {', '.join(ignored)} do not apply to piano-roll fine-tuning (AdamW on the CPU, one validation "
-              "per epoch, no text samples); ignored", file=sys.stderr)
+        print(f"note: {', '.join(ignored)} do not apply to piano-roll fine-tuning (AdamW, one validation per "
+              "epoch, no text samples); ignored", file=sys.stderr)
     config = finetune_config(lr=args.lr, batch_size=args.batch_size, weight_decay=min(args.weight_decay, 1.0),
                              grad_clip=args.grad_clip, max_epochs=args.max_steps or 500, minutes=args.minutes or 0.0,
-                             patience=args.patience or 4, seed=args.seed)
+                             patience=args.patience or 4, seed=args.seed, device=args.device)
     corpus = unzipped_corpus(Path(args.corpus), out)
     tuned = finetune_rolls(args.base, [corpus], out, config, on_epoch=_show_epoch, dtype=args.save_dtype,
                            valid_fraction=args.valid_fraction)
