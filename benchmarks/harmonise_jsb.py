@@ -116,6 +116,8 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=4, help="harmonisations drawn per chorale")
     parser.add_argument("--particles", default="1,32,128",
                         help="comma-separated particle counts to compare (1: plain clamped sampling)")
+    parser.add_argument("--min-notes", default="3,4",
+                        help="comma-separated voice floors to compare, each with 32 particles (0: none)")
     parser.add_argument("--json", default="", help="also write the results here")
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -123,8 +125,13 @@ def main() -> None:
     splits = load_splits(args.data)
     test = splits["test"]
     nats, frames = 0.0, 0
-    particles = [int(p) for p in args.particles.split(",")]
-    names = ["bach", *(f"model, {p} particle{'s' if p > 1 else ''}" for p in particles), "frequency", "chord tones"]
+    settings = [(int(p), 0) for p in args.particles.split(",")]
+    settings += [(32, int(m)) for m in args.min_notes.split(",") if int(m)]
+
+    def label(count: int, floor: int) -> str:
+        return f"model, {count} particle{'s' if count > 1 else ''}" + (f", at least {floor} voices" if floor else "")
+
+    names = ["bach", *(label(c, f) for c, f in settings), "frequency", "chord tones"]
     rows: dict[str, dict[str, list[float]]] = {name: {"key_f1": [], "pc_f1": [], "in_key": []} for name in names}
     generator = torch.Generator().manual_seed(0)
     for index, roll in enumerate(test):
@@ -136,10 +143,10 @@ def main() -> None:
         # The melody as a MIDI file at the data's pitch (the model moves it to its key and register and back).
         melody = frames_to_midi(roll.bool() & ~bach, tempo=90)
         drawn = {"bach": [bach]}
-        for count in particles:
-            pieces = compose_rolls(model, RollRequest(num_samples=args.samples, seed=index, particles=count),
-                                   melody=melody)
-            drawn[f"model, {count} particle{'s' if count > 1 else ''}"] = [below_soprano(p.roll)[1] for p in pieces]
+        for count, floor in settings:
+            request = RollRequest(num_samples=args.samples, seed=index, particles=count, min_notes=floor)
+            pieces = compose_rolls(model, request, melody=melody)
+            drawn[label(count, floor)] = [below_soprano(p.roll)[1] for p in pieces]
         drawn |= {
                  "frequency": [frequency_baseline(splits["train"], roll, generator) for _ in range(args.samples)],
                  "chord tones": [triad_baseline(roll, tonic, minor, generator) for _ in range(args.samples)]}

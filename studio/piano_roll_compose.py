@@ -92,11 +92,15 @@ class RollRequest:
     seed: int | None = None      # None draws one (reported in the result)
     tempo: float | None = None   # quarter notes per minute; None: the primer's or melody's, else 90
     particles: int = 32          # harmonising: candidate harmonisations per piece, resampled to fit the melody
+    min_notes: int = 0           # harmonising: at least this many keys under a sounding melody note (0: no floor)
 
     def validate(self) -> None:
         check_range("frames", self.frames, 1, MAX_FRAMES, integer=True)
         check_range("temperature", self.temperature, 0.0, 10.0, low_open=True)
         check_range("max_notes", self.max_notes, 0, KEYS, integer=True)
+        check_range("min_notes", self.min_notes, 0, KEYS, integer=True)
+        if self.max_notes and self.min_notes > self.max_notes:
+            raise StudioError(f"min_notes ({self.min_notes}) must not exceed max_notes ({self.max_notes})")
         check_range("num_samples", self.num_samples, 1, 256, integer=True)
         check_range("particles", self.particles, 1, 1024, integer=True)
         if self.num_samples * self.particles > MAX_ROWS:
@@ -155,10 +159,12 @@ def input_shift(model: RollModel, roll: torch.Tensor) -> int:
 
 
 def _draw(logits: torch.Tensor, temperature: float, max_notes: int, generator: torch.Generator,
-          melody: torch.Tensor | None) -> torch.Tensor:
+          melody: torch.Tensor | None, min_notes: int = 0) -> torch.Tensor:
     """One frame per row from (rows, 88) logits: independent coins, the melody clamped, at most ``max_notes`` on.
 
-    ``melody`` is (rows,) long: the key the top voice must play, -1 for a silent frame; None when free.
+    ``melody`` is (rows,) long: the key the top voice must play, -1 for a silent frame; None when free. With
+    ``min_notes``, a frame under a sounding melody note that drew fewer keys gets the most probable keys below the
+    melody added until it has that many (independent coins often drop a voice: a chorale has four).
     """
     probs = torch.sigmoid(logits / temperature)
     frame = torch.rand(probs.shape, generator=generator) < probs
@@ -166,6 +172,15 @@ def _draw(logits: torch.Tensor, temperature: float, max_notes: int, generator: t
         keys = torch.arange(KEYS).expand_as(frame)
         frame &= keys < melody[:, None]                          # nothing above the melody (or all off at -1)
         frame |= keys == melody[:, None]                          # the melody itself
+    if melody is not None and min_notes:
+        below = torch.arange(KEYS)[None, :] < melody[:, None]
+        missing = (min_notes - frame.sum(1)).clamp(min=0) * (melody >= 0)
+        if int(missing.max()) > 0:
+            rank = torch.where(below & ~frame, probs, torch.full_like(probs, -1.0))
+            order = rank.argsort(dim=1, descending=True)
+            take = torch.arange(KEYS)[None, :] < missing[:, None]  # the first `missing` of each row's order
+            add = torch.zeros_like(frame).scatter_(1, order, take) & below
+            frame |= add
     if max_notes and int(frame.sum(1).max()) > max_notes:
         rank = torch.where(frame, probs, torch.full_like(probs, -1.0))
         if melody is not None:
@@ -257,7 +272,7 @@ def _harmonise(net: PianoRollModel, melody: list[int | None], request: RollReque
             state = (tuple(s.index_select(1, index) for s in state) if isinstance(state, tuple)
                      else state.index_select(1, index))
         clamp = torch.full((rows,), -1 if key is None else key, dtype=torch.long)
-        frame = _draw(logits, request.temperature, request.max_notes, generator, clamp)
+        frame = _draw(logits, request.temperature, request.max_notes, generator, clamp, request.min_notes)
         logprob -= F.binary_cross_entropy_with_logits(logits, frame.float(), reduction="none").sum(1)
         frames.append(frame)
         parents.append(order)

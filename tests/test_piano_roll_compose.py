@@ -421,3 +421,16 @@ def test_the_split_does_not_depend_on_where_the_folder_is(tmp_path: Path, choral
     for part in ("train", "valid"):
         assert len(splits[0][part]) == len(splits[1][part])
         assert all(torch.equal(x, y) for x, y in zip(splits[0][part], splits[1][part], strict=True))
+
+
+def test_a_voice_floor_gives_every_melody_note_its_parts(soprano_midi: Path) -> None:
+    model = load_roll_model("jsb")  # the shipped harmoniser: its likeliest extra voices sit in a choir's range
+    melody = pretty_midi.PrettyMIDI(str(soprano_midi))
+    tops = top_line(midi_to_frames(melody))
+    for piece in compose_rolls(model, RollRequest(seed=3, num_samples=2, particles=4, max_notes=4, min_notes=4),
+                               melody=melody):
+        counts = piece.roll.sum(1).tolist()
+        assert all(c == 4 for c, top in zip(counts, tops, strict=True) if top is not None)  # SATB, every beat
+        assert all(c == 0 for c, top in zip(counts, tops, strict=True) if top is None)
+    with pytest.raises(StudioError, match=r"min_notes \(5\) must not exceed max_notes \(4\)"):
+        compose_rolls(model, RollRequest(max_notes=4, min_notes=5), melody=melody)

@@ -106,9 +106,9 @@ def cmd_compose(args: argparse.Namespace) -> int:
         return compose_rolls_cli(args, formats, out)
     if args.melody:
         raise StudioError(f"--melody is harmonised by piano-roll models (e.g. --model jsb); {args.model} is not one")
-    if args.frames is not None or args.max_notes is not None:
-        raise StudioError(f"--frames and --max-notes are for piano-roll models (e.g. --model jsb); {args.model} is "
-                          "not one (--tokens sets a REMI model's length)")
+    if args.frames is not None or args.max_notes is not None or args.min_notes is not None:
+        raise StudioError(f"--frames, --max-notes and --min-notes are for piano-roll models (e.g. --model jsb); "
+                          f"{args.model} is not one (--tokens sets a REMI model's length)")
     if args.tempo is None:
         args.tempo = 120.0
     check_range("tempo", args.tempo, 20, 400)

@@ -175,6 +175,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--frames", type=int, default=None, help="piano-roll models: frames to add, 1..4000 (default 64)")
     g.add_argument("--max-notes", type=int, default=None,
                    help="piano-roll models: keys sounding at once at most, 0 (no cap)..88 (default 4)")
+    g.add_argument("--min-notes", type=int, default=None,
+                   help="piano-roll models, harmonising: keys under each melody note at least, 0..88 (default: "
+                   "--max-notes, so a melody gets exactly four parts)")
     g = comp.add_argument_group("sampling and search (as in studio write)")
     g.add_argument("--temperature", type=float, default=None,
                    help="softmax temperature, (0, 100] (default 0.9; 1.0 for piano-roll models)")

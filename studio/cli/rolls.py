@@ -121,10 +121,13 @@ def compose_rolls_cli(args: argparse.Namespace, formats: list[str], out: Path) -
         print("note: no MusicXML for piano-roll pieces (it is written for lead sheets); the other formats follow",
               file=sys.stderr)
     model = load_roll_model(args.model, device=args.device)
+    max_notes = 4 if args.max_notes is None else args.max_notes
+    min_notes = (max_notes if args.min_notes is None else args.min_notes) if args.melody else 0
+    if args.min_notes is not None and not args.melody:
+        raise StudioError("--min-notes applies when harmonising a --melody")
     request = RollRequest(frames=64 if args.frames is None else args.frames,
-                          temperature=1.0 if args.temperature is None else args.temperature,
-                          max_notes=4 if args.max_notes is None else args.max_notes, num_samples=args.num_samples,
-                          seed=args.seed, tempo=args.tempo)
+                          temperature=1.0 if args.temperature is None else args.temperature, max_notes=max_notes,
+                          min_notes=min_notes, num_samples=args.num_samples, seed=args.seed, tempo=args.tempo)
     primer = load_midi(args.primer) if args.primer else None
     melody = load_midi(args.melody) if args.melody else None
     pieces = compose_rolls(model, request, primer=primer, melody=melody)

@@ -118,7 +118,10 @@ def _roll_piece(cache: ModelCache, entry: ModelEntry, primer: Path | None, melod
     from studio.piano_roll_compose import RollRequest, compose_rolls
 
     model = cache.roll_model(entry.value)
-    request = RollRequest(frames=frames, temperature=temperature, max_notes=max_notes, seed=seed)
+    # A harmonised melody gets exactly `max_notes` parts (4: soprano, alto, tenor, bass): independent keys often
+    # drop a voice, and filling it from the model's most probable keys agrees with Bach more (BENCHMARKS.md).
+    request = RollRequest(frames=frames, temperature=temperature, max_notes=max_notes, seed=seed,
+                          min_notes=max_notes if melody is not None else 0)
     piece = compose_rolls(model, request, primer=load_midi(primer) if primer else None,
                           melody=load_midi(melody) if melody else None)[0]
     shift = int(piece.params["transposed_by"])
@@ -161,7 +164,8 @@ def build(cache: ModelCache) -> dict[str, Any]:
             temperature = gr.Slider(*TEMPERATURE, value=0.9, step=0.05, label="Temperature",
                                     info="below 1 plays safer, above 1 wilder")
             max_notes = gr.Slider(*MAX_NOTES, value=4, step=1, label="Notes at once",
-                                  info="piano-roll models; 0: no cap", elem_id="compose-max-notes")
+                                  info="piano-roll models: at most this many; a harmonised melody gets exactly this "
+                                  "many parts; 0: no cap", elem_id="compose-max-notes")
             top_k = gr.Slider(*TOP_K, value=0, step=1, label="Top-k", info="REMI models only; 0: off")
             top_p = gr.Slider(*TOP_P, value=0.95, step=0.01, label="Top-p", info="REMI models only")
             with gr.Row():
