@@ -79,10 +79,12 @@ def test_harmonise_an_uploaded_melody(page, tmp_path: Path) -> None:
     page.get_by_role("tab", name="Compose").click()
     page.click("#compose-model input")
     page.get_by_role("option", name="jsb · piano-roll harmoniser").click()
-    page.wait_for_function("() => document.querySelector('#compose-model-help').innerText.includes('piano-roll')",
-                           timeout=30_000)
+    # The chorale model's help mentions piano-roll models too: wait for the jsb help itself, so the model change
+    # has gone through before the upload starts.
+    page.wait_for_function("() => document.querySelector('#compose-model-help').innerText"
+                           ".includes('jsb is a piano-roll model')", timeout=30_000)
     page.set_input_files("#compose-melody input[type=file]", str(tune))
-    page.wait_for_selector("#compose-melody :text('tune.mid')", timeout=30_000)  # uploaded, listed by name
+    page.wait_for_selector("#compose-melody :text('tune.mid')", timeout=60_000)  # uploaded, listed by name
     page.click("#compose-go")
     page.wait_for_function("() => { const a = document.querySelector('#compose-audio audio');"
                            " return a !== null && (a.currentSrc || a.src || '').length > 0; }", timeout=90_000)
