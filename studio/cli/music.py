@@ -193,8 +193,9 @@ def _compose_polyphonic(args: argparse.Namespace, config: Any, formats: list[str
     from studio.config import check_range
     from studio.poly_training import continue_primer
 
-    check_range("tokens", args.tokens, 1, 100_000, integer=True)
-    pieces = continue_primer(args.model, args.primer, args.tokens, config, device=args.device)
+    tokens = 512 if args.tokens is None else args.tokens
+    check_range("tokens", tokens, 1, 100_000, integer=True)
+    pieces = continue_primer(args.model, args.primer, tokens, config, device=args.device)
     out.mkdir(parents=True, exist_ok=True)
     for i, piece in enumerate(pieces):
         stem = out / f"{Path(str(args.model)).name}-{piece.seed}-{i + 1:03d}"

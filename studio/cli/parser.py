@@ -169,7 +169,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--key-lock", action="store_true", help="keep the lead on the blues scale of --key")
     g = comp.add_argument_group("polyphonic and piano-roll models")
     g.add_argument("--primer", default=None, help="a MIDI/MusicXML file to continue")
-    g.add_argument("--tokens", type=int, default=512, help="tokens to add to the primer, 1..100000 (default 512)")
+    g.add_argument("--tokens", type=int, default=None,
+                   help="REMI models: tokens to add to the primer, 1..100000 (default 512)")
     g.add_argument("--melody", default=None, help="piano-roll models: a MIDI/MusicXML file whose top line to "
                    "harmonise (e.g. a hymn tune under --model jsb)")
     g.add_argument("--frames", type=int, default=None, help="piano-roll models: frames to add, 1..4000 (default 64)")

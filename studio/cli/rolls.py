@@ -115,7 +115,7 @@ def compose_rolls_cli(args: argparse.Namespace, formats: list[str], out: Path) -
     if args.chart != "12-bar" or args.beam > 1 or args.top_k or args.top_p:
         raise StudioError("piano-roll models take --primer or --melody, --frames, --temperature, --max-notes and "
                           "--seed; --chart, --beam, --top-k and --top-p are for the other models")
-    if args.tokens != 512:
+    if args.tokens is not None:
         raise StudioError("--tokens sets a REMI model's length; a piano-roll model counts --frames")
     if "musicxml" in formats:
         print("note: no MusicXML for piano-roll pieces (it is written for lead sheets); the other formats follow",

@@ -17,7 +17,7 @@ from studio.errors import StudioError
 from studio.music.chords import BLUES_FORMS, NOTE_NAMES
 from studio.ui import validation as v
 from studio.ui.model_cache import LEADSHEET, ModelCache
-from studio.ui.widgets import seed_controls
+from studio.ui.widgets import audio_player, seed_controls
 from studio.ui.workspace import new_folder, safe_name
 
 FORMS = tuple(BLUES_FORMS)
@@ -144,8 +144,7 @@ def build(cache: ModelCache) -> dict[str, Any]:
                 seed, dice = seed_controls("blues-seed")
             go = gr.Button("Compose", variant="primary", elem_id="blues-compose")
     info = gr.Markdown(elem_id="blues-info")
-    audio = gr.Audio(type="filepath", label="The band", interactive=False, elem_id="blues-audio",
-                     waveform_options=gr.WaveformOptions(show_recording_waveform=False))  # the browser's player
+    audio = audio_player("The band", "blues-audio")
     roll = gr.Image(type="filepath", label="Piano roll", interactive=False, elem_id="blues-roll")
     with gr.Row():
         downloads = gr.File(file_count="multiple", label="Downloads (MIDI, WAV, MusicXML)", interactive=False,

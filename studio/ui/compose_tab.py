@@ -18,7 +18,7 @@ import gradio as gr
 from studio.errors import StudioError
 from studio.ui import validation as v
 from studio.ui.model_cache import PIANO_ROLL, POLYPHONIC, ModelCache, ModelEntry
-from studio.ui.widgets import seed_controls
+from studio.ui.widgets import audio_player, seed_controls
 from studio.ui.workspace import new_folder
 
 KINDS = (POLYPHONIC, PIANO_ROLL)
@@ -172,8 +172,7 @@ def build(cache: ModelCache) -> dict[str, Any]:
                 seed, dice = seed_controls("compose-seed")
             go = gr.Button("Compose", variant="primary", elem_id="compose-go")
     info = gr.Markdown(elem_id="compose-info")
-    audio = gr.Audio(type="filepath", label="Audio", interactive=False, elem_id="compose-audio",
-                     waveform_options=gr.WaveformOptions(show_recording_waveform=False))  # the browser's player
+    audio = audio_player("Audio", "compose-audio")
     roll = gr.Image(type="filepath", label="Piano roll", interactive=False, elem_id="compose-roll")
     midi = gr.File(label="MIDI", interactive=False, elem_id="compose-midi")
 

@@ -34,8 +34,6 @@ USES = {TEXT: "write with it in the Write tab",
         PIANO_ROLL: "compose with it in the Compose tab (harmonise a melody, continue a primer, or start a piece)"}
 BATCH, SEQ_LEN, MIN_SEQ_LEN = 32, 128, 16   # `studio finetune`'s batches, and the shortest window the page shrinks to
 MAX_EPOCHS = 500                             # `studio finetune --base jsb`'s
-MIN_NOTES_PER_BAR = 0.5                      # passed to train_leadsheets, so its filter and ours agree
-STEPS_PER_BAR = 16                           # a lead sheet's tokens are 16th-note steps (4/4)
 
 
 @dataclass
@@ -102,6 +100,8 @@ def fit_batches(config: Any, tokens: int, unit: str, note: Callable[[str], None]
     need = MIN_SEQ_LEN + 2  # one row of one window: seq_len + 1 tokens, plus the last target
     if tokens < need:
         more = need - tokens
+        from studio.music.chords import STEPS_PER_BAR
+
         extra = f" (about {math.ceil(more / STEPS_PER_BAR)} more bar(s))" if unit == "16th-note steps" else ""
         raise StudioError(f"your music is too short to fine-tune on: its training part (a piece is kept for "
                           f"validation) comes to {tokens} {unit}, and a batch needs at least {need}; add {more} more "
@@ -131,7 +131,6 @@ def _text(base: str, corpus: Path, out: Path, config: Any, hooks: Hooks, command
 
 
 def _leadsheet(base: str, corpus: Path, out: Path, config: Any, hooks: Hooks, command: str) -> RunSummary:
-    from studio.loading import finetune_base
     from studio.music.leadsheet_corpus import read_leadsheet_corpus
     from studio.music_training import leadsheet_split, train_leadsheets
 
@@ -141,17 +140,14 @@ def _leadsheet(base: str, corpus: Path, out: Path, config: Any, hooks: Hooks, co
     if not sheets:
         raise StudioError("no usable lead sheet among your files (each needs melody notes; see the notes)")
     # The service's own split and encoding, only to size the batches before it runs.
-    split = leadsheet_split(sheets, finetune_base(base, LEADSHEET).tokenizer, config.valid_fraction,
-                            MIN_NOTES_PER_BAR)
+    split = leadsheet_split(sheets, _base_tokenizer(base), config.valid_fraction)
     fit_batches(config, int(split.train["tokens"].numel()), "16th-note steps", hooks.on_note)
     result = train_leadsheets(sheets, out, train_config=config, callbacks=[hooks.on_event], base=base,
-                              corpus_card=_corpus_card(len(report.used), len(report.skipped)), command=command,
-                              min_notes_per_bar=MIN_NOTES_PER_BAR)
+                              corpus_card=_corpus_card(len(report.used), len(report.skipped)), command=command)
     return _trained(LEADSHEET, result, out)
 
 
 def _polyphonic(base: str, corpus: Path, out: Path, config: Any, hooks: Hooks, command: str) -> RunSummary:
-    from studio.loading import finetune_base
     from studio.music.leadsheet_corpus import load_music_files
     from studio.poly_training import piece_streams, train_polyphonic
 
@@ -163,7 +159,7 @@ def _polyphonic(base: str, corpus: Path, out: Path, config: Any, hooks: Hooks, c
         raise StudioError(f"a polyphonic model needs at least 2 usable pieces (one to validate on); your files gave "
                           f"{len(pieces)}: upload {2 - len(pieces)} more")
     # The service's own split and encoding, only to size the batches before it runs.
-    train, _, _, _ = piece_streams(pieces, finetune_base(base, POLYPHONIC).tokenizer, config.valid_fraction)
+    train, _, _, _ = piece_streams(pieces, _base_tokenizer(base), config.valid_fraction)
     fit_batches(config, int(train.numel()), "REMI tokens", hooks.on_note)
     result = train_polyphonic(pieces, out, train_config=config, callbacks=[hooks.on_event], base=base,
                               corpus_card=_corpus_card(len(pieces), skipped), command=command)
@@ -179,6 +175,13 @@ def _piano_roll(base: str, corpus: Path, out: Path, config: Any, hooks: Hooks, c
     result = tuned.result
     return RunSummary(PIANO_ROLL, result.epochs, result.stop_reason, tuned.base_valid, result.best_valid, out,
                       kept_base=result.best_epoch == 0)
+
+
+def _base_tokenizer(base: str) -> Any:
+    """The base model's tokenizer, from its card alone (the service reads the weights itself, once)."""
+    from studio.loading import read_card, resolve_model, tokenizer_from_dict
+
+    return tokenizer_from_dict(read_card(resolve_model(base))["tokenizer"])
 
 
 def _trained(kind: str, result: Any, out: Path) -> RunSummary:

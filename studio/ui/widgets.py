@@ -13,3 +13,9 @@ def seed_controls(elem_id: str | None = None) -> tuple[gr.Number, gr.Button]:
                      info="-1: a new one each time", elem_id=elem_id)
     dice = gr.Button("Random seed", size="sm")
     return seed, dice
+
+
+def audio_player(label: str, elem_id: str) -> gr.Audio:
+    """An output audio player with the browser's own controls (no waveform drawn over the recording)."""
+    return gr.Audio(type="filepath", label=label, interactive=False, elem_id=elem_id,
+                    waveform_options=gr.WaveformOptions(show_recording_waveform=False))
