@@ -15,10 +15,8 @@ import pretty_midi
 
 from studio.errors import StudioError
 from studio.music.chords import LeadSheet
+from studio.music.file_types import IMPRO_VISOR_SUFFIXES, MIDI_SUFFIXES, MUSIC21_SUFFIXES
 
-MIDI_SUFFIXES = (".mid", ".midi")
-MUSIC21_SUFFIXES = (".musicxml", ".mxl", ".xml", ".abc", ".krn")
-IMPRO_VISOR_SUFFIXES = (".ls",)
 SUFFIXES = MIDI_SUFFIXES + MUSIC21_SUFFIXES + IMPRO_VISOR_SUFFIXES
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from studio.errors import StudioError
 from studio.music.chords import NO_CHORD, QUALITIES, STEPS_PER_BAR, STEPS_PER_BEAT, Chord, ChordChart, LeadSheet, Note
+from studio.music.file_types import MIDI_SUFFIXES
 
 MELODY_PROGRAM = 66       # General MIDI tenor sax
 CHORD_PROGRAM = 4         # General MIDI electric piano 1
@@ -23,7 +24,6 @@ CHORD_VELOCITY = 64
 # Chord roots sit in the octave above this C (MIDI 36-47, tones up to 58): below the melody's 50-84, so a reader
 # that takes the highest line as the melody (studio.music.midi_io) finds the right track too.
 _BASS_C = 36
-MIDI_SUFFIXES = (".mid", ".midi")
 
 
 def sheet_to_midi(sheet: LeadSheet):

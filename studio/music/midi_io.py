@@ -20,9 +20,8 @@ from typing import Any
 import pretty_midi
 
 from studio.errors import StudioError
+from studio.music.file_types import MIDI_SUFFIXES, SCORE_FORMATS
 
-MIDI_SUFFIXES = (".mid", ".midi")
-SCORE_FORMATS = {".musicxml": "musicxml", ".xml": "musicxml", ".mxl": "musicxml", ".abc": "abc", ".krn": "humdrum"}
 MAX_MIDI_BYTES = 8 * 2**20      # far above any real song file; a bigger "MIDI" would cost GBs as Python objects
 MAX_SCORE_BYTES = 32 * 2**20    # MusicXML is verbose: a full orchestral score is a few MB
 MAX_TICKS = 2**24               # pretty_midi allocates one float per tick up to the last event

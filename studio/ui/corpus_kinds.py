@@ -2,7 +2,7 @@
 
 Text models take text files; music models take music files (Impro-Visor ``.ls`` lead sheets only the blues
 models); every kind takes a ``.zip`` of its files. The suffixes are the readers' own (``studio.data`` for text,
-``studio.music.leadsheet_corpus`` for music), so the page accepts what fine-tuning can read. A file of the *other*
+``studio.music.file_types`` for music), so the page accepts what fine-tuning can read. A file of the *other*
 kind (a ``.mid`` for a text model, a ``.txt`` for ``jsb``) is an error naming what the model takes: the person most
 likely chose the wrong base model, and training on the rest would quietly ignore what they meant to teach it.
 Anything else that cannot be used (another type, too large, a broken zip) is left out and listed, never fatal.
@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from studio.errors import StudioError
-from studio.music.leadsheet_corpus import IMPRO_VISOR_SUFFIXES, MIDI_SUFFIXES, MUSIC21_SUFFIXES
+from studio.music.file_types import IMPRO_VISOR_SUFFIXES, MIDI_SUFFIXES, MUSIC21_SUFFIXES
 from studio.ui import validation as v
 from studio.ui.model_cache import LEADSHEET, TEXT
 from studio.ui.models_tab import KIND_NAMES
