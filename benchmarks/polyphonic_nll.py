@@ -2,7 +2,8 @@
 
 Boulanger-Lewandowski's JSB Chorales and Nottingham piano rolls with their standard splits
 (``../shared/corpora/polyphonic/json``). Each model reads the previous 88-key frame and predicts the next with 88
-independent sigmoids; the figure is the summed binary cross-entropy of the 88 keys, averaged over every test frame.
+sigmoids (independent, or with ``--within-frame top_down`` each reading the keys above it in its frame); the
+figure is the summed binary cross-entropy of the 88 keys, averaged over every test frame.
 Each cell trains for ``--minutes`` on the CPU; the epoch with the best validation loss is the model that is tested.
 
     python benchmarks/polyphonic_nll.py --dataset jsb --cells rnn,gru,lstm --minutes 3
@@ -41,6 +42,9 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=1e-2)
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--beat-periods", default="", help="also read frame index mod these periods, e.g. 12,16")
+    parser.add_argument("--within-frame", default="independent", choices=("independent", "top_down"),
+                        help="top_down: each key also reads the keys above it in its frame (chain rule, exact NLL)")
+    parser.add_argument("--frame-hidden", type=int, default=0, help="top_down: masked hidden units over the frame")
     parser.add_argument("--bucket", action="store_true", help="batch tunes of similar length (less padding)")
     parser.add_argument("--transpose", type=int, default=0, help="augment: shift training tunes up to +-N semitones")
     parser.add_argument("--device", default="cpu", help="cpu, cuda or auto")
@@ -57,7 +61,8 @@ def main() -> None:
         mconf = PianoRollConfig(cell=cell, num_layers=args.layers, hidden_size=args.hidden,
                                 dropout_input=args.dropout / 2, dropout_between=args.dropout,
                                 dropout_output=args.dropout,
-                                beat_periods=tuple(int(p) for p in args.beat_periods.split(",") if p))
+                                beat_periods=tuple(int(p) for p in args.beat_periods.split(",") if p),
+                                within_frame=args.within_frame, frame_hidden=args.frame_hidden)
         tconf = RollTrainConfig(batch_size=args.batch, lr=args.lr, minutes=args.minutes, seed=args.seed,
                                 bucket=args.bucket, transpose=args.transpose, device=args.device)
         started = time.time()
@@ -68,7 +73,8 @@ def main() -> None:
                                   if r["epoch"] % 10 == 0 else None)
         test = evaluate_rolls(result.model, data["test"])  # on the model's device
         row = {"cell": cell, "hidden": args.hidden, "layers": args.layers, "dropout": args.dropout,
-               "beat_periods": args.beat_periods, "bucket": args.bucket, "lr": args.lr,
+               "beat_periods": args.beat_periods, "within_frame": args.within_frame,
+               "frame_hidden": args.frame_hidden, "bucket": args.bucket, "lr": args.lr,
                "parameters": result.model.num_parameters(), "best_epoch": result.best_epoch, "epochs": result.epochs,
                "stop": result.stop_reason, "seconds": round(time.time() - started), "valid": result.best_valid,
                "test": test}
@@ -79,7 +85,8 @@ def main() -> None:
     for r in rows:
         pub = PUBLISHED[args.dataset].get(r["cell"])
         pub_text = f"{pub[0]} ({pub[1]})" if pub else "-"
-        print(f"| {NAMES[r['cell']]} {r['layers']}x{r['hidden']} | {r['parameters']:,} | {r['epochs']} "
+        frame = "" if r["within_frame"] == "independent" else f", top-down frame ({r['frame_hidden']} hidden)"
+        print(f"| {NAMES[r['cell']]} {r['layers']}x{r['hidden']}{frame} | {r['parameters']:,} | {r['epochs']} "
               f"({r['best_epoch']}) | {r['valid']:.3f} | {r['test']:.3f} | {pub_text} |")
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1))

@@ -217,7 +217,8 @@ def describe(card: dict[str, Any]) -> str:
     parts = [f"{mc.get('cell', '?')} {mc.get('num_layers', '?')}x{mc.get('hidden_size', '?')}"]
     if card.get("model_kind") == PIANO_ROLL:  # frames of 88 keys, not tokens
         fpb = card.get("frames_per_beat", 1)
-        parts.append(f"88-key piano roll, {fpb} frame{'s' if fpb != 1 else ''} per beat")
+        order = "keys drawn top-down" if mc.get("within_frame") == "top_down" else "independent keys"
+        parts.append(f"88-key piano roll ({order}), {fpb} frame{'s' if fpb != 1 else ''} per beat")
         parts += [f"{split} {metrics[f'{split}_nats_per_frame']:.3f} nats/frame" for split in ("valid", "test")
                   if isinstance(metrics.get(f"{split}_nats_per_frame"), (int, float))]
         return ", ".join(parts)

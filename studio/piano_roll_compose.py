@@ -172,15 +172,7 @@ def _draw(logits: torch.Tensor, temperature: float, max_notes: int, generator: t
         keys = torch.arange(KEYS).expand_as(frame)
         frame &= keys < melody[:, None]                          # nothing above the melody (or all off at -1)
         frame |= keys == melody[:, None]                          # the melody itself
-    if melody is not None and min_notes:
-        below = torch.arange(KEYS)[None, :] < melody[:, None]
-        missing = (min_notes - frame.sum(1)).clamp(min=0) * (melody >= 0)
-        if int(missing.max()) > 0:
-            rank = torch.where(below & ~frame, probs, torch.full_like(probs, -1.0))
-            order = rank.argsort(dim=1, descending=True)
-            take = torch.arange(KEYS)[None, :] < missing[:, None]  # the first `missing` of each row's order
-            add = torch.zeros_like(frame).scatter_(1, order, take) & below
-            frame |= add
+    frame = _fill(frame, probs, melody, min_notes)
     if max_notes and int(frame.sum(1).max()) > max_notes:
         rank = torch.where(frame, probs, torch.full_like(probs, -1.0))
         if melody is not None:
@@ -188,6 +180,62 @@ def _draw(logits: torch.Tensor, temperature: float, max_notes: int, generator: t
         keep = rank.topk(max_notes, dim=1).indices
         frame &= torch.zeros_like(frame).scatter_(1, keep, True)
     return frame
+
+
+def _draw_top_down(net: PianoRollModel, context: torch.Tensor, temperature: float, max_notes: int,
+                   generator: torch.Generator, melody: torch.Tensor | None, min_notes: int = 0) -> torch.Tensor:
+    """One frame per row from a top-down model, key by key from the top: (rows, hidden) context -> (rows, 88) bool.
+
+    The same policy as ``_draw``, but each key is drawn knowing the keys above it: the melody's key (clamped on,
+    every key above it off) comes first, so the voices are drawn under the tune's actual note, and ``max_notes``
+    simply turns the remaining keys off once that many sound (the lowest keys are the ones given up).
+    """
+    rows = context.shape[0]
+    probs = torch.zeros(rows, KEYS)
+    count = torch.zeros(rows, dtype=torch.long)
+
+    def choose(key: int, logit: torch.Tensor) -> torch.Tensor:
+        p = torch.sigmoid(logit.float().cpu() / temperature)
+        probs[:, key] = p
+        on = torch.rand(rows, generator=generator) < p
+        if melody is not None:
+            on = (melody == key) | (on & (key < melody))
+        if max_notes:
+            on &= (count < max_notes) | (melody == key if melody is not None else False)
+        count.add_(on.long())
+        return on
+
+    frame = net.draw_frame(context, choose).cpu().bool()
+    return _fill(frame, probs, melody, min_notes)
+
+
+def _fill(frame: torch.Tensor, probs: torch.Tensor, melody: torch.Tensor | None, min_notes: int) -> torch.Tensor:
+    """``frame`` with, under each sounding melody note, the most probable unplayed keys below it added until the
+    frame has ``min_notes`` keys (frame (rows, 88) bool, probs (rows, 88), melody (rows,) long or None)."""
+    if melody is None or not min_notes:
+        return frame
+    below = torch.arange(KEYS)[None, :] < melody[:, None]
+    missing = (min_notes - frame.sum(1)).clamp(min=0) * (melody >= 0)
+    if int(missing.max()) == 0:
+        return frame
+    rank = torch.where(below & ~frame, probs, torch.full_like(probs, -1.0))
+    order = rank.argsort(dim=1, descending=True)
+    take = torch.arange(KEYS)[None, :] < missing[:, None]  # the first `missing` of each row's order
+    return frame | (torch.zeros_like(frame).scatter_(1, order, take) & below)
+
+
+def _draw_frame(net: PianoRollModel, context: torch.Tensor, request: RollRequest, generator: torch.Generator,
+                melody: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Draw the next frame of every row from ``read``'s (rows, hidden) context: (rows, 88) bool frames and their
+    log-probability at temperature 1, (rows,)."""
+    min_notes = request.min_notes if melody is not None else 0
+    if net.reads_frame:
+        frame = _draw_top_down(net, context, request.temperature, request.max_notes, generator, melody, min_notes)
+    else:
+        logits = net.frame_logits(context, context.new_zeros(context.shape[0], KEYS)).float().cpu()
+        frame = _draw(logits, request.temperature, request.max_notes, generator, melody, min_notes)
+    logits = net.frame_logits(context, frame.to(context.device, context.dtype)).float().cpu()
+    return frame, -F.binary_cross_entropy_with_logits(logits, frame.float(), reduction="none").sum(1)
 
 
 def _keep_written_melody(midi: pretty_midi.PrettyMIDI, source: pretty_midi.PrettyMIDI, tempo: float) -> None:
@@ -212,13 +260,19 @@ def _keep_written_melody(midi: pretty_midi.PrettyMIDI, source: pretty_midi.Prett
             instrument.notes = [pretty_midi.Note(n.velocity, n.pitch, n.start, n.end) for n in notes]
 
 
-def _melody_loglik(logits: torch.Tensor, key: int | None) -> torch.Tensor:
-    """log p(the top sounding key is ``key`` | the past) for each row of (rows, 88) logits: ``key`` on and every
-    key above it off (all keys off for a silent frame, ``key`` None). Shape (rows,)."""
-    off = torch.nn.functional.logsigmoid(-logits)
+def _melody_loglik(net: PianoRollModel, context: torch.Tensor, key: int | None) -> torch.Tensor:
+    """log p(the top sounding key is ``key`` | the past) for each row of ``read``'s (rows, hidden) context: ``key``
+    on and every key above it off (all keys off for a silent frame, ``key`` None). Shape (rows,).
+
+    Exact for both kinds of model: a top-down key reads only the keys above it, which this event fixes."""
+    frame = context.new_zeros(context.shape[0], KEYS)
+    if key is not None:
+        frame[:, key] = 1.0
+    logits = net.frame_logits(context, frame).float().cpu()
+    off = F.logsigmoid(-logits)
     if key is None:
         return off.sum(1)
-    return torch.nn.functional.logsigmoid(logits[:, key]) + off[:, key + 1:].sum(1)
+    return F.logsigmoid(logits[:, key]) + off[:, key + 1:].sum(1)
 
 
 def _sample(net: PianoRollModel, prefix: torch.Tensor, steps: int, request: RollRequest,
@@ -228,15 +282,15 @@ def _sample(net: PianoRollModel, prefix: torch.Tensor, steps: int, request: Roll
     rows = request.num_samples
     device = next(net.parameters()).device
     inputs = torch.cat([net.first_input(rows).cpu(), prefix.expand(rows, -1, -1)], dim=1)
-    logits, state = net.read(inputs.to(device))
-    logits = logits[:, -1].float().cpu()
+    context, state = net.read(inputs.to(device))
+    context = context[:, -1]
     frames, logprob = torch.zeros(rows, steps, KEYS, dtype=torch.bool), torch.zeros(rows)
     for t in range(steps):
-        frame = _draw(logits, request.temperature, request.max_notes, generator, None)
-        logprob -= F.binary_cross_entropy_with_logits(logits, frame.float(), reduction="none").sum(1)
+        frame, frame_logprob = _draw_frame(net, context, request, generator)
+        logprob += frame_logprob
         frames[:, t] = frame
         out, state = net.read(frame.float()[:, None].to(device), state, start=prefix.shape[0] + t + 1)
-        logits = out[:, -1].float().cpu()
+        context = out[:, -1]
     return frames, logprob
 
 
@@ -253,8 +307,8 @@ def _harmonise(net: PianoRollModel, melody: list[int | None], request: RollReque
     groups, size = request.num_samples, request.particles
     rows = groups * size
     device = next(net.parameters()).device
-    logits, state = net.read(net.first_input(rows).to(device))
-    logits = logits[:, -1].float().cpu()
+    context, state = net.read(net.first_input(rows).to(device))
+    context = context[:, -1]
     logprob = torch.zeros(rows)
     # Each step keeps its frames and, per row, the row of the step before it descends from; the chosen pieces
     # are traced back at the end, so resampling never copies whole histories.
@@ -264,20 +318,20 @@ def _harmonise(net: PianoRollModel, melody: list[int | None], request: RollReque
     for t, key in enumerate(melody):
         order = torch.arange(rows)
         if size > 1 and t > 0:  # at t = 0 every candidate has the same (empty) past
-            weights = _melody_loglik(logits, key).view(groups, size)
+            weights = _melody_loglik(net, context, key).view(groups, size)
             picks = torch.multinomial(torch.softmax(weights, dim=1), size, replacement=True, generator=generator)
             order = (picks + offsets).flatten()
-            logits, logprob = logits[order], logprob[order]
             index = order.to(device)
+            context, logprob = context.index_select(0, index), logprob[order]
             state = (tuple(s.index_select(1, index) for s in state) if isinstance(state, tuple)
                      else state.index_select(1, index))
         clamp = torch.full((rows,), -1 if key is None else key, dtype=torch.long)
-        frame = _draw(logits, request.temperature, request.max_notes, generator, clamp, request.min_notes)
-        logprob -= F.binary_cross_entropy_with_logits(logits, frame.float(), reduction="none").sum(1)
+        frame, frame_logprob = _draw_frame(net, context, request, generator, clamp)
+        logprob += frame_logprob
         frames.append(frame)
         parents.append(order)
         out, state = net.read(frame.float()[:, None].to(device), state, start=t + 1)
-        logits = out[:, -1].float().cpu()
+        context = out[:, -1]
     keep = offsets.flatten()  # after resampling every candidate of a group is equally good: take the first
     chosen = torch.zeros(groups, len(melody), KEYS, dtype=torch.bool)
     row = keep

@@ -15,7 +15,7 @@ from music21 import corpus, stream
 
 from studio.cli import main
 from studio.errors import StudioError
-from studio.models.piano_roll import KEYS, PianoRollConfig, PianoRollModel
+from studio.models.piano_roll import KEYS, PianoRollConfig, PianoRollModel, frame_nll
 from studio.music.frame_roll import (
     LOWEST_MIDI,
     estimate_roll_tonic,
@@ -24,7 +24,7 @@ from studio.music.frame_roll import (
     top_line,
 )
 from studio.music.midi_io import score_to_midi
-from studio.piano_roll_compose import RollRequest, compose_rolls, input_shift, load_roll_model
+from studio.piano_roll_compose import RollModel, RollRequest, compose_rolls, input_shift, load_roll_model
 from studio.piano_roll_training import (
     RollTrainConfig,
     data_profile,
@@ -120,10 +120,14 @@ def test_bucketed_batches_cover_every_piece_once_with_similar_lengths() -> None:
 
 
 # -- the model, stepwise, and its bundle ------------------------------------------------------------------------------
-@pytest.mark.parametrize("periods", [(), (3, 4)])
-def test_stepwise_reading_equals_the_whole_sequence(periods: tuple[int, ...]) -> None:
+@pytest.mark.parametrize(("periods", "within"), [((), "independent"), ((3, 4), "independent"), ((), "top_down")])
+def test_stepwise_reading_equals_the_whole_sequence(periods: tuple[int, ...], within: str) -> None:
     torch.manual_seed(0)
-    model = PianoRollModel(PianoRollConfig(cell="gru", hidden_size=16, num_layers=2, beat_periods=periods)).eval()
+    model = PianoRollModel(PianoRollConfig(cell="gru", hidden_size=16, num_layers=2, beat_periods=periods,
+                                           within_frame=within, frame_hidden=8 if within == "top_down" else 0)).eval()
+    if within == "top_down":  # its frame maps start at zero: give them weights, or the test would not see them
+        for param in model.frame.parameters():
+            torch.nn.init.normal_(param, std=0.5)
     rolls = (torch.rand(2, 9, KEYS) > 0.9).float()
     whole = model(rolls)
     inputs = model.shifted_inputs(rolls)
@@ -132,7 +136,8 @@ def test_stepwise_reading_equals_the_whole_sequence(periods: tuple[int, ...]) ->
     for t in range(4, 9):
         out, state = model.read(inputs[:, t:t + 1], state, start=t)
         rest.append(out)
-    torch.testing.assert_close(torch.cat([first, *rest], dim=1), whole, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(model.frame_logits(torch.cat([first, *rest], dim=1), rolls), whole,
+                               rtol=1e-5, atol=1e-5)
     if periods:  # the position input matters: reading from the wrong index changes the prediction
         wrong, _ = model.read(inputs[:, 4:5], model.read(inputs[:, :4])[1], start=5)
         assert not torch.allclose(wrong, rest[0])
@@ -434,3 +439,46 @@ def test_a_voice_floor_gives_every_melody_note_its_parts(soprano_midi: Path) -> 
         assert all(c == 0 for c, top in zip(counts, tops, strict=True) if top is None)
     with pytest.raises(StudioError, match=r"min_notes \(5\) must not exceed max_notes \(4\)"):
         compose_rolls(model, RollRequest(max_notes=4, min_notes=5), melody=melody)
+
+
+# -- top-down models: a frame drawn from its highest key down ---------------------------------------------------------
+def _hand_set_top_down(bias: dict[int, float], above: dict[tuple[int, int], float]) -> RollModel:
+    """A top-down model whose logits are set by hand: key biases (others -20) and weights from a higher key to a
+    lower one in the same frame; the recurrent part reads nothing (its output weights are zero)."""
+    model = PianoRollModel(PianoRollConfig(cell="gru", hidden_size=4, within_frame="top_down")).eval()
+    with torch.no_grad():
+        model.decoder.weight.zero_()
+        model.decoder.bias.fill_(-20.0)
+        for key, value in bias.items():
+            model.decoder.bias[key] = value
+        for (lower, higher), weight in above.items():
+            model.frame.above.weight[lower, higher] = weight
+    return RollModel(model, {}, Path("hand-set"))
+
+
+def test_a_top_down_frame_is_drawn_knowing_the_keys_above() -> None:
+    # Key 60 is a coin; key 50 sounds exactly when key 60 does not: "one or the other", which independent keys
+    # cannot say.
+    model = _hand_set_top_down({60: 0.0, 50: 20.0}, {(50, 60): -40.0})
+    pieces = compose_rolls(model, RollRequest(frames=100, max_notes=0, num_samples=4, seed=0))
+    roll = torch.cat([p.roll for p in pieces])
+    assert torch.equal(roll[:, 50] ^ roll[:, 60], torch.ones(400, dtype=torch.bool))
+    assert 150 < int(roll[:, 60].sum()) < 250
+    assert int(roll.sum()) == 400  # nothing else
+    for piece in pieces:  # the reported log-probability is the model's, read back over the whole roll at once
+        with torch.no_grad():
+            nll, _ = frame_nll(model.model(piece.roll.float()[None]), piece.roll.float()[None])
+        assert piece.logprob == pytest.approx(-float(nll), abs=1e-3)
+
+
+def test_a_top_down_harmoniser_hears_the_melody_note_it_harmonises() -> None:
+    # Every key pulls up the key a major third below it: the only second voice this model writes is a third under
+    # the tune, which it can only do if it reads the tune's note in the same frame.
+    model = _hand_set_top_down({}, {(k - 4, k): 40.0 for k in range(4, KEYS)})
+    tune = pretty_midi.PrettyMIDI(initial_tempo=120.0)
+    voice = pretty_midi.Instrument(0, name="melody")
+    voice.notes = [pretty_midi.Note(90, p, i * 0.5, i * 0.5 + 0.5) for i, p in enumerate([72, 74, 76, 77, 79, 77])]
+    tune.instruments.append(voice)
+    for piece in compose_rolls(model, RollRequest(num_samples=2, particles=4, max_notes=2, seed=1), melody=tune):
+        pairs = [tuple(piece.roll[t].nonzero().flatten().tolist()) for t in range(piece.roll.shape[0])]
+        assert pairs == [(p - 4 - LOWEST_MIDI, p - LOWEST_MIDI) for p in [72, 74, 76, 77, 79, 77]]

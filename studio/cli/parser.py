@@ -132,6 +132,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="output and between-layer dropout, 0..0.95; the input gets half (default 0.3)")
     g.add_argument("--beat-periods", default="", help="also read each frame's index modulo these periods, "
                    "e.g. 12,16 (default none: the frame alone, as Chung et al.)")
+    g.add_argument("--within-frame", default="independent", help="independent (88 independent keys, as Chung et "
+                   "al.) or top_down (each key also reads the keys above it in its frame: chords, and a melody "
+                   "that leads the voices; default independent)")
+    g.add_argument("--frame-hidden", type=int, default=0, help="top_down: hidden units of the masked layer over "
+                   "the frame, 0..65536 (0: a masked linear map only; default 0)")
     g = rolls.add_argument_group("training")
     g.add_argument("--lr", type=float, default=1e-2, help="AdamW learning rate, (0, 1] (default 1e-2)")
     g.add_argument("--weight-decay", type=float, default=1e-4, help="AdamW weight decay, 0..1 (default 1e-4)")

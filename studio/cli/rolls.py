@@ -46,7 +46,8 @@ def cmd_train_rolls(args: argparse.Namespace) -> int:
         raise StudioError(f"--save-dtype must be one of {', '.join(DTYPES)}, got {args.save_dtype!r}")
     model_config = PianoRollConfig(cell=args.cell, num_layers=args.layers, hidden_size=args.hidden,
                                    dropout_input=args.dropout / 2, dropout_between=args.dropout,
-                                   dropout_output=args.dropout, beat_periods=_periods(args.beat_periods))
+                                   dropout_output=args.dropout, beat_periods=_periods(args.beat_periods),
+                                   within_frame=args.within_frame, frame_hidden=args.frame_hidden)
     out = Path(args.out)
     if (out / "best").exists():
         raise StudioError(f"{out} already holds a model; choose another --out")
