@@ -243,10 +243,11 @@ def test_train_rolls_on_a_folder_then_harmonise(tmp_path: Path, chorales, sopran
     (folder / "broken.mid").write_bytes(b"MThd\x00\x00\x00\x06garbage")
     out = tmp_path / "run"
     assert main(["train", "rolls", "--data", str(folder), "--out", str(out), "--hidden", "16", "--max-epochs", "3",
-                 "--minutes", "0", "--threads", "1"]) == 0
+                 "--minutes", "0", "--threads", "1", "--within-frame", "top_down", "--frame-hidden", "8"]) == 0
     err = capsys.readouterr().err
     assert "skipped" in err and "broken.mid" in err
     card = json.loads((out / "best" / "model.json").read_text())
+    assert card["model_config"]["within_frame"] == "top_down" and card["model_config"]["frame_hidden"] == 8
     assert card["corpus"]["train_pieces"] + card["corpus"]["valid_pieces"] == 6 and card["corpus"]["skipped"] == 1
     assert card["metrics"]["epochs"] == 3 and "test_nats_per_frame" not in card["metrics"]
 
@@ -411,6 +412,12 @@ def test_compose_and_train_options_for_piano_roll_models(tmp_path: Path, roll_mo
     assert main(["train", "rolls", "--data", str(soprano_midi), "--out", str(tmp_path / "r"), "--save-dtype", "fp16"]
                 ) == 2
     assert "--save-dtype" in capsys.readouterr().err and not (tmp_path / "r").exists()
+    assert main(["train", "rolls", "--data", str(soprano_midi), "--out", str(tmp_path / "r"), "--within-frame",
+                 "sideways"]) == 2
+    assert "within_frame must be one of independent, top_down" in capsys.readouterr().err
+    assert main(["train", "rolls", "--data", str(soprano_midi), "--out", str(tmp_path / "r"), "--frame-hidden",
+                 "8"]) == 2
+    assert "frame_hidden needs within_frame 'top_down'" in capsys.readouterr().err
 
 
 def test_the_split_does_not_depend_on_where_the_folder_is(tmp_path: Path, chorales) -> None:
