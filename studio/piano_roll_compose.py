@@ -1,15 +1,17 @@
 """Compose with a piano-roll model: continue a primer, start a piece, or harmonise a melody.
 
-A piano-roll model (``studio.models.piano_roll``) gives, for the next frame, 88 independent probabilities. A frame is
-drawn key by key (each a coin with its probability, sharpened or flattened by the temperature); ``max_notes`` keeps
-the most probable of the drawn keys when too many sound at once (a chorale has four voices).
+A piano-roll model (``studio.models.piano_roll``) gives the probabilities of the next frame's 88 keys. An
+independent-keys model's frame is drawn as 88 coins at once (``_draw``); a top-down model's key by key from the
+highest, each coin knowing the keys above it (``_draw_top_down``). The temperature sharpens or flattens every coin;
+``max_notes`` caps the keys sounding at once (a chorale has four voices).
 
 Harmonising clamps the melody: at each frame the melody's key is on and every key above it off, and the keys below
-are drawn. The keys of a frame are independent given the past, so the clamp itself is exact, but it also means the
-voices of frame t are drawn without knowing frame t's melody note. Sequential Monte Carlo puts the tune back in
-charge (``_harmonise``): many candidate harmonisations run side by side and, frame by frame, are resampled by how
-likely each one's past makes the next melody note. On Bach's own test sopranos this raises agreement with his lower
-voices well above plain clamped sampling (``benchmarks/harmonise_jsb.py``, BENCHMARKS.md).
+are drawn. For a top-down model the melody's key is drawn first, so the voices are drawn hearing it; an
+independent-keys model draws them without knowing frame t's melody note. Either way the model does not see the
+*next* melody notes. Sequential Monte Carlo puts the tune in charge (``_harmonise``): many candidate harmonisations
+run side by side and, frame by frame, are resampled by how likely each one's past makes the next melody note. On
+Bach's own test sopranos this raises agreement with his lower voices well above plain clamped sampling
+(``benchmarks/harmonise_jsb.py``, BENCHMARKS.md).
 
 Keys and registers: Boulanger-Lewandowski's JSB Chorales are all transposed to C (major or minor) and sit an octave
 above concert pitch. A model card records its data's tonic and register (``"data"``), and an input is moved there

@@ -108,6 +108,7 @@ def test_jsb_is_shipped_tested_and_harmonises_in_key() -> None:
     model = load_roll_model("jsb")
     assert model.card["weights"]["dtype"] == "float16" and "scripts/train-jsb.sh" in model.card["command"]
     assert model.card["metrics"]["test_nats_per_frame"] <= 8.3  # the goal; Chung et al.: GRU 8.54
+    assert model.model.reads_frame  # drawn from the top key down: the voices hear the melody note they harmonise
     data = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "polyphonic" / "json" / "jsb_chorales.json"
     if data.exists():
         test = evaluate_rolls(model.model, load_splits(data)["test"])

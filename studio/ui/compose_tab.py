@@ -118,8 +118,8 @@ def _roll_piece(cache: ModelCache, entry: ModelEntry, primer: Path | None, melod
     from studio.piano_roll_compose import RollRequest, compose_rolls
 
     model = cache.roll_model(entry.value)
-    # A harmonised melody gets exactly `max_notes` parts (4: soprano, alto, tenor, bass): independent keys often
-    # drop a voice, and filling it from the model's most probable keys agrees with Bach more (BENCHMARKS.md).
+    # A harmonised melody gets exactly `max_notes` parts (4: soprano, alto, tenor, bass): a drawn frame can drop a
+    # voice, and filling it from the model's most probable keys agrees with Bach more (BENCHMARKS.md).
     request = RollRequest(frames=frames, temperature=temperature, max_notes=max_notes, seed=seed,
                           min_notes=max_notes if melody is not None else 0)
     piece = compose_rolls(model, request, primer=load_midi(primer) if primer else None,
