@@ -89,7 +89,9 @@ class RollRequest:
 
     frames: int = 64             # frames to add after the primer (ignored when harmonising: the melody sets it)
     temperature: float = 1.0     # divides the logits: < 1 plays safer, > 1 wilder
-    max_notes: int = 4           # at most this many keys per frame, the most probable kept (0: no cap)
+    max_notes: int = 4           # at most this many keys per frame (0: no cap): independent keys keep the most
+                                 # probable; a top-down model stops once that many sound (from the top: the melody
+                                 # and upper voices first)
     num_samples: int = 1         # pieces drawn as one batch
     seed: int | None = None      # None draws one (reported in the result)
     tempo: float | None = None   # quarter notes per minute; None: the primer's or melody's, else 90
@@ -300,11 +302,12 @@ def _harmonise(net: PianoRollModel, melody: list[int | None], request: RollReque
                generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     """Voices under ``melody`` (one key or None per frame) by sequential Monte Carlo: (rows, frames, 88), (rows,).
 
-    The model draws frame t's keys without seeing frame t's melody note (its input is frame t-1), so a harmony
-    drawn forward alone ignores the tune. Each requested piece is therefore ``request.particles`` candidate
-    harmonisations: before frame t is drawn, every candidate is weighted by how likely its past makes the melody's
-    frame t (``_melody_loglik``) and the candidates are resampled by those weights. Candidates whose last chords
-    lead to the melody's next note survive; the rest are dropped. With one particle it is plain clamped sampling.
+    Neither kind of model sees the tune's *next* notes (an independent-keys model does not even see frame t's note
+    while drawing frame t's voices), so a harmony drawn forward alone ignores where the tune goes. Each requested
+    piece is therefore ``request.particles`` candidate harmonisations: before frame t is drawn, every candidate is
+    weighted by how likely its past makes the melody's frame t (``_melody_loglik``) and the candidates are resampled
+    by those weights. Candidates whose last chords lead to the melody's next note survive; the rest are dropped.
+    With one particle it is plain clamped sampling.
     """
     groups, size = request.num_samples, request.particles
     rows = groups * size

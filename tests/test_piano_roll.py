@@ -121,7 +121,7 @@ def _two_chords(length: int, seed: int) -> torch.Tensor:
     return pitches_to_roll([chords[int(torch.randint(2, (1,), generator=generator))] for _ in range(length)])
 
 
-@pytest.mark.parametrize("hidden", [0, 12])
+@pytest.mark.parametrize("hidden", [0, 12, 100])
 def test_a_top_down_key_reads_only_the_keys_above_it(hidden: int) -> None:
     torch.manual_seed(0)
     model = PianoRollModel(PianoRollConfig(cell="gru", hidden_size=16, within_frame="top_down", frame_hidden=hidden))
@@ -134,6 +134,10 @@ def test_a_top_down_key_reads_only_the_keys_above_it(hidden: int) -> None:
     above = torch.ones(KEYS, KEYS, dtype=torch.bool).triu(1)
     assert not reads[~above].any()                  # never itself or a lower key
     assert reads[above].all()                       # but every key above it
+    if hidden:  # the hidden layer alone (whatever ReLU switched off above): paths from key j to key k iff j > k
+        paths = (model.frame.out_mask @ model.frame.in_mask) > 0
+        assert not paths[~above].any()
+        assert paths[above].all() == (hidden >= KEYS - 1)  # every pair once each place has a unit
 
 
 def test_a_top_down_model_learns_chords_that_independent_keys_cannot() -> None:

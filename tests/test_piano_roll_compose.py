@@ -24,7 +24,14 @@ from studio.music.frame_roll import (
     top_line,
 )
 from studio.music.midi_io import score_to_midi
-from studio.piano_roll_compose import RollModel, RollRequest, compose_rolls, input_shift, load_roll_model
+from studio.piano_roll_compose import (
+    RollModel,
+    RollRequest,
+    _melody_loglik,
+    compose_rolls,
+    input_shift,
+    load_roll_model,
+)
 from studio.piano_roll_training import (
     RollTrainConfig,
     data_profile,
@@ -489,3 +496,50 @@ def test_a_top_down_harmoniser_hears_the_melody_note_it_harmonises() -> None:
     for piece in compose_rolls(model, RollRequest(num_samples=2, particles=4, max_notes=2, seed=1), melody=tune):
         pairs = [tuple(piece.roll[t].nonzero().flatten().tolist()) for t in range(piece.roll.shape[0])]
         assert pairs == [(p - 4 - LOWEST_MIDI, p - LOWEST_MIDI) for p in [72, 74, 76, 77, 79, 77]]
+
+
+@pytest.mark.parametrize("within", ["independent", "top_down"])
+def test_the_melody_likelihood_is_a_distribution_over_top_keys(within: str) -> None:
+    # Sequential Monte Carlo weighs candidates by p(the top sounding key is k | past). Over every k and silence
+    # those events cover all frames exactly once, so the probabilities must sum to one, for any weights.
+    torch.manual_seed(0)
+    model = PianoRollModel(PianoRollConfig(cell="gru", hidden_size=8, within_frame=within,
+                                           frame_hidden=16 if within == "top_down" else 0)).eval()
+    for param in model.parameters():
+        torch.nn.init.normal_(param, std=0.4)
+    with torch.no_grad():
+        model.decoder.bias.fill_(-1.5)  # sparse frames, as music is
+    context = torch.randn(3, 8)
+    with torch.no_grad():
+        logs = torch.stack([_melody_loglik(model, context, key) for key in [*range(KEYS), None]])
+    torch.testing.assert_close(logs.exp().sum(0), torch.ones(3), rtol=1e-4, atol=1e-4)
+
+
+def test_drawing_top_down_uses_the_logits_training_scores() -> None:
+    # Key-by-key drawing keeps its own running sums for the hidden layer; what each key is drawn from must be the
+    # logit frame_logits gives for the drawn frame, the one training and the reported log-probability use.
+    torch.manual_seed(1)
+    model = PianoRollModel(PianoRollConfig(cell="lstm", hidden_size=12, within_frame="top_down",
+                                           frame_hidden=40)).eval()
+    for param in model.frame.parameters():
+        torch.nn.init.normal_(param, std=0.5)
+    context = torch.randn(6, 12)
+    seen = torch.zeros(6, KEYS)
+
+    def choose(key: int, logit: torch.Tensor) -> torch.Tensor:
+        seen[:, key] = logit
+        return torch.rand(6) < torch.sigmoid(logit)
+
+    with torch.no_grad():
+        frame = model.draw_frame(context, choose)
+        torch.testing.assert_close(seen, model.frame_logits(context, frame), rtol=1e-5, atol=1e-5)
+    assert 0 < int(frame.sum()) < 6 * KEYS
+
+
+def test_a_top_down_cap_keeps_the_upper_voices() -> None:
+    # Five keys are certain to sound; with at most three, a top-down draw stops after the highest three.
+    model = _hand_set_top_down({k: 20.0 for k in (40, 44, 47, 52, 56)}, {})
+    piece = compose_rolls(model, RollRequest(frames=8, max_notes=3, seed=0))[0]
+    assert all(piece.roll[t].nonzero().flatten().tolist() == [47, 52, 56] for t in range(8))
+    free = compose_rolls(model, RollRequest(frames=8, max_notes=0, seed=0))[0]
+    assert all(free.roll[t].nonzero().flatten().tolist() == [40, 44, 47, 52, 56] for t in range(8))

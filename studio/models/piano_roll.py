@@ -9,7 +9,7 @@ the 88 keys, in nats per time step, averaged over the frames that are not paddin
 are independent coins, so a model cannot say "C or E, but with G either way". ``"top_down"``: the keys are predicted
 from the highest down, each also reading the keys above it in the same frame (a masked linear map, and with
 ``frame_hidden`` a masked hidden layer as in MADE, Germain et al. 2015), which is the chain rule, so the loss is still
-an exact NLL in the same units. It is the idea of Boulanger-Lewandowski's RNN-NADE, in a form that costs two small
+an exact NLL in the same units. It is the idea of Boulanger-Lewandowski's RNN-NADE, in a form that costs a few small
 matrix products per frame in training. Top-down order puts the melody first: a harmoniser reads the tune's note
 before it draws the voices under it.
 """

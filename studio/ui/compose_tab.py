@@ -16,6 +16,7 @@ from typing import Any
 import gradio as gr
 
 from studio.errors import StudioError
+from studio.music.file_types import MIDI_SUFFIXES, MUSIC21_SUFFIXES
 from studio.ui import validation as v
 from studio.ui.model_cache import PIANO_ROLL, POLYPHONIC, ModelCache, ModelEntry
 from studio.ui.widgets import audio_player, seed_controls
@@ -23,7 +24,7 @@ from studio.ui.workspace import new_folder
 
 KINDS = (POLYPHONIC, PIANO_ROLL)
 KIND_LABELS = {POLYPHONIC: "REMI composer", PIANO_ROLL: "piano-roll harmoniser"}
-MUSIC_TYPES = (".mid", ".midi", ".musicxml", ".xml", ".mxl", ".abc", ".krn")  # what studio.music.midi_io reads
+MUSIC_TYPES = MIDI_SUFFIXES + MUSIC21_SUFFIXES  # what studio.music.midi_io reads
 MAX_MUSIC_BYTES = 2_000_000
 LENGTH = (16, 2000)      # REMI tokens, or piano-roll frames (whose own limit is 1..4000)
 TEMPERATURE = (0.05, 2.0)
