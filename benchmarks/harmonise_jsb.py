@@ -16,6 +16,10 @@ Baselines: *frequency*, every key below the soprano drawn with its frequency in 
 the soprano. Bach's own row is the ceiling of the sampled metrics (F1 1.0 by definition, and his in-key share).
 
     python benchmarks/harmonise_jsb.py [--model jsb] [--samples 4] [--particles 1,32,128]
+
+The same measure fits any piano-roll data set whose top line is a melody: ``--model folk --data
+../shared/corpora/polyphonic/json/nottingham.json`` compares the ``folk`` model's chords under each Nottingham test
+tune's melody with the tune's own accompaniment ("Bach" is then that accompaniment).
 """
 
 from __future__ import annotations
@@ -79,12 +83,17 @@ def is_minor(roll: torch.Tensor, tonic: int) -> bool:
     return bool(pcs[(tonic + 3) % 12] > pcs[(tonic + 4) % 12])
 
 
-def frequency_baseline(train: list[torch.Tensor], roll: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+def lower_voice_frequencies(train: list[torch.Tensor]) -> torch.Tensor:
+    """(88,) share of training frames in which each key sounds below the top line."""
     counts, frames = torch.zeros(KEYS), 0
     for r in train:
         counts += below_soprano(r)[1].float().sum(0)
         frames += r.shape[0]
-    probs = (counts / frames).expand(roll.shape[0], -1)
+    return counts / frames
+
+
+def frequency_baseline(frequencies: torch.Tensor, roll: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    probs = frequencies.expand(roll.shape[0], -1)
     under, _ = below_soprano(roll)
     drawn = (torch.rand(probs.shape, generator=generator) < probs) & under
     ranked = torch.where(drawn, probs, torch.full_like(probs, -1.0)).topk(4, dim=1)
@@ -134,6 +143,7 @@ def main() -> None:
     names = ["bach", *(label(c, f) for c, f in settings), "frequency", "chord tones"]
     rows: dict[str, dict[str, list[float]]] = {name: {"key_f1": [], "pc_f1": [], "in_key": []} for name in names}
     generator = torch.Generator().manual_seed(0)
+    frequencies = lower_voice_frequencies(splits["train"])
     for index, roll in enumerate(test):
         nats += conditional_nll(model, roll)
         frames += roll.shape[0]
@@ -141,14 +151,14 @@ def main() -> None:
         tonic = estimate_roll_tonic(roll)
         minor = is_minor(roll, tonic)
         # The melody as a MIDI file at the data's pitch (the model moves it to its key and register and back).
-        melody = frames_to_midi(roll.bool() & ~bach, tempo=90)
+        melody = frames_to_midi(roll.bool() & ~bach, tempo=90, frames_per_beat=model.frames_per_beat)
         drawn = {"bach": [bach]}
         for count, floor in settings:
             request = RollRequest(num_samples=args.samples, seed=index, particles=count, min_notes=floor)
             pieces = compose_rolls(model, request, melody=melody)
             drawn[label(count, floor)] = [below_soprano(p.roll)[1] for p in pieces]
         drawn |= {
-                 "frequency": [frequency_baseline(splits["train"], roll, generator) for _ in range(args.samples)],
+                 "frequency": [frequency_baseline(frequencies, roll, generator) for _ in range(args.samples)],
                  "chord tones": [triad_baseline(roll, tonic, minor, generator) for _ in range(args.samples)]}
         for name, harmonies in drawn.items():
             for lower in harmonies:

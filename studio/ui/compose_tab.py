@@ -47,7 +47,7 @@ def model_help(cache: ModelCache, value: Any) -> str:
     name = entry.short_name()
     if entry.kind == PIANO_ROLL:
         fpb = int(entry.card.get("frames_per_beat", 1))
-        frame = "a quarter note" if fpb == 1 else f"1/{fpb} of a quarter note"
+        frame = {1: "a quarter note", 2: "an eighth note", 4: "a sixteenth note"}.get(fpb, f"1/{fpb} of a beat")
         return (f"**{name}** is a piano-roll model (88 keys, a frame is {frame}): upload a *melody* to harmonise "
                 "it (your top line kept as written, the voices below written by the model), a *primer* to continue "
                 "it, or neither to start a piece. Length counts frames; top-k and top-p do not apply.")
@@ -159,7 +159,7 @@ def build(cache: ModelCache) -> dict[str, Any]:
                              file_types=list(MUSIC_TYPES), file_count="single", type="filepath",
                              elem_id="compose-melody")
             tokens = gr.Slider(*LENGTH, value=400, step=1, label="Length (REMI: tokens · piano roll: frames)",
-                               info="a piano-roll frame is a beat (a quarter note for jsb); a melody sets its own",
+                               info="piano-roll frames: quarter notes (jsb), eighths (folk); a melody sets its own",
                                elem_id="compose-length")
         with gr.Column():
             temperature = gr.Slider(*TEMPERATURE, value=0.9, step=0.05, label="Temperature",
