@@ -197,16 +197,22 @@ def _draw_top_down(net: PianoRollModel, context: torch.Tensor, temperature: floa
     rows = context.shape[0]
     probs = torch.zeros(rows, KEYS)
     count = torch.zeros(rows, dtype=torch.long)
+    # Everything per frame that does not depend on the keys drawn, made once: the coins in drawing order (the same
+    # stream as one draw per key), and where each row's melody key is and which keys lie under it.
+    coins = torch.rand(KEYS, rows, generator=generator)
+    keys = torch.arange(KEYS)[:, None]
+    is_melody = keys == melody[None, :] if melody is not None else torch.zeros(KEYS, rows, dtype=torch.bool)
+    under = keys < melody[None, :] if melody is not None else None
 
     def choose(key: int, logit: torch.Tensor) -> torch.Tensor:
         p = torch.sigmoid(logit.float().cpu() / temperature)
         probs[:, key] = p
-        on = torch.rand(rows, generator=generator) < p
-        if melody is not None:
-            on = (melody == key) | (on & (key < melody))
+        on = coins[KEYS - 1 - key] < p
+        if under is not None:
+            on = is_melody[key] | (on & under[key])
         if max_notes:
-            on &= (count < max_notes) | (melody == key if melody is not None else False)
-        count.add_(on.long())
+            on &= (count < max_notes) | is_melody[key]
+        count.add_(on)
         return on
 
     frame = net.draw_frame(context, choose).cpu().bool()

@@ -288,7 +288,7 @@ class _TopDownSteps:
 
     def decided(self, key: int, on: torch.Tensor) -> None:
         """Record that ``key`` is on (1) or off (0) in each row: on (rows,)."""
-        if self.pre is not None:
+        if self.pre is not None and bool(on.any()):  # most keys of most frames are off: nothing to add
             self.pre = self.pre + on[:, None] * self.hidden_in[:, key]
 
 
