@@ -289,6 +289,23 @@ def test_eval_splits_and_json(trained: tuple[Path, Path], capsys: pytest.Capture
     assert valid["nats_per_token"] == pytest.approx(card_loss, rel=0.05)
 
 
+def test_eval_as_one_stream_scores_every_token(trained: tuple[Path, Path], capsys: pytest.CaptureFixture) -> None:
+    corpus, run = trained
+    text = corpus.read_text(encoding="utf-8")
+    scores = {}
+    for streams in (64, 1):
+        code, stdout, err = run_cli(["eval", "--model", run, "--corpus", corpus, "--json", "--device", "cpu",
+                                     "--streams", str(streams)], capsys)
+        assert code == 0, err
+        scores[streams] = json.loads(stdout)
+        assert scores[streams]["streams"] == streams
+    assert scores[1]["tokens"] == len(text) - 1  # one stream: every character after the first, none left over
+    # One stream gives every window the state of all the text before it; it cannot be far from 64 streams.
+    assert scores[1]["nats_per_token"] == pytest.approx(scores[64]["nats_per_token"], rel=0.1)
+    code, _, err = run_cli(["eval", "--model", run, "--corpus", corpus, "--streams", "0"], capsys)
+    assert code == 2 and "streams" in err and "4096" in err
+
+
 def test_eval_plain_text_output(trained: tuple[Path, Path], capsys: pytest.CaptureFixture) -> None:
     corpus, run = trained
     code, stdout, err = run_cli(["eval", "--model", run, "--corpus", corpus, "--split", "valid",

@@ -252,6 +252,10 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--split", default="all", choices=("all", "valid"),
                     help="score all of it, or only its tail share used for validation in training (default all)")
     ev.add_argument("--valid-fraction", type=float, default=0.1, help="tail share for --split valid, (0, 0.5]")
+    ev.add_argument("--streams", type=int, default=64,
+                    help="side-by-side streams the text is cut into, the state carried within each, 1..4096 "
+                    "(default 64, as validation in training; 1 reads the whole text as one stream, so only its "
+                    "first token lacks context)")
     ev.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default auto)")
     ev.add_argument("--json", action="store_true", help="print the metrics as JSON")
 

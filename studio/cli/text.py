@@ -138,6 +138,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from studio.loading import load_model, pick_device, require_text_model
 
     check_range("valid_fraction", args.valid_fraction, 0.0, 0.5, low_open=True)
+    check_range("streams", args.streams, 1, 4096, integer=True)
     device = pick_device(args.device)
     loaded = require_text_model(load_model(args.model, device=device), args.model)
     text, report = read_text_corpus(args.corpus)
@@ -148,9 +149,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
     ids = loaded.tokenizer.encode(text)
     if loaded.tokenizer.last_unknown:
         print(f"note: {loaded.tokenizer.unknown_report()}", file=sys.stderr)
-    nats, count = evaluate_loss(loaded.model, to_tensor(ids), device=device)
+    nats, count = evaluate_loss(loaded.model, to_tensor(ids), batch_size=args.streams, device=device)
     metrics = loss_metrics(nats, count, len(text) / max(1, len(ids)))
-    metrics.update(model=str(loaded.path), corpus=str(args.corpus), split=args.split, corpus_sha256=report.sha256)
+    metrics.update(model=str(loaded.path), corpus=str(args.corpus), split=args.split, corpus_sha256=report.sha256,
+                   streams=args.streams)
     if args.json:
         print(json.dumps(metrics))
     else:
