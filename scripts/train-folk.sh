@@ -3,7 +3,7 @@
 # (Boulanger-Lewandowski's standard splits; one frame per eighth note), each frame drawn from its top key down like
 # jsb's (--within-frame top_down, 150 masked hidden units), length-bucketed batches, selected on validation and tested
 # on the test split (the card's metrics.test_nats_per_frame; BENCHMARKS.md "Polyphonic music: Nottingham").
-# Early stopping ends it (~26 min on one CPU thread).
+# Early stopping ends it (~22 min on one CPU thread).
 # Usage: scripts/train-folk.sh [OUT]    then: cp OUT/best/* checkpoints/folk/
 set -euo pipefail
 out=${1:-runs/folk}

@@ -27,6 +27,7 @@ from studio.music.midi_io import score_to_midi
 from studio.piano_roll_compose import (
     RollModel,
     RollRequest,
+    _draw_top_down,
     _melody_loglik,
     compose_rolls,
     input_shift,
@@ -543,3 +544,29 @@ def test_a_top_down_cap_keeps_the_upper_voices() -> None:
     assert all(piece.roll[t].nonzero().flatten().tolist() == [47, 52, 56] for t in range(8))
     free = compose_rolls(model, RollRequest(frames=8, max_notes=0, seed=0))[0]
     assert all(free.roll[t].nonzero().flatten().tolist() == [40, 44, 47, 52, 56] for t in range(8))
+
+
+def test_top_down_coins_come_in_drawing_order() -> None:
+    # A frame's coins are drawn at once; they must be the very coins one draw per key, from the top, would give,
+    # so a seed means the same music whatever the batching (and as before the coins were drawn at once).
+    torch.manual_seed(2)
+    net = PianoRollModel(PianoRollConfig(cell="gru", hidden_size=8, within_frame="top_down", frame_hidden=16)).eval()
+    for param in net.parameters():
+        torch.nn.init.normal_(param, std=0.5)
+    context = torch.randn(5, 8)
+    melody = torch.tensor([70, -1, 60, 87, 30])
+    drawn = _draw_top_down(net, context, 1.3, 3, torch.Generator().manual_seed(9), melody)
+    reference = torch.Generator().manual_seed(9)
+    count = torch.zeros(5, dtype=torch.long)
+
+    def one_coin_per_key(key: int, logit: torch.Tensor) -> torch.Tensor:
+        on = torch.rand(5, generator=reference) < torch.sigmoid(logit / 1.3)
+        on = (melody == key) | (on & (key < melody))
+        on &= (count < 3) | (melody == key)
+        count.add_(on)
+        return on
+
+    with torch.no_grad():
+        expected = net.draw_frame(context, one_coin_per_key).bool()
+    assert torch.equal(drawn, expected)
+    assert drawn[1].sum() == 0 and drawn[3, 87] and drawn[0, 70] and not drawn[0, 71:].any()

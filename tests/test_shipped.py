@@ -159,5 +159,10 @@ def test_folk_is_shipped_tested_and_puts_chords_under_a_tune() -> None:
         classes = collections.Counter(n.pitch % 12 for n in chords)
         assert len(chords) >= 20
         assert sum(classes[pc] for pc in g_major) >= 0.85 * len(chords)
-        assert max(n.pitch for n in chords) <= max(n.pitch for n in tune)
+        for chord_note in chords:  # under the tune note sounding as it starts
+            over = [n for n in tune if n.start <= chord_note.start + 1e-6 < n.end]
+            assert all(chord_note.pitch < n.pitch for n in over)
+        beat = 60 / piece.params["tempo"]
+        assert any(abs(n.start / beat * 2 - round(n.start / beat * 2)) < 1e-3 and round(n.start / beat * 2) % 2
+                   for n in chords)  # some chords change on an off-beat eighth: the frames are eighths
         assert int(piece.roll.sum(1).max()) <= 4

@@ -101,7 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     fine = sub.add_parser("finetune", help="fine-tune a model on your own folder or zip of text or music")
     fine.add_argument("--base", default="shakespeare", help="shipped model name or model folder to start from: "
-                      "shakespeare or prose (text), blues (lead sheets), chorale (polyphonic MIDI), jsb (piano roll)")
+                      "shakespeare or prose (text), blues (lead sheets), chorale (polyphonic MIDI), jsb or folk "
+                      "(piano roll)")
     fine.add_argument("--corpus", required=True, help="a file, a folder, or a .zip: text (.txt/.md) for text "
                       "models, MIDI/MusicXML/ABC/kern/.ls for music models")
     fine.add_argument("--out", default=None, help="run folder (default runs/<corpus name>-finetuned)")
@@ -176,8 +177,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--primer", default=None, help="a MIDI/MusicXML file to continue")
     g.add_argument("--tokens", type=int, default=None,
                    help="REMI models: tokens to add to the primer, 1..100000 (default 512)")
-    g.add_argument("--melody", default=None, help="piano-roll models: a MIDI/MusicXML file whose top line to "
-                   "harmonise (e.g. a hymn tune under --model jsb)")
+    g.add_argument("--melody", default=None, help="piano-roll models: a MIDI/MusicXML/ABC/kern file whose top "
+                   "line to harmonise (e.g. a hymn tune under --model jsb, a reel under --model folk)")
     g.add_argument("--frames", type=int, default=None, help="piano-roll models: frames to add, 1..4000 (default 64)")
     g.add_argument("--max-notes", type=int, default=None,
                    help="piano-roll models: keys sounding at once at most, 0 (no cap)..88 (default 4)")
@@ -254,8 +255,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--valid-fraction", type=float, default=0.1, help="tail share for --split valid, (0, 0.5]")
     ev.add_argument("--streams", type=int, default=64,
                     help="side-by-side streams the text is cut into, the state carried within each, 1..4096 "
-                    "(default 64, as validation in training; 1 reads the whole text as one stream, so only its "
-                    "first token lacks context)")
+                    "(default 64; training validates with its batch size; 1 reads the whole text as one stream, "
+                    "so only its first token lacks context)")
     ev.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default auto)")
     ev.add_argument("--json", action="store_true", help="print the metrics as JSON")
 

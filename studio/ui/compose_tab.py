@@ -2,10 +2,10 @@
 
 Two kinds of model compose here. A REMI model (``polyphonic``, e.g. the shipped ``chorale``) writes tokens: it
 continues a primer or starts a piece, through ``studio.poly_training.continue_primer``. A piano-roll model
-(``piano_roll``, e.g. the shipped ``jsb``) writes one frame of 88 keys per beat: it continues or starts too, and it
-harmonises a melody, keeping the melody's top line as written and writing the voices below it, through
-``studio.piano_roll_compose.compose_rolls`` (the services ``studio compose --primer/--melody`` uses). Both write
-MIDI, WAV and a piano roll.
+(``piano_roll``, e.g. the shipped ``jsb`` and ``folk``) writes frames of 88 keys (a beat or half a beat each): it
+continues or starts too, and it harmonises a melody, keeping the melody's top line as written and writing the
+voices below it, through ``studio.piano_roll_compose.compose_rolls`` (the services ``studio compose
+--primer/--melody`` uses). Both write MIDI, WAV and a piano roll.
 """
 
 from __future__ import annotations
