@@ -17,7 +17,8 @@ the soprano. Bach's own row is the ceiling of the sampled metrics (F1 1.0 by def
 
     python benchmarks/harmonise_jsb.py [--model jsb] [--samples 4] [--particles 1,32,128]
 
-The same measure fits any piano-roll data set whose top line is a melody: ``--model folk --data
+The same measure fits any piano-roll data set whose top line is a melody (``--data`` defaults to the model's own
+training set when its card names a .json): ``--model folk --data
 ../shared/corpora/polyphonic/json/nottingham.json`` compares the ``folk`` model's chords under each Nottingham test
 tune's melody with the tune's own accompaniment ("Bach" is then that accompaniment).
 """
@@ -121,7 +122,8 @@ def triad_baseline(roll: torch.Tensor, tonic: int, minor: bool, generator: torch
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="jsb")
-    parser.add_argument("--data", default="../shared/corpora/polyphonic/json/jsb_chorales.json")
+    parser.add_argument("--data", default=None, help="a Boulanger-Lewandowski .json (default: the data set the model "
+                        "was trained on, as its card says; else JSB Chorales)")
     parser.add_argument("--samples", type=int, default=4, help="harmonisations drawn per chorale")
     parser.add_argument("--particles", default="1,32,128",
                         help="comma-separated particle counts to compare (1: plain clamped sampling)")
@@ -131,7 +133,10 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     model = load_roll_model(args.model)
-    splits = load_splits(args.data)
+    trained_on = [p for p in model.card.get("corpus", {}).get("paths", []) if str(p).endswith(".json")]
+    data = args.data or (trained_on[0] if trained_on else "../shared/corpora/polyphonic/json/jsb_chorales.json")
+    print(f"{model.path} on the test split of {data}", flush=True)
+    splits = load_splits(data)
     test = splits["test"]
     nats, frames = 0.0, 0
     settings = [(int(p), 0) for p in args.particles.split(",")]

@@ -190,10 +190,12 @@ class PianoRollModel(nn.Module):
         steps = self.frame.steps(context) if self.frame is not None else None
         for key in range(self.config.keys - 1, -1, -1):
             logit = base[:, key] + (steps.logit(frame, key) if steps is not None else 0.0)
-            on = choose(key, logit).to(frame.device, frame.dtype)
-            frame[:, key] = on
-            if steps is not None:
-                steps.decided(key, on)
+            chosen = choose(key, logit)
+            frame[:, key] = chosen.to(frame.device, frame.dtype)
+            # Most keys of most frames are off: nothing to add (asked of ``choose``'s own result, which is on the
+            # CPU when the caller works there, so a model on a GPU is not waited for once per key).
+            if steps is not None and bool(chosen.any()):
+                steps.decided(key, frame[:, key])
         return frame
 
     @property
@@ -288,7 +290,7 @@ class _TopDownSteps:
 
     def decided(self, key: int, on: torch.Tensor) -> None:
         """Record that ``key`` is on (1) or off (0) in each row: on (rows,)."""
-        if self.pre is not None and bool(on.any()):  # most keys of most frames are off: nothing to add
+        if self.pre is not None:
             self.pre = self.pre + on[:, None] * self.hidden_in[:, key]
 
 
