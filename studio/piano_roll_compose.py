@@ -22,6 +22,7 @@ melody in A major is harmonised in A major at the pitch it was written.
 from __future__ import annotations
 
 import itertools
+import re
 import secrets
 import statistics
 from dataclasses import dataclass, field
@@ -37,6 +38,7 @@ from studio.config import check_range
 from studio.errors import StudioError
 from studio.loading import PIANO_ROLL, pick_device, resolve_model
 from studio.models.piano_roll import KEYS, PianoRollConfig, PianoRollModel
+from studio.music.chords import pitch_class
 from studio.music.frame_roll import (
     LOWEST_MIDI,
     estimate_roll_tonic,
@@ -97,6 +99,7 @@ class RollRequest:
     tempo: float | None = None   # quarter notes per minute; None: the primer's or melody's, else 90
     particles: int = 32          # harmonising: candidate harmonisations per piece, resampled to fit the melody
     min_notes: int = 0           # harmonising: at least this many keys under a sounding melody note (0: no floor)
+    key: str | None = None       # the input's key ("G", "Em", "F#"), when the estimate from its notes is wrong
 
     def validate(self) -> None:
         check_range("frames", self.frames, 1, MAX_FRAMES, integer=True)
@@ -114,6 +117,25 @@ class RollRequest:
             check_range("seed", self.seed, 0, 2**63 - 1, integer=True)
         if self.tempo is not None:
             check_range("tempo", self.tempo, 20.0, 400.0)
+        if self.key is not None:
+            key_tonic(self.key)  # a bad name raises here, naming what to write
+
+    @property
+    def tonic(self) -> int | None:
+        """The pitch class of ``key``'s tonic, or None to estimate it from the notes."""
+        return key_tonic(self.key) if self.key is not None else None
+
+
+_KEY = re.compile(r"^\s*([A-Ga-g][#b-]*)\s*(m|min|minor|maj|major)?\s*$")
+
+
+def key_tonic(name: str) -> int:
+    """The tonic pitch class of a key name: "G", "Bb", "F#m", "E minor", "Eb major" (the mode does not matter here:
+    the models' data put major and minor pieces on the same tonic)."""
+    match = _KEY.match(name)
+    if not match:
+        raise StudioError(f"key {name!r}: write a note name with an optional mode, e.g. G, Bb, F#m, E minor")
+    return pitch_class(match.group(1))
 
 
 @dataclass
@@ -144,13 +166,14 @@ def shift_roll(roll: torch.Tensor, shift: int, drop: bool = False) -> torch.Tens
     return moved
 
 
-def input_shift(model: RollModel, roll: torch.Tensor) -> int:
-    """Semitones that move ``roll`` to the model's training key and register (0 when the card does not say)."""
+def input_shift(model: RollModel, roll: torch.Tensor, tonic: int | None = None) -> int:
+    """Semitones that move ``roll`` (in the key of ``tonic``, estimated from its notes when None) to the model's
+    training key and register (0 when the card does not say)."""
     if not bool(roll.any()):
         return 0
     shift = 0
     if model.tonic is not None:
-        shift = (model.tonic - estimate_roll_tonic(roll)) % 12
+        shift = (model.tonic - (estimate_roll_tonic(roll) if tonic is None else tonic)) % 12
         shift = shift - 12 if shift > 6 else shift
     if model.top_median is not None:
         tops = [k + LOWEST_MIDI + shift for k in top_line(roll) if k is not None]
@@ -374,7 +397,7 @@ def compose_rolls(model: RollModel, request: RollRequest, primer: pretty_midi.Pr
     if rows * steps_wanted > MAX_ROW_FRAMES:  # every drawn frame of every row is kept until the pieces are done
         raise StudioError(f"{rows} rows x {steps_wanted} frames is too much at once (at most {MAX_ROW_FRAMES:,}); "
                           "draw fewer pieces or particles, or a shorter piece")
-    shift = input_shift(model, given)
+    shift = input_shift(model, given, request.tonic)
     moved = shift_roll(given, shift)
     out_shift = -shift if source is not None else model.concert_shift
     seed = request.seed if request.seed is not None else secrets.randbelow(2**31)
@@ -395,6 +418,7 @@ def compose_rolls(model: RollModel, request: RollRequest, primer: pretty_midi.Pr
               "mode": "harmonise" if melody is not None else ("continue" if primer is not None else "start"),
               "frames_per_beat": fpb, "temperature": request.temperature, "max_notes": request.max_notes,
               "tempo": tempo, "transposed_by": shift, "seed": seed,
+              **({"key": request.key} if request.key is not None else {}),
               **({"particles": request.particles} if melody is not None else {})}
     for row in range(request.num_samples):
         whole = torch.cat([prefix.bool(), new[row]]) if melody is None else new[row]

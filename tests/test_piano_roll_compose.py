@@ -570,3 +570,27 @@ def test_top_down_coins_come_in_drawing_order() -> None:
         expected = net.draw_frame(context, one_coin_per_key).bool()
     assert torch.equal(drawn, expected)
     assert drawn[1].sum() == 0 and drawn[3, 87] and drawn[0, 70] and not drawn[0, 71:].any()
+
+
+def test_the_key_can_be_given_when_the_notes_mislead(tmp_path: Path) -> None:
+    # "The Ranting Highlandman" (K:G) ends on its third, B, and the estimate from its notes says B: its chords come
+    # out in B minor. Given the key, it is harmonised in G.
+    from music21 import corpus
+
+    tune = score_to_midi(corpus.parse("airdsAirs/book1.abc", number=1))
+    model = load_roll_model("folk")
+    estimated = compose_rolls(model, RollRequest(seed=1, particles=8), melody=tune)[0]
+    given = compose_rolls(model, RollRequest(seed=1, particles=8, key="G"), melody=tune)[0]
+    assert estimated.params["transposed_by"] % 12 == 1 and "key" not in estimated.params  # heard in B
+    assert given.params["transposed_by"] % 12 == 5 and given.params["key"] == "G"           # G moved to C
+    g_major = {7, 9, 11, 0, 2, 4, 6}
+    chords = [n.pitch % 12 for i in given.midi.instruments if i.name == "harmony" for n in i.notes]
+    assert sum(pc in g_major for pc in chords) >= 0.9 * len(chords)
+    for bad in ("H", "G dorian", ""):
+        with pytest.raises(StudioError, match="write a note name"):
+            compose_rolls(model, RollRequest(key=bad), melody=tune)
+    tune.write(str(tmp_path / "reel.mid"))  # the same from the command line
+    assert main(["compose", "--model", "folk", "--melody", str(tmp_path / "reel.mid"), "--key", "Gmaj", "--seed",
+                 "1", "--formats", "json", "--out", str(tmp_path / "out")]) == 0
+    sidecar = json.loads(next((tmp_path / "out").glob("*.json")).read_text())
+    assert sidecar["key"] == "Gmaj" and sidecar["transposed_by"] % 12 == 5

@@ -135,9 +135,10 @@ def _compose_blues(args: argparse.Namespace, config: Any, formats: list[str], ou
     from studio.music.notation import write_musicxml
     from studio.music.render import render_midi
 
-    chart = chart_from_text_or_form(args.chart, args.key)
+    key = args.key or "C"
+    chart = chart_from_text_or_form(args.chart, key)
     # The key lock is the blues scale over the tonic (a dominant seventh chord on the key's root).
-    key_lock = sorted(blues_scale(Chord(pitch_class(args.key), "7"))) if args.key_lock else None
+    key_lock = sorted(blues_scale(Chord(pitch_class(key), "7"))) if args.key_lock else None
     composer = Composer(args.model, device=args.device)
     pieces = composer.compose(ComposeRequest(chart, args.choruses, args.tempo, config, key_lock=key_lock))
     out.mkdir(parents=True, exist_ok=True)
@@ -158,7 +159,7 @@ def _compose_blues(args: argparse.Namespace, config: Any, formats: list[str], ou
         if "musicxml" in formats:
             write_musicxml(piece.sheet, stem.with_suffix(".musicxml"), title=stem.name)
         if "png" in formats:
-            piano_roll_png(midi, stem.with_suffix(".png"), title=f"{stem.name}: {args.chart} in {args.key}")
+            piano_roll_png(midi, stem.with_suffix(".png"), title=f"{stem.name}: {args.chart} in {key}")
         atomic_write(stem.with_suffix(".json"), json.dumps({**meta, "logprob": piece.logprob, "metrics": metrics},
                                                             indent=2, default=float))
         rows.append((stem.name, metrics))

@@ -161,7 +161,9 @@ def build_parser() -> argparse.ArgumentParser:
     g = comp.add_argument_group("blues (lead-sheet models)")
     g.add_argument("--chart", default="12-bar", help="a form (12-bar, quick-change, jazz, minor, 8-bar) or a chart "
                    "like 'C7 | F7 | C7 | C7 | ...' (default 12-bar)")
-    g.add_argument("--key", default="C", help="key of a named form, e.g. Bb, F#, Eb (default C)")
+    g.add_argument("--key", default=None, help="key of a named form, e.g. Bb, F#, Eb (default C); piano-roll "
+                   "models: the key of your --melody or --primer (e.g. G, Em) when the one read from its notes is "
+                   "wrong (a tune ending on its third can fool it)")
     g.add_argument("--tempo", type=float, default=None, help="beats per minute, 20..400 (default 120; piano-roll "
                    "models: the primer's or melody's tempo, else 90)")
     g.add_argument("--swing", type=float, default=0.62, help="swing ratio applied when rendering, 0.5 (straight) "

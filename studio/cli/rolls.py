@@ -114,8 +114,8 @@ def compose_rolls_cli(args: argparse.Namespace, formats: list[str], out: Path) -
     from studio.piano_roll_compose import RollRequest, compose_rolls, load_roll_model
 
     if args.chart != "12-bar" or args.beam > 1 or args.top_k or args.top_p:
-        raise StudioError("piano-roll models take --primer or --melody, --frames, --temperature, --max-notes and "
-                          "--seed; --chart, --beam, --top-k and --top-p are for the other models")
+        raise StudioError("piano-roll models take --primer or --melody, --key, --frames, --temperature, --max-notes "
+                          "and --seed; --chart, --beam, --top-k and --top-p are for the other models")
     if args.tokens is not None:
         raise StudioError("--tokens sets a REMI model's length; a piano-roll model counts --frames")
     if "musicxml" in formats:
@@ -128,7 +128,8 @@ def compose_rolls_cli(args: argparse.Namespace, formats: list[str], out: Path) -
         raise StudioError("--min-notes applies when harmonising a --melody")
     request = RollRequest(frames=64 if args.frames is None else args.frames,
                           temperature=1.0 if args.temperature is None else args.temperature, max_notes=max_notes,
-                          min_notes=min_notes, num_samples=args.num_samples, seed=args.seed, tempo=args.tempo)
+                          min_notes=min_notes, num_samples=args.num_samples, seed=args.seed, tempo=args.tempo,
+                          key=args.key)
     primer = load_midi(args.primer) if args.primer else None
     melody = load_midi(args.melody) if args.melody else None
     pieces = compose_rolls(model, request, primer=primer, melody=melody)
