@@ -271,6 +271,21 @@ def test_compose_harmonises_an_uploaded_melody(client: Client, tmp_path: Path) -
     assert "seed **5**" in info and "100 bpm" in info
 
 
+def test_compose_takes_the_key_of_the_melody_when_told(client: Client, tmp_path: Path) -> None:
+    """The key is read from the tune's notes (G here) unless the person says otherwise; the tune is moved from the
+    key given to the model's C."""
+    tune = handle_file(str(one_part_melody(tmp_path / "tune.mid")))
+    moved = {}
+    for key in ("from its notes", "G", "D"):
+        info = _compose(client, model="jsb", melody=tune, max_notes=4, key=key)[3]
+        moved[key] = int(re.search(r"moved ([+-]\d+) semitones", info).group(1))
+    assert moved["from its notes"] == moved["G"] and moved["G"] % 12 == 5  # G up to C
+    assert moved["D"] % 12 == 10                                           # D down to C
+    refused = _error(client, "/compose_music", model="jsb", melody=tune, primer=None, tokens=32, temperature=1.0,
+                     top_k=0, top_p=1.0, seed=5, key="H")
+    assert "H is not in the list of choices" in refused and "'G'" in refused  # the page names the keys it takes
+
+
 def test_compose_continues_and_starts_with_a_piano_roll_model(client: Client, runs: Path, tmp_path: Path) -> None:
     import torch
 

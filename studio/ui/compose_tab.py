@@ -26,6 +26,9 @@ KINDS = (POLYPHONIC, PIANO_ROLL)
 KIND_LABELS = {POLYPHONIC: "REMI composer", PIANO_ROLL: "piano-roll harmoniser"}
 MUSIC_TYPES = MIDI_SUFFIXES + MUSIC21_SUFFIXES  # what studio.music.midi_io reads
 MAX_MUSIC_BYTES = 2_000_000
+KEY_FROM_NOTES = "from its notes"
+# Tonics only: the piano-roll models' data put major and minor pieces on one tonic (A for A minor).
+KEYS_OFFERED = (KEY_FROM_NOTES, "C", "Db", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 LENGTH = (16, 2000)      # REMI tokens, or piano-roll frames (whose own limit is 1..4000)
 TEMPERATURE = (0.05, 2.0)
 TOP_K = (0, 200)
@@ -57,11 +60,12 @@ def model_help(cache: ModelCache, value: Any) -> str:
 
 
 def compose_music(cache: ModelCache, model: str, primer: Any, tokens: int, temperature: float, top_k: int,
-                  top_p: float, seed: Any, melody: Any = None, max_notes: int = 4) -> tuple:
+                  top_p: float, seed: Any, melody: Any = None, max_notes: int = 4, key: str = KEY_FROM_NOTES) -> tuple:
     """Continue ``primer``, harmonise ``melody`` (piano-roll models) or, given neither, start a piece.
 
     ``tokens`` is the length: REMI tokens, or frames for a piano-roll model (a harmonised melody sets its own).
-    ``top_k``/``top_p`` apply to REMI models, ``max_notes`` to piano-roll ones. Returns (wav, piano roll png,
+    ``top_k``/``top_p`` apply to REMI models, ``max_notes`` and ``key`` (the input's key, or ``KEY_FROM_NOTES``)
+    to piano-roll ones. Returns (wav, piano roll png,
     midi download, info).
     """
     from studio.ui.music_files import write_performance
@@ -81,8 +85,11 @@ def compose_music(cache: ModelCache, model: str, primer: Any, tokens: int, tempe
     top_p = v.number("top-p", top_p, *TOP_P)
     max_notes = v.number("notes at once", max_notes, *MAX_NOTES, integer=True)
     seed = v.seed(seed)
+    if key not in KEYS_OFFERED:
+        raise StudioError(f"key {key!r}: choose one of {', '.join(KEYS_OFFERED)}")
     if entry.kind == PIANO_ROLL:
-        midi, done = _roll_piece(cache, entry, primer_path, melody_path, length, temperature, max_notes, seed)
+        midi, done = _roll_piece(cache, entry, primer_path, melody_path, length, temperature, max_notes, seed,
+                                 None if key == KEY_FROM_NOTES else key)
     else:
         midi, done = _remi_piece(entry, primer_path, length, temperature, top_k, top_p, seed)
     name = entry.short_name()
@@ -112,7 +119,7 @@ def _remi_piece(entry: ModelEntry, primer: Path | None, tokens: int, temperature
 
 
 def _roll_piece(cache: ModelCache, entry: ModelEntry, primer: Path | None, melody: Path | None, frames: int,
-                temperature: float, max_notes: int, seed: int) -> tuple[Any, str]:
+                temperature: float, max_notes: int, seed: int, key: str | None = None) -> tuple[Any, str]:
     """A piano-roll model's harmonisation of ``melody``, continuation of ``primer`` or new piece, and what was done,
     in words."""
     from studio.music.midi_io import load_midi
@@ -122,7 +129,7 @@ def _roll_piece(cache: ModelCache, entry: ModelEntry, primer: Path | None, melod
     # A harmonised melody gets exactly `max_notes` parts (4: soprano, alto, tenor, bass): a drawn frame can drop a
     # voice, and filling it from the model's most probable keys agrees with Bach more (BENCHMARKS.md).
     request = RollRequest(frames=frames, temperature=temperature, max_notes=max_notes, seed=seed,
-                          min_notes=max_notes if melody is not None else 0)
+                          min_notes=max_notes if melody is not None else 0, key=key)
     piece = compose_rolls(model, request, primer=load_midi(primer) if primer else None,
                           melody=load_midi(melody) if melody else None)[0]
     shift = int(piece.params["transposed_by"])
@@ -158,6 +165,9 @@ def build(cache: ModelCache) -> dict[str, Any]:
             melody = gr.File(label="Melody to harmonise (MIDI, MusicXML, ABC or kern; optional)",
                              file_types=list(MUSIC_TYPES), file_count="single", type="filepath",
                              elem_id="compose-melody")
+            key = gr.Dropdown(list(KEYS_OFFERED), value=KEY_FROM_NOTES, label="Key of the melody or primer",
+                              info="piano-roll models: read from its notes unless you say (a tune that ends on its "
+                              "third can fool it); a minor key by its tonic, A for A minor", elem_id="compose-key")
             tokens = gr.Slider(*LENGTH, value=400, step=1, label="Length (REMI: tokens · piano roll: frames)",
                                info="piano-roll frames: quarter notes (jsb), eighths (folk); a melody sets its own",
                                elem_id="compose-length")
@@ -184,9 +194,9 @@ def build(cache: ModelCache) -> dict[str, Any]:
     # New inputs come last, with defaults, so API calls written before them (without melody, max_notes) still work.
     @v.user_errors
     def compose(model: str, primer: Any, tokens: int, temperature: float, top_k: int, top_p: float,
-                seed: Any, melody: Any = None, max_notes: int = 4) -> tuple:
-        return compose_music(cache, model, primer, tokens, temperature, top_k, top_p, seed, melody, max_notes)
+                seed: Any, melody: Any = None, max_notes: int = 4, key: str = KEY_FROM_NOTES) -> tuple:
+        return compose_music(cache, model, primer, tokens, temperature, top_k, top_p, seed, melody, max_notes, key)
 
-    go.click(compose, [model, primer, tokens, temperature, top_k, top_p, seed, melody, max_notes],
+    go.click(compose, [model, primer, tokens, temperature, top_k, top_p, seed, melody, max_notes, key],
              [audio, roll, midi, info], api_name="compose_music")
     return {"model": model}
