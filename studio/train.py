@@ -245,6 +245,7 @@ class Trainer:
             self._evaluate_and_save(elapsed=elapsed)
         self.elapsed_before, self._stop_reason = elapsed, reason
         self._emit("end", reason=reason, best=self.best_metrics, elapsed_s=elapsed)
+        barrier(self.dist)  # every rank leaves together, after rank 0's last writes (see distributed._leave_group)
         return TrainResult(self.step, self.best_metrics, reason, self.out_dir / "best", self.out_dir / "last",
                            elapsed, self.base_metrics)
 
