@@ -264,10 +264,11 @@ def _draw_frame(net: PianoRollModel, context: torch.Tensor, request: RollRequest
     min_notes = request.min_notes if melody is not None else 0
     if net.reads_frame:
         frame = _draw_top_down(net, context, request.temperature, request.max_notes, generator, melody, min_notes)
-    else:
+        # A top-down key's logit depends on the keys drawn above it: score the frame as drawn.
+        logits = net.frame_logits(context, frame.to(context.device, context.dtype)).float().cpu()
+    else:  # independent keys: the logits the frame was drawn from are the ones that score it
         logits = net.frame_logits(context, context.new_zeros(context.shape[0], KEYS)).float().cpu()
         frame = _draw(logits, request.temperature, request.max_notes, generator, melody, min_notes)
-    logits = net.frame_logits(context, frame.to(context.device, context.dtype)).float().cpu()
     return frame, -F.binary_cross_entropy_with_logits(logits, frame.float(), reduction="none").sum(1)
 
 
