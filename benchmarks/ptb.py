@@ -81,6 +81,8 @@ def main() -> None:
     parser.add_argument("--optimizer", default="sgd", choices=["sgd", "adamw"])
     parser.add_argument("--lr", type=float, default=None, help="default 20 for sgd, 3e-3 for adamw")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--amp", action="store_true",
+                        help="bf16 autocast on cuda (Studio's training default); off here: the published runs are fp32")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     data = Path(args.data)
@@ -97,7 +99,7 @@ def main() -> None:
     mconf = ModelConfig(vocab_size=tokenizer.vocab_size, cell="lstm", num_layers=2, embedding_size=c["hidden"],
                         hidden_size=c["hidden"], dropout_embedding=c["dropout"], dropout_between=c["dropout"],
                         dropout_output=c["dropout"], tie_weights=args.tie)
-    budget = {"max_steps": steps_per_epoch * epochs, "minutes": args.minutes, "device": args.device}
+    budget = {"max_steps": steps_per_epoch * epochs, "minutes": args.minutes, "device": args.device, "amp": args.amp}
     if args.optimizer == "sgd":  # Zaremba's lr 1 and clip 5 on a loss summed over the window = these on its mean
         tconf = TrainConfig(batch_size=batch, seq_len=bptt, optimizer="sgd", lr=args.lr or float(bptt),
                             weight_decay=0.0, grad_clip=5.0 / bptt, warmup_steps=0, schedule="step",
@@ -121,10 +123,14 @@ def main() -> None:
     trainer = Trainer(mconf, tconf, tokenizer, train, valid, out, card={"name": out.name, "corpus": "PTB"},
                       callbacks=[report], ngram_index=False)
     result = trainer.fit()
-    loaded = load_model(result.best_path, device="cpu")
-    nats, count = evaluate_loss(loaded.model, test, batch_size=1, seq_len=500, device="cpu")
-    valid_nats, valid_count = evaluate_loss(loaded.model, torch.cat([test[:1], valid]), batch_size=1, seq_len=500)
-    summary = {"optimizer": args.optimizer, "lr": tconf.lr, "epochs": round(result.steps / steps_per_epoch, 2),
+    # Scored where it trained (one row of 82k words takes minutes on a CPU, seconds on a GPU), in fp32.
+    device = trainer.device
+    loaded = load_model(result.best_path, device=device)
+    nats, count = evaluate_loss(loaded.model, test, batch_size=1, seq_len=500, device=device, amp=False)
+    valid_nats, valid_count = evaluate_loss(loaded.model, torch.cat([test[:1], valid]), batch_size=1, seq_len=500,
+                                            device=device, amp=False)
+    summary = {"optimizer": args.optimizer, "lr": tconf.lr, "amp": args.amp, "device": str(device),
+               "epochs": round(result.steps / steps_per_epoch, 2),
                "steps": result.steps,
                "stop_reason": result.stop_reason, "train_seconds": round(result.elapsed_s),
                "valid_ppl": math.exp(valid_nats / valid_count), "test_ppl": math.exp(nats / count),

@@ -1,12 +1,14 @@
 """Trainer overhead: `studio`'s Trainer against a bare PyTorch loop training the same model on the same batches.
 
-Both sides build the same LSTM from the same seed, read windows of the same shape from the same token stream,
-carry the hidden state, and use AdamW with gradient-norm clipping. The Trainer adds what a user gets for free:
-schedule, metrics, callbacks, progress events. Repetitions alternate between the two sides so machine noise hits
+The bare side is the loop anyone would write around a raw ``nn.Embedding -> nn.LSTM -> nn.Linear`` stack of the same
+shape (cuDNN's LSTM on a GPU); the Trainer trains Studio's ``RNNLanguageModel`` of that shape. Both read windows of
+the same shape from the same token stream, carry the hidden state, and use AdamW with gradient-norm clipping, in
+fp32 unless ``--amp`` puts both under bf16 autocast (Studio's default on cuda). The Trainer adds what a user gets for
+free: schedule, metrics, callbacks, progress events. Repetitions alternate between the two sides so machine noise hits
 both alike; the script prints the medians and their ratio (goal: the Trainer costs <= 10% extra).
 
     python benchmarks/train_overhead.py                # CPU, the figures in BENCHMARKS.md
-    python benchmarks/train_overhead.py --device cuda  # on a GPU
+    python benchmarks/train_overhead.py --device cuda [--amp] [--hidden 720 --seq-len 256]  # on a GPU
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ import torch.nn.functional as F
 
 from studio.config import ModelConfig, TrainConfig
 from studio.data import StreamBatcher
-from studio.models import RNNLanguageModel, detach_state
+from studio.evaluate import autocast_for
+from studio.models import detach_state
 from studio.tokenizers import CharTokenizer
 from studio.train import Trainer
 
@@ -40,10 +43,25 @@ def synthetic_text(n: int) -> str:
     return " ".join(words[i] for i in idx)[:n]
 
 
+class RawLSTM(torch.nn.Module):
+    """The bare side's model: embedding, ``nn.LSTM``, linear decoder, nothing else (no dropout, default init)."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.embedding = torch.nn.Embedding(config.vocab_size, config.embedding_size)
+        self.rnn = torch.nn.LSTM(config.embedding_size, config.hidden_size, config.num_layers, batch_first=True)
+        self.decoder = torch.nn.Linear(config.hidden_size, config.vocab_size)
+
+    def forward(self, x: torch.Tensor, state=None):
+        """x (batch, time) long -> logits (batch, time, vocab), (h, c) each (layers, batch, hidden)."""
+        out, state = self.rnn(self.embedding(x), state)
+        return self.decoder(out), state
+
+
 def bare_loop(config: ModelConfig, tc: TrainConfig, tokens: torch.Tensor, steps: int, device: torch.device) -> float:
-    """Tokens per second of a plain loop: model, AdamW, clip, carried state. Nothing else."""
+    """Tokens per second of a plain loop: raw model, AdamW, clip, carried state. Nothing else."""
     torch.manual_seed(tc.seed)
-    model = RNNLanguageModel(config).to(device).train()
+    model = RawLSTM(config).to(device).train()
     opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
     batcher = StreamBatcher(tokens, tc.batch_size, tc.seq_len)
     state = None
@@ -54,8 +72,9 @@ def bare_loop(config: ModelConfig, tc: TrainConfig, tokens: torch.Tensor, steps:
             start = time.perf_counter()
         x, y = batcher.window(0, i % batcher.windows_per_epoch(0))
         x, y = x.to(device), y.to(device)
-        logits, state = model(x, state)
-        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+        with autocast_for(device, tc.amp):
+            logits, state = model(x, state)
+            loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), y.reshape(-1))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
@@ -96,6 +115,7 @@ def main() -> None:
     parser.add_argument("--layers", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--seq-len", type=int, default=128)
+    parser.add_argument("--amp", action="store_true", help="bf16 autocast on both sides (cuda only)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     device = torch.device(args.device)
@@ -105,7 +125,8 @@ def main() -> None:
     train, valid = ids[:360_000], ids[360_000:]
     config = ModelConfig(vocab_size=tokenizer.vocab_size, cell="lstm", num_layers=args.layers,
                          embedding_size=64, hidden_size=args.hidden)
-    tc = TrainConfig(batch_size=args.batch_size, seq_len=args.seq_len, lr=2e-3, weight_decay=0.01, grad_clip=1.0)
+    tc = TrainConfig(batch_size=args.batch_size, seq_len=args.seq_len, lr=2e-3, weight_decay=0.01, grad_clip=1.0,
+                     amp=args.amp)
     bare, ours = [], []
     for _ in range(args.reps):
         bare.append(bare_loop(config, tc, train, args.steps, device))
@@ -114,7 +135,7 @@ def main() -> None:
         "benchmark": "train_overhead", "device": str(device), "machine": platform.processor() or platform.machine(),
         "threads": torch.get_num_threads(), "torch": torch.__version__,
         "model": f"lstm {args.layers}x{args.hidden}, emb 64, vocab {tokenizer.vocab_size}",
-        "batch": f"{args.batch_size}x{args.seq_len}", "reps": args.reps, "steps_per_rep": args.steps,
+        "batch": f"{args.batch_size}x{args.seq_len}", "amp": args.amp, "reps": args.reps, "steps_per_rep": args.steps,
         "bare_tokens_per_s_median": statistics.median(bare), "studio_tokens_per_s_median": statistics.median(ours),
     }
     result["studio_over_bare"] = result["studio_tokens_per_s_median"] / result["bare_tokens_per_s_median"]
