@@ -20,3 +20,36 @@ def test_cuda_graph_generation_loop_draws_what_the_eager_loop_draws() -> None:
     assert result["identical_tokens"] is True and result["captured"] is False
     assert result["sample"].startswith("A") and len(result["sample"]) == 41  # one character per token
     assert all(result[f"{name}_tokens_per_s"] > 0 for name in ("generator", "eager", "graph"))
+
+
+def test_trainer_overhead_script_times_the_trainer_against_a_raw_lstm_loop() -> None:
+    out = subprocess.run([sys.executable, "benchmarks/train_overhead.py", "--reps", "1", "--steps", "2",
+                          "--hidden", "32", "--seq-len", "16", "--json"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["model"].startswith("lstm 2x32") and result["amp"] is False
+    assert result["bare_tokens_per_s_median"] > 0 and result["studio_tokens_per_s_median"] > 0
+    ratio = result["studio_tokens_per_s_median"] / result["bare_tokens_per_s_median"]
+    assert abs(result["studio_over_bare"] - ratio) < 1e-9
+
+
+def test_ptb_script_trains_and_scores_every_test_word(tmp_path: Path) -> None:
+    # A tiny Penn-Treebank-shaped corpus: one sentence per line, <unk> for rare words, where only the noun (5 ways)
+    # and the verb (4 ways) are uncertain: a model that learned the pattern scores exp(ln 20 / 6) = 1.65 per word,
+    # uniform guessing over the 13 words about 13. Three epochs of the SMALL recipe must learn most of it.
+    import random
+
+    rng = random.Random(0)
+    nouns, verbs = ["market", "company", "share", "price", "<unk>"], ["rose", "fell", "said", "traded"]
+    for split, lines in (("train", 2000), ("valid", 40), ("test", 40)):
+        text = "\n".join(f"the {rng.choice(nouns)} {rng.choice(verbs)} N %" for _ in range(lines))
+        (tmp_path / f"ptb.{split}.txt").write_text(text + "\n")
+    out = subprocess.run([sys.executable, "benchmarks/ptb.py", "--data", str(tmp_path), "--epochs", "3",
+                          "--out", str(tmp_path / "run")], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    summary = json.loads(out.stdout[out.stdout.index("{"): out.stdout.index("}") + 1])
+    assert summary["test_words"] == 40 * 6  # five words and an <eos> per line
+    assert summary["epochs"] == 3 and summary["device"] == "cpu" and summary["amp"] is False
+    assert 1.6 < summary["test_ppl"] < 3
+    assert "| Studio 2x200 LSTM (small, sgd, 3.0 epochs" in out.stdout
