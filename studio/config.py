@@ -96,6 +96,10 @@ class ModelConfig(_Config):
     dropout_embedding: float = 0.0  # dropout on the embedded tokens (Zaremba et al. 2014)
     dropout_between: float = 0.0   # dropout between stacked layers (inside nn.LSTM/GRU/RNN)
     dropout_output: float = 0.0    # dropout on the top layer's output, before the softmax layer
+    # DropConnect on the recurrent (hidden-to-hidden) matrices while training (Wan et al. 2013; Merity et al.'s
+    # AWD-LSTM 2017): one mask per forward pass, so every time step of a window sees the same dropped weights.
+    # It regularises the recurrence itself, which per-step dropout leaves alone (small corpora overfit there).
+    weight_drop: float = 0.0
     tie_weights: bool = False      # share the embedding and output matrices (Press & Wolf; Inan et al.)
     forget_bias: float = 1.0       # LSTM forget-gate bias at init (Jozefowicz et al. 2015); ignored for rnn/gru
     # Conditioning (music): at every step a chord and the position in the bar join the token embedding
@@ -112,7 +116,7 @@ class ModelConfig(_Config):
         check_range("num_layers", self.num_layers, 1, 16, integer=True)
         check_range("embedding_size", self.embedding_size, 1, 65_536, integer=True)
         check_range("hidden_size", self.hidden_size, 1, 65_536, integer=True)
-        for name in ("dropout_embedding", "dropout_between", "dropout_output"):
+        for name in ("dropout_embedding", "dropout_between", "dropout_output", "weight_drop"):
             check_range(name, getattr(self, name), 0.0, 0.95)
         check_range("forget_bias", self.forget_bias, -10.0, 10.0)
         for name in ("chord_vocab_size", "chord_features", "chord_embedding", "bar_positions", "position_embedding"):

@@ -104,8 +104,11 @@ def grow_weights(weights: dict[str, torch.Tensor], config: ModelConfig, new_voca
 
 def finetune_text(base: str | Path, corpus: str | Path, out_dir: str | Path, train_config: TrainConfig,
                   callbacks: list[Callback] | None = None, command: str | None = None, samples: int = 3,
-                  on_note: Any = None) -> FinetuneResult:
-    """Fine-tune the text model ``base`` on ``corpus`` into ``out_dir``. ``on_note(str)`` hears the guardrails."""
+                  on_note: Any = None, weight_drop: float | None = None) -> FinetuneResult:
+    """Fine-tune the text model ``base`` on ``corpus`` into ``out_dir``. ``on_note(str)`` hears the guardrails.
+
+    ``weight_drop`` (0..0.95) sets DropConnect on the recurrent weights for the fine-tuning (``ModelConfig``), the
+    regulariser for a corpus much smaller than the model; None keeps the base model's setting."""
     note = on_note or (lambda message: None)
     out = Path(out_dir)
     if (out / "last").exists() or (out / "best").exists():
@@ -124,7 +127,8 @@ def finetune_text(base: str | Path, corpus: str | Path, out_dir: str | Path, tra
     if added:
         shown = ", ".join(repr(a) for a in added[:12]) + (" ..." if len(added) > 12 else "")
         note(f"the vocabulary grows by {len(added)} symbol(s) the base model never saw: {shown}")
-    config = ModelConfig.from_dict({**bundle.card["model_config"], "vocab_size": tokenizer.vocab_size})
+    overrides = {} if weight_drop is None else {"weight_drop": weight_drop}
+    config = ModelConfig.from_dict({**bundle.card["model_config"], "vocab_size": tokenizer.vocab_size, **overrides})
     weights = grow_weights({k: v.float() for k, v in base_model.state_dict().items()
                             if not (config.tie_weights and k == "decoder.weight")},
                            ModelConfig.from_dict(bundle.card["model_config"]), tokenizer.vocab_size)

@@ -53,3 +53,30 @@ def test_ptb_script_trains_and_scores_every_test_word(tmp_path: Path) -> None:
     assert summary["epochs"] == 3 and summary["device"] == "cpu" and summary["amp"] is False
     assert 1.6 < summary["test_ppl"] < 3
     assert "| Studio 2x200 LSTM (small, sgd, 3.0 epochs" in out.stdout
+
+
+def test_weight_drop_benchmark_fine_tunes_one_base_per_setting_through_the_cli(tmp_path: Path) -> None:
+    base_text = tmp_path / "base.txt"
+    base_text.write_text("Now is the winter of our discontent made glorious summer by this sun of York.\n" * 200)
+    made = subprocess.run([sys.executable, "-m", "studio", "train", "text", "--corpus", str(base_text), "--out",
+                           str(tmp_path / "base"), "--tokenizer", "char", "--layers", "1", "--hidden", "16",
+                           "--batch-size", "4", "--seq-len", "16", "--max-steps", "3", "--eval-every", "3",
+                           "--device", "cpu"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert made.returncode == 0, made.stderr
+    mine = tmp_path / "mine.txt"
+    mine.write_text("The river rises in the hills and runs south to the sea past the old mill.\n" * 120)
+    out = subprocess.run([sys.executable, "benchmarks/weight_drop.py", "--base", str(tmp_path / "base" / "best"),
+                          "--corpus", str(mine), "--plain", "--chars", "6000", "--steps", "4", "--eval-every", "2",
+                          "--batch-size", "4", "--seq-len", "16", "--weight-drops", "0,0.5",
+                          "--out", str(tmp_path / "runs"), "--json"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["chars"] == 6000 and [r["weight_drop"] for r in result["runs"]] == [0.0, 0.5]
+    first, second = result["runs"]
+    assert first["base_valid"] == second["base_valid"]  # the same base scored on the same validation text
+    assert all(r["last_step"] == 4 and r["best_valid"] <= r["last_valid"] for r in result["runs"])
+    cards = [json.loads((tmp_path / "runs" / name / "best" / "model.json").read_text())["model_config"]
+             for name in ("weight-drop-0", "weight-drop-0.5")]
+    assert [c["weight_drop"] for c in cards] == [0.0, 0.5]
+    assert (tmp_path / "runs" / "weight-drop-0.5.log").exists()

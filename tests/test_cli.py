@@ -601,3 +601,41 @@ def test_text_commands_point_music_models_to_compose(command: str, model: str, h
     code = main([command, "--model", str(REPO / "checkpoints" / model), *extra])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and "is a music model" in err[0] and hint in err[0]
+
+
+# -- weight drop --------------------------------------------------------------------------------------------------
+def test_train_text_and_finetune_with_weight_drop(tmp_path: Path, corpus: Path, capsys: pytest.CaptureFixture) -> None:
+    base = tmp_path / "base"
+    code, _, err = run_cli(["train", "text", "--corpus", corpus, "--out", base, "--tokenizer", "char",
+                            "--weight-drop", "0.3", *TINY], capsys)
+    assert code == 0, err
+    assert read_card(base / "best")["model_config"]["weight_drop"] == 0.3
+    mine = tmp_path / "mine.txt"
+    mine.write_text(prose(300, seed=4), encoding="utf-8")
+    tuned = tmp_path / "tuned"
+    code, stdout, err = run_cli(["finetune", "--base", base / "best", "--corpus", mine, "--out", tuned,
+                                 "--weight-drop", "0.5", "--max-steps", "4", "--eval-every", "2", "--samples", "1",
+                                 "--batch-size", "4", "--seq-len", "16", "--device", "cpu"], capsys)
+    assert code == 0, err
+    assert "done (" in stdout and read_card(tuned / "best")["model_config"]["weight_drop"] == 0.5
+    # Without the option the base model's setting carries over.
+    code, _, err = run_cli(["finetune", "--base", base / "best", "--corpus", mine, "--out", tmp_path / "kept",
+                            "--max-steps", "2", "--eval-every", "2", "--samples", "0", "--batch-size", "4",
+                            "--seq-len", "16", "--device", "cpu"], capsys)
+    assert code == 0, err
+    assert read_card(tmp_path / "kept" / "best")["model_config"]["weight_drop"] == 0.3
+
+
+def test_weight_drop_refusals_name_the_range_and_the_models(tmp_path: Path, corpus: Path,
+                                                            capsys: pytest.CaptureFixture) -> None:
+    code, _, err = run_cli(["train", "text", "--corpus", corpus, "--out", tmp_path / "r", "--weight-drop", "1.5",
+                            *TINY], capsys)
+    assert code == 2 and "weight_drop" in err and "0.95" in err and "Traceback" not in err
+    assert not (tmp_path / "r").exists()
+    shipped = Path(__file__).resolve().parent.parent / "checkpoints"
+    code, _, err = run_cli(["finetune", "--base", shipped / "jsb", "--corpus", corpus, "--out", tmp_path / "f",
+                            "--weight-drop", "0.3"], capsys)
+    assert code == 2 and "--weight-drop is for fine-tuning text models" in err and not (tmp_path / "f").exists()
+    code, _, err = run_cli(["finetune", "--base", shipped / "shakespeare", "--corpus", corpus, "--out", tmp_path / "g",
+                            "--weight-drop", "-0.1"], capsys)
+    assert code == 2 and "--weight-drop" in err and "0.95" in err

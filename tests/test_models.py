@@ -304,3 +304,61 @@ def test_single_stepper_matches_a_conditioned_module(cell: str) -> None:
         for t in range(1, 5):
             logits, state = stepper(tokens[:, t:t + 1], state, chords[:, t:t + 1], positions[:, t:t + 1])
             assert torch.allclose(logits, expected[:, t], atol=1e-5)
+
+
+# -- weight drop (DropConnect on the recurrent matrices, AWD-LSTM) ----------------------------------------------------
+@pytest.mark.parametrize("cell", CELLS)
+def test_weight_drop_masks_only_the_recurrent_matrices_and_only_while_training(tiny_config, cell, seeded):
+    model = RNNLanguageModel(tiny_config(cell=cell, weight_drop=0.5))
+    plain = RNNLanguageModel(tiny_config(cell=cell))
+    plain.load_state_dict(model.state_dict())
+    x = _tokens(model.config.vocab_size)
+    model.eval(), plain.eval()
+    assert torch.equal(model(x)[0], plain(x)[0])  # evaluation reads the weights as they are
+    model.train()
+    first, second = model(x)[0], model(x)[0]
+    assert not torch.allclose(first, second)  # a fresh mask per forward pass
+    first.sum().backward()
+    for k in range(model.config.num_layers):
+        hh, ih = getattr(model.rnn, f"weight_hh_l{k}").grad, getattr(model.rnn, f"weight_ih_l{k}").grad
+        assert 0.3 < (hh == 0).float().mean() < 0.7  # the dropped half gets no gradient through the mask
+        assert (ih != 0).float().mean() > 0.9  # input matrices are never masked
+    assert isinstance(model.rnn.weight_hh_l0, torch.nn.Parameter)  # the module's own weights are left alone
+    assert model.rnn._flat_weights[1] is model.rnn.weight_hh_l0  # so are the fused kernel's references
+
+
+def test_weight_drop_keeps_one_mask_for_every_step_of_a_window(tiny_config):
+    # DropConnect drops weights, not activations: with the same mask at every step, a window run in one call equals
+    # the same window run step by step with that very mask. Check it by fixing the RNG for the mask draw.
+    model = RNNLanguageModel(tiny_config(cell="gru", num_layers=1, weight_drop=0.5)).train()
+    x = _tokens(model.config.vocab_size, batch=2, time=6)
+    torch.manual_seed(3)
+    whole, _ = model(x)
+    torch.manual_seed(3)
+    mask = torch.nn.functional.dropout(torch.ones_like(model.rnn.weight_hh_l0), 0.5)
+    masked = RNNLanguageModel(tiny_config(cell="gru", num_layers=1)).eval()
+    masked.load_state_dict(model.state_dict())
+    with torch.no_grad():
+        masked.rnn.weight_hh_l0.mul_(mask)
+    assert torch.allclose(whole, masked(x)[0], atol=1e-6)
+
+
+def test_weight_drop_range_is_checked(tiny_config):
+    from studio.errors import StudioError
+
+    with pytest.raises(StudioError, match="weight_drop"):
+        tiny_config(weight_drop=1.0)
+
+
+def test_evaluation_after_a_weight_drop_step_reads_the_updated_weights(tiny_config, seeded):
+    # The masked matrices live in the module for one call only: after an optimiser step, evaluation must read the
+    # updated parameters (a model rebuilt from the state dict gives the same logits), not a copy from the step.
+    model = RNNLanguageModel(tiny_config(cell="lstm", weight_drop=0.5)).train()
+    x = _tokens(model.config.vocab_size)
+    optimiser = torch.optim.SGD(model.parameters(), lr=0.5)
+    model(x)[0].sum().backward()
+    optimiser.step()
+    rebuilt = RNNLanguageModel(tiny_config(cell="lstm"))
+    rebuilt.load_state_dict(model.state_dict())
+    model.eval(), rebuilt.eval()
+    assert torch.equal(model(x)[0], rebuilt(x)[0])

@@ -21,7 +21,8 @@ def model_config_from_args(args: argparse.Namespace, default_embedding: int) -> 
               "forget_bias": args.forget_bias,
               "dropout_embedding": drop if args.dropout_embedding is None else args.dropout_embedding,
               "dropout_between": drop if args.dropout_between is None else args.dropout_between,
-              "dropout_output": drop if args.dropout_output is None else args.dropout_output}
+              "dropout_output": drop if args.dropout_output is None else args.dropout_output,
+              "weight_drop": args.weight_drop}
     ModelConfig(vocab_size=2, **config)  # validate before any data is read
     return config
 

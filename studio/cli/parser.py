@@ -29,6 +29,8 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--dropout-embedding", type=float, default=None, help="override embedding dropout, 0..0.95")
     g.add_argument("--dropout-between", type=float, default=None, help="override between-layer dropout, 0..0.95")
     g.add_argument("--dropout-output", type=float, default=None, help="override output dropout, 0..0.95")
+    g.add_argument("--weight-drop", type=float, default=0.0,
+                   help="DropConnect on the recurrent weight matrices while training (AWD-LSTM), 0..0.95 (default 0)")
     g.add_argument("--tie", action="store_true", help="tie the embedding and output weights")
     g.add_argument("--forget-bias", type=float, default=1.0, help="LSTM forget-gate bias at init, -10..10")
 
@@ -107,6 +109,10 @@ def build_parser() -> argparse.ArgumentParser:
                       "models, MIDI/MusicXML/ABC/kern/.ls for music models")
     fine.add_argument("--out", default=None, help="run folder (default runs/<corpus name>-finetuned)")
     fine.add_argument("--samples", type=int, default=3, help="samples written at the end, 0..16 (default 3)")
+    fine.add_argument("--weight-drop", type=float, default=None,
+                      help="text models: DropConnect on the recurrent weights while fine-tuning, 0..0.95; 0.5 keeps "
+                      "a corpus of tens of thousands of characters from being memorised (default: the base model's, "
+                      "0 for the shipped ones)")
     _add_train_options(fine)
     fine.set_defaults(lr=5e-4, warmup=20, eval_every=50, patience=4, batch_size=32, seq_len=128, max_steps=None)
 

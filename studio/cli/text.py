@@ -12,6 +12,7 @@ from typing import Any
 from studio.cli.common import (
     EXIT_INTERRUPTED,
     atomic_write,
+    model_config_from_args,
     train_config_from_args,
 )
 from studio.errors import StudioError
@@ -27,17 +28,8 @@ def cmd_train_text(args: argparse.Namespace) -> int:
     budget = {k: v for k, v in (("max_steps", args.max_steps), ("minutes", args.minutes)) if v is not None}
     model_config = tokenizer_config = train_config = None
     if not args.resume:
-        drop = args.dropout
-        embedding = args.embedding or (64 if args.tokenizer == "char" else args.hidden)
-        model_config = {"cell": args.cell, "num_layers": args.layers, "hidden_size": args.hidden,
-                        "embedding_size": embedding, "tie_weights": args.tie, "forget_bias": args.forget_bias,
-                        "dropout_embedding": drop if args.dropout_embedding is None else args.dropout_embedding,
-                        "dropout_between": drop if args.dropout_between is None else args.dropout_between,
-                        "dropout_output": drop if args.dropout_output is None else args.dropout_output}
         # Validate everything before reading the corpus, so a typo fails at once and writes nothing.
-        from studio.config import ModelConfig
-
-        ModelConfig(vocab_size=2, **model_config)
+        model_config = model_config_from_args(args, default_embedding=64 if args.tokenizer == "char" else args.hidden)
         tokenizer_config = TokenizerConfig(kind=args.tokenizer, vocab_size=args.vocab_size, min_count=args.min_count)
         train_config = train_config_from_args(args)
 
@@ -200,6 +192,10 @@ def cmd_finetune(args: argparse.Namespace) -> int:
     check_range("--samples", args.samples, 0, 16, integer=True)
     out = Path(args.out or Path("runs") / f"{Path(args.corpus).stem}-finetuned")
     kind = read_card(resolve_model(args.base)).get("model_kind", "text")
+    if args.weight_drop is not None:
+        if kind != "text":
+            raise StudioError("--weight-drop is for fine-tuning text models (shakespeare, prose or your own)")
+        check_range("--weight-drop", args.weight_drop, 0.0, 0.95)
     if kind == "piano_roll":  # trains by epochs: --max-steps, if given, counts them
         from studio.cli.rolls import finetune_rolls_cli
 
@@ -212,7 +208,8 @@ def cmd_finetune(args: argparse.Namespace) -> int:
 
         return finetune_music(args, kind, out, train_config)
     result = finetune_text(args.base, args.corpus, out, train_config, callbacks=[MetricsLog(out), ProgressBar()],
-                           samples=args.samples, on_note=lambda line: print(f"note: {line}", file=sys.stderr))
+                           samples=args.samples, on_note=lambda line: print(f"note: {line}", file=sys.stderr),
+                           weight_drop=args.weight_drop)
     if result.stop_reason == "interrupted":
         print("interrupted; checkpoint saved in last/", file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -2,12 +2,14 @@
 
 Built on ``torch.nn.RNN/LSTM/GRU`` so the fused cuDNN (GPU) and oneDNN/ATen (CPU) kernels do the work.
 Dropout follows Zaremba et al. (2014): on the embedded input, between layers and on the top layer's output, never
-on the recurrent connections.
+on the recurrent state. ``weight_drop`` adds DropConnect on the recurrent weight matrices instead (Merity et al.
+2017): the state itself is untouched, so the fused kernels still run, on weights masked once per forward pass.
 """
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from studio.config import ModelConfig
@@ -110,6 +112,27 @@ class RNNLanguageModel(nn.Module):
             parts.append(self.position_table(positions))
         return parts[0] if len(parts) == 1 else torch.cat(parts, dim=-1)
 
+    def run_rnn(self, x: torch.Tensor, rnn_state):
+        """The stacked recurrent layers on x (batch, time, input width) from ``rnn_state`` (as ``nn.LSTM`` takes it).
+
+        While training with ``weight_drop`` > 0, each layer's hidden-to-hidden matrix is masked (and rescaled by
+        1 / (1 - p)) once for the whole window. The masked matrices go into the module's ``_flat_weights`` (the list
+        ``nn.RNN/LSTM/GRU.forward`` hands to the fused kernel) for this one call and the list is put back after, so
+        the parameters are never modified, evaluation reads them unmasked, and the gradient reaches them through
+        the mask. (``torch.func.functional_call`` is no substitute: it leaves copies in that list, which evaluation
+        would then read.)"""
+        p = self.config.weight_drop
+        if not (self.training and p > 0):
+            return self.rnn(x, rnn_state)
+        rnn, kept = self.rnn, self.rnn._flat_weights
+        masked = {f"weight_hh_l{k}" for k in range(self.config.num_layers)}
+        rnn._flat_weights = [F.dropout(w, p) if name in masked else w
+                             for name, w in zip(rnn._flat_weights_names, kept, strict=True)]
+        try:
+            return rnn(x, rnn_state)
+        finally:
+            rnn._flat_weights = kept
+
     def forward(self, tokens: torch.Tensor, state: State | None = None, chords: torch.Tensor | None = None,
                 positions: torch.Tensor | None = None) -> tuple[torch.Tensor, State]:
         """Next-token logits for every position.
@@ -131,7 +154,7 @@ class RNNLanguageModel(nn.Module):
         if state is None:
             state = self.initial_state(tokens.shape[0], tokens.device, x.dtype)
         rnn_state = state if self.config.cell == "lstm" else state[0]
-        out, new_state = self.rnn(x, rnn_state)
+        out, new_state = self.run_rnn(x, rnn_state)
         out = self.dropout_output(out)
         if self.projection is not None:
             out = self.projection(out)
