@@ -387,6 +387,24 @@ def test_finetune_lists_bad_files_and_the_new_model_appears(client: Client, runs
                                        base=str(runs / "tiny-text"), minutes=1, max_steps=2, name="nothing")
 
 
+def test_finetune_with_weight_drop_for_a_small_text_corpus(client: Client, runs: Path, tmp_path: Path) -> None:
+    status, _curve, _notes = client.predict(files=_corpus_files(tmp_path / "mine"), base=str(runs / "tiny-text"),
+                                            minutes=2, max_steps=4, name="letters-wd", weight_drop=0.5,
+                                            api_name="/train")
+    assert "**done**" in status
+    card = client.predict(value=str(runs / "letters-wd"), api_name="/model_card")
+    assert card["model_config"]["weight_drop"] == 0.5 and "--weight-drop 0.5" in card["command"]
+    song = tmp_path / "song.mid"
+    chord_piece(1).write(str(song))
+    assert "weight drop is for text models; jsb is a" in _error(
+        client, "/train", files=[handle_file(str(song))], base="jsb", minutes=1, max_steps=2, name="wd-music",
+        weight_drop=0.3)
+    assert "maximum value 0.9" in _error(client, "/train", files=_corpus_files(tmp_path / "again"),
+                                         base=str(runs / "tiny-text"), minutes=1, max_steps=2, name="wd-bad",
+                                         weight_drop=2)
+    assert not (runs / "wd-music").exists() and not (runs / "wd-bad").exists()
+
+
 def test_training_runs_beside_generation_and_stops(client: Client, page, blues: dict, runs: Path,
                                                    tmp_path: Path) -> None:
     """Fine-tune the shipped Shakespeare model (slow steps: the run lasts), compose meanwhile, then stop it."""

@@ -113,17 +113,24 @@ def fit_batches(config: Any, tokens: int, unit: str, note: Callable[[str], None]
         config.batch_size, config.seq_len = shape
 
 
-def run(kind: str, base: str, corpus: Path, out: Path, config: Any, hooks: Hooks, command: str) -> RunSummary:
-    """Fine-tune ``base`` (a model of ``kind``) on the files in ``corpus`` into ``out``; blocks until done."""
-    runner = {TEXT: _text, LEADSHEET: _leadsheet, POLYPHONIC: _polyphonic, PIANO_ROLL: _piano_roll}[kind]
+def run(kind: str, base: str, corpus: Path, out: Path, config: Any, hooks: Hooks, command: str,
+        weight_drop: float | None = None) -> RunSummary:
+    """Fine-tune ``base`` (a model of ``kind``) on the files in ``corpus`` into ``out``; blocks until done.
+    ``weight_drop`` (text models only; None keeps the base's) is DropConnect on the recurrent weights."""
+    if kind == TEXT:
+        return _text(base, corpus, out, config, hooks, command, weight_drop)
+    if weight_drop:
+        raise StudioError("weight drop is for text models")
+    runner = {LEADSHEET: _leadsheet, POLYPHONIC: _polyphonic, PIANO_ROLL: _piano_roll}[kind]
     return runner(base, corpus, out, config, hooks, command)
 
 
-def _text(base: str, corpus: Path, out: Path, config: Any, hooks: Hooks, command: str) -> RunSummary:
+def _text(base: str, corpus: Path, out: Path, config: Any, hooks: Hooks, command: str,
+          weight_drop: float | None = None) -> RunSummary:
     from studio.finetune import finetune_text
 
     result = finetune_text(base, corpus, out, config, callbacks=[hooks.on_event], command=command, samples=1,
-                           on_note=lambda line: hooks.on_note(_tidy(line, corpus)))
+                           on_note=lambda line: hooks.on_note(_tidy(line, corpus)), weight_drop=weight_drop)
     before = result.base_valid.get("valid_nats_per_token")
     return RunSummary(TEXT, result.steps, result.stop_reason, before,
                       result.best_valid.get("valid_nats_per_token"), out, samples=result.samples,

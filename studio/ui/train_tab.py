@@ -32,6 +32,7 @@ from studio.ui.workspace import new_folder
 TRAINABLE = KINDS  # every kind of model fine-tunes here
 MINUTES = (0.1, 30.0)
 MAX_STEPS = (1, 100_000)
+WEIGHT_DROP = (0.0, 0.9)  # DropConnect on a text model's recurrent weights (0: none); see BENCHMARKS.md
 POLL_SECONDS = 1.0
 PLOT_POINTS = 400  # training-loss points drawn at most (thinned evenly)
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
@@ -64,11 +65,15 @@ def batch_shape(sizes: list[int], chars_per_token: float) -> tuple[int, int]:
 
 
 def start_training(cache: ModelCache, board: TrainingBoard, files: Any, base: str, minutes: float, max_steps: int,
-                   name: str) -> TrainingJob:
+                   name: str, weight_drop: float = 0.0) -> TrainingJob:
     """Check everything, gather the corpus in a fresh folder and start the run in the background."""
     entry = cache.entry(TRAINABLE, base)
     minutes = v.number("time budget (minutes)", minutes, *MINUTES)
     max_steps = v.number("max steps", max_steps, *MAX_STEPS, integer=True)
+    weight_drop = v.number("weight drop", weight_drop or 0.0, *WEIGHT_DROP)
+    if weight_drop and entry.kind != TEXT:
+        raise StudioError(f"weight drop is for text models; {entry.short_name()} is a {KIND_NAMES[entry.kind]} "
+                          "model: set it to 0")
     name = v.text("name", name, 40).strip() or f"{entry.short_name()}-{time.strftime('%Y%m%d-%H%M%S')}"
     if not _NAME.match(name):
         raise StudioError(f"name {name!r}: use up to 40 letters, digits, - and _ (starting with a letter or digit)")
@@ -89,7 +94,7 @@ def start_training(cache: ModelCache, board: TrainingBoard, files: Any, base: st
     else:
         config = make_config(entry.kind, minutes, max_steps)
     job = TrainingJob(base=entry.value, corpus=corpus, out_dir=out, train_config=config, notes=notes,
-                      kind=entry.kind)
+                      kind=entry.kind, weight_drop=weight_drop or None)
     return board.start(job)
 
 
@@ -155,9 +160,9 @@ def _clock(seconds: float) -> str:
 
 
 def train(cache: ModelCache, board: TrainingBoard, files: Any, base: str, minutes: float, max_steps: int,
-          name: str) -> Iterator[tuple[str, pd.DataFrame, str]]:
+          name: str, weight_drop: float = 0.0) -> Iterator[tuple[str, pd.DataFrame, str]]:
     """Start a run and yield its progress until it ends."""
-    job = start_training(cache, board, files, base, minutes, max_steps, name)
+    job = start_training(cache, board, files, base, minutes, max_steps, name, weight_drop)
     while not job.wait(POLL_SECONDS):
         yield progress_view(job)
     view = progress_view(job)
@@ -184,6 +189,9 @@ def build(cache: ModelCache, board: TrainingBoard) -> dict[str, Any]:
             with gr.Accordion("Advanced", open=False):
                 max_steps = gr.Slider(*MAX_STEPS, value=MAX_STEPS[1], step=1, label="Max steps",
                                       info="whichever ends first, steps or time; piano-roll models count epochs")
+                weight_drop = gr.Slider(*WEIGHT_DROP, value=0.0, step=0.05, label="Weight drop (text models)",
+                                        info="0.5 keeps a corpus of tens of thousands of characters from being "
+                                             "memorised; leave 0 for a bigger one", elem_id="train-weight-drop")
             with gr.Row():
                 go = gr.Button("Fine-tune", variant="primary", elem_id="train-go")
                 stop = gr.Button("Stop", variant="stop")
@@ -194,8 +202,8 @@ def build(cache: ModelCache, board: TrainingBoard) -> dict[str, Any]:
     notes = gr.Markdown(label="Notes and files left out")
 
     @v.user_errors
-    def run(files: Any, base: str, minutes: float, max_steps: int, name: str) -> Iterator[tuple]:
-        yield from train(cache, board, files, base, minutes, max_steps, name)
+    def run(files: Any, base: str, minutes: float, max_steps: int, name: str, weight_drop: float) -> Iterator[tuple]:
+        yield from train(cache, board, files, base, minutes, max_steps, name, weight_drop)
 
     @v.user_errors
     def stop_training() -> str:
@@ -206,8 +214,8 @@ def build(cache: ModelCache, board: TrainingBoard) -> dict[str, Any]:
 
     base.change(lambda value: model_help(cache, value), base, about, api_name="train_model_help",
                 concurrency_limit=None)
-    event = go.click(run, [files, base, minutes, max_steps, name], [status, curve, notes], api_name="train",
-                     concurrency_limit=1, concurrency_id="train")
+    event = go.click(run, [files, base, minutes, max_steps, name, weight_drop], [status, curve, notes],
+                     api_name="train", concurrency_limit=1, concurrency_id="train")
     stop.click(stop_training, None, status, api_name="stop_training", concurrency_limit=None)
     refresh.click(training_status, None, [status, curve, notes], api_name="training_status",
                   concurrency_limit=None)

@@ -39,6 +39,7 @@ class TrainingJob:
     train_config: Any                      # studio.config.TrainConfig, or RollTrainConfig for piano-roll models
     notes: list[str] = field(default_factory=list)
     kind: str = TEXT                       # the base model's kind: text, leadsheet, polyphonic or piano_roll
+    weight_drop: float | None = None       # text models: DropConnect on the recurrent weights (None: the base's)
     status: str = "starting"               # starting, running, done, stopped, failed
     steps: list[tuple[int, float]] = field(default_factory=list)   # (step or epoch, training loss)
     evals: list[tuple[int, float]] = field(default_factory=list)   # (step or epoch, validation loss); 0: the base
@@ -79,10 +80,12 @@ class TrainingJob:
 
         self.status = "running"
         command = (f"studio finetune --base {self.base} --corpus <files uploaded to the Studio page> "
-                   f"--minutes {self.train_config.minutes:g} --out {self.out_dir}")
+                   f"--minutes {self.train_config.minutes:g} --out {self.out_dir}"
+                   + (f" --weight-drop {self.weight_drop:g}" if self.weight_drop is not None else ""))
         hooks = Hooks(on_event=self._on_event, on_epoch=self._on_epoch, on_note=self._on_note)
         try:
-            self.result = run(self.kind, self.base, self.corpus, self.out_dir, self.train_config, hooks, command)
+            self.result = run(self.kind, self.base, self.corpus, self.out_dir, self.train_config, hooks, command,
+                              weight_drop=self.weight_drop)
             self.status = "stopped" if self.stop_requested else "done"
         except StudioError as error:
             self.error, self.status = str(error), "failed"
