@@ -4,7 +4,9 @@
 #      bf16 autocast on both sides), single-stream generation with and without CUDA graphs;
 #   2. Zaremba et al.'s MEDIUM Penn Treebank LSTM, untied and tied, side by side (fp32, as published);
 #   3. with what is left (if 100 s or more): two larger tiny-shakespeare candidates side by side, then the better one
-#      scored on the validation text read as one stream.
+#      scored on the validation text read as one stream. (In the 2026-11-26 run PTB used the time and this step was
+#      skipped; the candidates L, M, N and O in BENCHMARKS.md were trained by separate calls with the flags that
+#      scripts/device-shakespeare-sweep.sh takes, as BENCHMARKS.md gives.)
 #
 # Prepare here, then run on the lent machine from the repository root:
 #   mkdir -p .device-data/ptb && cp ../shared/corpora/ptb/ptb.*.txt .device-data/ptb/

@@ -98,7 +98,7 @@ class ModelConfig(_Config):
     dropout_output: float = 0.0    # dropout on the top layer's output, before the softmax layer
     # DropConnect on the recurrent (hidden-to-hidden) matrices while training (Wan et al. 2013; Merity et al.'s
     # AWD-LSTM 2017): one mask per forward pass, so every time step of a window sees the same dropped weights.
-    # It regularises the recurrence itself, which per-step dropout leaves alone (small corpora overfit there).
+    # It regularises the recurrence itself, which the dropout above leaves alone.
     weight_drop: float = 0.0
     tie_weights: bool = False      # share the embedding and output matrices (Press & Wolf; Inan et al.)
     forget_bias: float = 1.0       # LSTM forget-gate bias at init (Jozefowicz et al. 2015); ignored for rnn/gru
@@ -129,6 +129,14 @@ class ModelConfig(_Config):
             raise StudioError("bar-position conditioning needs bar_positions and position_embedding both set "
                               "(or both 0)")
         check_bool("tie_weights", self.tie_weights)
+
+    def to_dict(self) -> dict[str, Any]:
+        """As written into model cards; ``weight_drop`` only when set, so a card of a model trained without it
+        still loads in a Studio that predates the option (it matters only while training)."""
+        data = super().to_dict()
+        if not data["weight_drop"]:
+            del data["weight_drop"]
+        return data
 
 
 @dataclass

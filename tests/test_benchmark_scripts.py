@@ -73,10 +73,13 @@ def test_weight_drop_benchmark_fine_tunes_one_base_per_setting_through_the_cli(t
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result["chars"] == 6000 and [r["weight_drop"] for r in result["runs"]] == [0.0, 0.5]
+    assert json.loads((tmp_path / "runs" / "result.json").read_text()) == result
     first, second = result["runs"]
     assert first["base_valid"] == second["base_valid"]  # the same base scored on the same validation text
-    assert all(r["last_step"] == 4 and r["best_valid"] <= r["last_valid"] for r in result["runs"])
+    assert all(r["last_step"] == 4 and [e[0] for e in r["evaluations"]] == [2, 4] for r in result["runs"])
+    # Same seed, same batches: only the mask on the recurrent weights tells the runs apart.
+    assert first["evaluations"] != second["evaluations"]
     cards = [json.loads((tmp_path / "runs" / name / "best" / "model.json").read_text())["model_config"]
-             for name in ("weight-drop-0", "weight-drop-0.5")]
-    assert [c["weight_drop"] for c in cards] == [0.0, 0.5]
-    assert (tmp_path / "runs" / "weight-drop-0.5.log").exists()
+             for name in ("weight-drop-0-seed-1", "weight-drop-0.5-seed-1")]
+    assert [c.get("weight_drop", 0.0) for c in cards] == [0.0, 0.5]
+    assert (tmp_path / "runs" / "weight-drop-0.5-seed-1.log").exists()

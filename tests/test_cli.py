@@ -618,12 +618,19 @@ def test_train_text_and_finetune_with_weight_drop(tmp_path: Path, corpus: Path, 
                                  "--batch-size", "4", "--seq-len", "16", "--device", "cpu"], capsys)
     assert code == 0, err
     assert "done (" in stdout and read_card(tuned / "best")["model_config"]["weight_drop"] == 0.5
-    # Without the option the base model's setting carries over.
-    code, _, err = run_cli(["finetune", "--base", base / "best", "--corpus", mine, "--out", tmp_path / "kept",
-                            "--max-steps", "2", "--eval-every", "2", "--samples", "0", "--batch-size", "4",
-                            "--seq-len", "16", "--device", "cpu"], capsys)
-    assert code == 0, err
+    # Without the option the base model's setting carries over; --weight-drop 0 turns it off, and with the same
+    # seed and batches the two fine-tunes differ only by the mask, so their validation losses differ.
+    losses = {}
+    for name, extra in (("kept", []), ("off", ["--weight-drop", "0"])):
+        code, _, err = run_cli(["finetune", "--base", base / "best", "--corpus", mine, "--out", tmp_path / name,
+                                "--max-steps", "2", "--eval-every", "2", "--samples", "0", "--batch-size", "4",
+                                "--seq-len", "16", "--device", "cpu", *extra], capsys)
+        assert code == 0, err
+        card = read_card(tmp_path / name / "best")
+        losses[name] = card["metrics"]["valid_nats_per_token"]
     assert read_card(tmp_path / "kept" / "best")["model_config"]["weight_drop"] == 0.3
+    assert "weight_drop" not in read_card(tmp_path / "off" / "best")["model_config"]
+    assert losses["kept"] != losses["off"]
 
 
 def test_weight_drop_refusals_name_the_range_and_the_models(tmp_path: Path, corpus: Path,

@@ -160,7 +160,7 @@ def test_check_helpers_state_open_and_closed_bounds():
 NON_DEFAULT = {
     ModelConfig: {"vocab_size": 99, "cell": "gru", "num_layers": 3, "embedding_size": 7, "hidden_size": 9,
                   "dropout_embedding": 0.1, "dropout_between": 0.2, "dropout_output": 0.3, "tie_weights": True,
-                  "forget_bias": 2.0},
+                  "forget_bias": 2.0, "weight_drop": 0.25},
     TokenizerConfig: {"kind": "word", "vocab_size": 500, "min_count": 3},
     TrainConfig: {"batch_size": 3, "seq_len": 17, "lr": 0.5, "betas": (0.8, 0.95), "schedule": "plateau",
                   "max_steps": 9, "minutes": 1.5, "device": "cpu", "amp": False, "seed": 7, "eval_tokens": 100},
@@ -173,7 +173,8 @@ NON_DEFAULT = {
 def test_to_dict_from_dict_round_trip(cls, which):
     config = cls() if which == "default" else cls(**NON_DEFAULT[cls])
     data = config.to_dict()
-    assert set(data) == {f.name for f in dataclasses.fields(cls)}
+    optional = {"weight_drop"} if cls is ModelConfig and which == "default" else set()  # written only when set
+    assert set(data) == {f.name for f in dataclasses.fields(cls)} - optional
     assert cls.from_dict(data) == config
     # The checkpoint stores configs as JSON: tuples come back as lists and must still rebuild an equal config.
     assert cls.from_dict(json.loads(json.dumps(data))) == config
@@ -209,3 +210,10 @@ def test_banned_token_ids_must_be_non_negative_integers(banned):
 def test_malformed_betas_give_a_studio_error(betas):
     with pytest.raises(StudioError, match="beta"):
         TrainConfig(betas=betas)
+
+
+def test_a_model_card_without_weight_drop_reads_as_before_the_option_existed():
+    # Cards of models trained without weight drop carry no new key, so a Studio that predates it loads them.
+    assert "weight_drop" not in ModelConfig().to_dict()
+    assert ModelConfig(weight_drop=0.3).to_dict()["weight_drop"] == 0.3
+    assert ModelConfig.from_dict(ModelConfig(weight_drop=0.3).to_dict()).weight_drop == 0.3

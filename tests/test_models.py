@@ -362,3 +362,19 @@ def test_evaluation_after_a_weight_drop_step_reads_the_updated_weights(tiny_conf
     rebuilt.load_state_dict(model.state_dict())
     model.eval(), rebuilt.eval()
     assert torch.equal(model(x)[0], rebuilt(x)[0])
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="cuDNN's path needs a GPU (run in a GPU session)")
+def test_weight_drop_through_cudnn_under_bf16_autocast(tiny_config, seeded):
+    model = RNNLanguageModel(tiny_config(cell="lstm", weight_drop=0.5)).cuda().train()
+    x = _tokens(model.config.vocab_size).cuda()
+    with torch.autocast("cuda", dtype=torch.bfloat16):
+        logits, _ = model(x)
+    logits.float().sum().backward()
+    assert 0.3 < (model.rnn.weight_hh_l0.grad == 0).float().mean() < 0.7
+    rnn = model.rnn
+    assert all(w is getattr(rnn, n) for w, n in zip(rnn._flat_weights, rnn._flat_weights_names, strict=True))
+    rebuilt = RNNLanguageModel(tiny_config(cell="lstm")).cuda().eval()
+    rebuilt.load_state_dict(model.state_dict())
+    model.eval()
+    assert torch.equal(model(x)[0], rebuilt(x)[0])

@@ -557,3 +557,25 @@ def test_condition_streams_follow_the_targets() -> None:
     windows = list(evaluation_windows(tokens, 3, 5, conditions={"chords": chords}))
     for _, tgt, cond in windows:
         assert torch.equal(cond["chords"], tgt + 1000)
+
+
+# -- weight drop --------------------------------------------------------------------------------------------------
+def test_weight_drop_changes_training_but_evaluation_and_checkpoints_read_the_real_weights(
+        tmp_path: Path, corpus: Path, trainers: list) -> None:
+    model = {**TINY_MODEL, "num_layers": 2}
+    plain, dropped = _Recorder(), _Recorder()
+    train_text(corpus, tmp_path / "plain", model, TokenizerConfig(kind="char"), config(), callbacks=[plain])
+    result = train_text(corpus, tmp_path / "dropped", {**model, "weight_drop": 0.5}, TokenizerConfig(kind="char"),
+                        config(), callbacks=[dropped])
+    # Same seed, same init, same first batch: only the mask on the recurrent matrices differs.
+    assert plain.losses[1] != dropped.losses[1]
+    # Evaluation during training read the unmasked weights: the saved best model, rebuilt from its file, scores the
+    # validation text exactly as the evaluation that chose it did; so does the live model after training.
+    trainer = trainers[-1]
+    loaded = load_model(result.best_path)
+    assert loaded.model.config.weight_drop == 0.5
+    nats, count = evaluate_loss(loaded.model, trainer.valid_tokens, 4, 16, "cpu")
+    assert nats / count == pytest.approx(dropped.evals[result.best_metrics["step"]]["valid_nats_per_token"], abs=1e-6)
+    final = trainer.validation_metrics()["valid_nats_per_token"]
+    assert final == pytest.approx(dropped.evals[20]["valid_nats_per_token"], abs=1e-6)
+    assert trainer.model.training  # evaluation put the model back as it found it

@@ -8,6 +8,8 @@ on the recurrent state. ``weight_drop`` adds DropConnect on the recurrent weight
 
 from __future__ import annotations
 
+import warnings
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -118,18 +120,25 @@ class RNNLanguageModel(nn.Module):
         While training with ``weight_drop`` > 0, each layer's hidden-to-hidden matrix is masked (and rescaled by
         1 / (1 - p)) once for the whole window. The masked matrices go into the module's ``_flat_weights`` (the list
         ``nn.RNN/LSTM/GRU.forward`` hands to the fused kernel) for this one call and the list is put back after, so
-        the parameters are never modified, evaluation reads them unmasked, and the gradient reaches them through
-        the mask. (``torch.func.functional_call`` is no substitute: it leaves copies in that list, which evaluation
-        would then read.)"""
+        the parameters are never modified, evaluation reads them as they are, and the gradient reaches them
+        through the mask. (``torch.func.functional_call`` would also work, but it swaps attributes and leaves the
+        list stale until the next call notices the swap and rebuilds it; here nothing on the module changes.)
+        """
         p = self.config.weight_drop
         if not (self.training and p > 0):
             return self.rnn(x, rnn_state)
-        rnn, kept = self.rnn, self.rnn._flat_weights
+        rnn = self.rnn
+        rnn._update_flat_weights()  # a rebuild pending from an earlier swap would overwrite the masked list
+        kept = rnn._flat_weights
         masked = {f"weight_hh_l{k}" for k in range(self.config.num_layers)}
         rnn._flat_weights = [F.dropout(w, p) if name in masked else w
                              for name, w in zip(rnn._flat_weights_names, kept, strict=True)]
         try:
-            return rnn(x, rnn_state)
+            with warnings.catch_warnings():
+                # cuDNN says the weights are not one contiguous block (the masked matrices are new tensors) and
+                # copies them into one for this call: expected here, and the price of the mask.
+                warnings.filterwarnings("ignore", message=".*not part of single contiguous chunk of memory")
+                return rnn(x, rnn_state)
         finally:
             rnn._flat_weights = kept
 

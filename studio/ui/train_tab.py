@@ -94,7 +94,7 @@ def start_training(cache: ModelCache, board: TrainingBoard, files: Any, base: st
     else:
         config = make_config(entry.kind, minutes, max_steps)
     job = TrainingJob(base=entry.value, corpus=corpus, out_dir=out, train_config=config, notes=notes,
-                      kind=entry.kind, weight_drop=weight_drop or None)
+                      kind=entry.kind, weight_drop=weight_drop if entry.kind == TEXT else None)
     return board.start(job)
 
 

@@ -39,7 +39,8 @@ class TrainingJob:
     train_config: Any                      # studio.config.TrainConfig, or RollTrainConfig for piano-roll models
     notes: list[str] = field(default_factory=list)
     kind: str = TEXT                       # the base model's kind: text, leadsheet, polyphonic or piano_roll
-    weight_drop: float | None = None       # text models: DropConnect on the recurrent weights (None: the base's)
+    weight_drop: float | None = None       # text models: DropConnect on the recurrent weights, 0 for none
+                                           # (None, as for music models: whatever the base model has)
     status: str = "starting"               # starting, running, done, stopped, failed
     steps: list[tuple[int, float]] = field(default_factory=list)   # (step or epoch, training loss)
     evals: list[tuple[int, float]] = field(default_factory=list)   # (step or epoch, validation loss); 0: the base
