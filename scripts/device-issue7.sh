@@ -2,19 +2,14 @@
 # Issue 7's GPU work in one device call that ends inside 9.5 minutes (the device's limit per command is 10):
 #   1. speed rows with the GPU to themselves: the Trainer against a raw cuDNN nn.LSTM loop (fp32 at two shapes, and
 #      bf16 autocast on both sides), single-stream generation with and without CUDA graphs;
-#   2. Zaremba et al.'s MEDIUM Penn Treebank LSTM, untied and tied, side by side (fp32, as published);
-#   3. with what is left (if 100 s or more): two larger tiny-shakespeare candidates side by side, then the better one
-#      scored on the validation text read as one stream. (In the 2026-11-26 run PTB used the time and this step was
-#      skipped; the candidates L, M, N and O in BENCHMARKS.md were trained by separate calls with the flags that
-#      scripts/device-shakespeare-sweep.sh takes, as BENCHMARKS.md gives.)
+#   2. Zaremba et al.'s MEDIUM Penn Treebank LSTM, untied and tied, side by side (fp32, as published).
+# (Tiny-shakespeare candidates are scripts/device-shakespeare-sweep.sh's job; BENCHMARKS.md gives their flags.)
 #
 # Prepare here, then run on the lent machine from the repository root:
 #   mkdir -p .device-data/ptb && cp ../shared/corpora/ptb/ptb.*.txt .device-data/ptb/
-#   cp ../shared/corpora/tinyshakespeare/input.txt .device-data/
 #   device run, carry [".device-data"], timeout 600:  bash scripts/device-issue7.sh 6
-# Results come back in $OUT (seven files at most, the device's limit being eight): speed-train.json (one JSON line
-# per shape), speed-generation.json, speed.err, ptb-medium.log, ptb-medium-tied.log (each ends with its JSON summary
-# and table), shakespeare-L.log, shakespeare-M.log (training log, then metrics.jsonl, then the one-stream score).
+# Results come back in $OUT: speed-train.json (one JSON line per shape), speed-generation.json, speed.err,
+# ptb-medium.log, ptb-medium-tied.log (each ends with its JSON summary and table).
 # The argument is PTB's training budget in minutes, cut to what the deadline leaves: if the 39 epochs do not fit,
 # the log says how many did, and the figure is a budget figure, not the published recipe's.
 # DEVICE=cpu runs the same steps on a CPU as a smoke test: DEVICE=cpu SMOKE=1 PTB_DATA=a-small-ptb bash scripts/device-issue7.sh 0.1
@@ -25,9 +20,8 @@ minutes=${1:-6}
 device=${DEVICE:-cuda}
 out=${OUT:-.device-out}
 smoke=${SMOKE:-}            # shrinks every step to seconds (CPU smoke test)
-mkdir -p "$out" ../shared/corpora/ptb ../shared/corpora/tinyshakespeare
+mkdir -p "$out" ../shared/corpora/ptb
 [ -d .device-data/ptb ] && cp .device-data/ptb/ptb.*.txt ../shared/corpora/ptb/
-[ -f .device-data/input.txt ] && cp .device-data/input.txt ../shared/corpora/tinyshakespeare/
 python=$(command -v python3)
 [ -x .venv/bin/python ] && [ "$device" = cpu ] && python=.venv/bin/python
 left() { echo $((deadline - SECONDS)); }
@@ -63,41 +57,4 @@ done
 wait
 tail -n 8 "$out"/ptb-medium*.log
 
-# 3. Tiny-shakespeare: two candidates larger than the shipped 2x720 (the sweep's best was 2x720, dropout 0.45,
-#    batch 32), side by side with what is left; the cosine schedule follows the time budget, so a short budget still
-#    ends at a low rate. Then the better one's best model is scored on the validation text as one stream.
-sk=$(( $(left) - 75 ))
-[ -n "$smoke" ] && sk=40
-if [ "$sk" -ge 100 ] || [ -n "$smoke" ]; then
-  skmin=$(awk "BEGIN {print ($sk - 25) / 60}")
-  echo "shakespeare: $skmin minutes each"
-  common="--corpus ../shared/corpora/tinyshakespeare/input.txt --tokenizer char --cell lstm --layers 2 \
-    --embedding 64 --batch-size 32 --seq-len 256 --lr 2e-3 --weight-decay 0.1 --grad-clip 1 --warmup 200 \
-    --schedule cosine --max-steps 3000 --eval-every 100 --seed 1337 --save-dtype float16 --device $device \
-    --minutes $skmin"
-  [ -n "$smoke" ] && common="$common --max-steps 4 --eval-every 2"
-  declare -A flags=([L]="--hidden 1024 --dropout 0.5" [M]="--hidden 1024 --dropout 0.6")
-  for name in L M; do
-    "$python" -m studio train text $common ${flags[$name]} --out "runs/sk-$name" \
-      > "$out/shakespeare-$name.log" 2>&1 &
-  done
-  wait
-  best="" bestloss=99
-  for name in L M; do
-    echo "== metrics.jsonl" >> "$out/shakespeare-$name.log"
-    cat "runs/sk-$name/metrics.jsonl" >> "$out/shakespeare-$name.log" 2>/dev/null
-    loss=$("$python" -c "import json; print(json.load(open('runs/sk-$name/best/model.json'))['metrics']['valid_nats_per_token'])" 2>/dev/null)
-    echo "shakespeare $name best valid (32 streams): ${loss:-none}"
-    if [ -n "$loss" ] && awk "BEGIN {exit !($loss < $bestloss)}"; then best=$name bestloss=$loss; fi
-  done
-  if [ -n "$best" ] && [ "$(left)" -ge 20 ]; then
-    echo "== one stream, fp32 on the CPU: studio eval --model runs/sk-$best/best --streams 1" >> "$out/shakespeare-$best.log"
-    timeout $(( $(left) - 5 )) "$python" -m studio eval --model "runs/sk-$best/best" \
-      --corpus ../shared/corpora/tinyshakespeare/input.txt --split valid --streams 1 --device cpu \
-      >> "$out/shakespeare-$best.log" 2>&1
-    tail -n 3 "$out/shakespeare-$best.log"
-  fi
-else
-  echo "shakespeare: skipped, $(left) s left"
-fi
 echo "done with $(left) s to spare"

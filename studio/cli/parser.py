@@ -110,9 +110,9 @@ def build_parser() -> argparse.ArgumentParser:
     fine.add_argument("--out", default=None, help="run folder (default runs/<corpus name>-finetuned)")
     fine.add_argument("--samples", type=int, default=3, help="samples written at the end, 0..16 (default 3)")
     fine.add_argument("--weight-drop", type=float, default=None,
-                      help="text models: DropConnect on the recurrent weights while fine-tuning, 0..0.95; 0.5 keeps "
-                      "a corpus of tens of thousands of characters from being memorised (default: the base model's, "
-                      "0 for the shipped ones)")
+                      help="text models: DropConnect on the recurrent weights while fine-tuning, 0..0.95; 0.5 helped "
+                      "on 20,000 characters and only slowed learning on 100,000 (default: the base model's, 0 for "
+                      "the shipped ones)")
     _add_train_options(fine)
     fine.set_defaults(lr=5e-4, warmup=20, eval_every=50, patience=4, batch_size=32, seq_len=128, max_steps=None)
 

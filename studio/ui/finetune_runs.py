@@ -116,11 +116,10 @@ def fit_batches(config: Any, tokens: int, unit: str, note: Callable[[str], None]
 def run(kind: str, base: str, corpus: Path, out: Path, config: Any, hooks: Hooks, command: str,
         weight_drop: float | None = None) -> RunSummary:
     """Fine-tune ``base`` (a model of ``kind``) on the files in ``corpus`` into ``out``; blocks until done.
-    ``weight_drop`` (text models only; None keeps the base's) is DropConnect on the recurrent weights."""
+    ``weight_drop`` (text models only, refused for others by the Train tab; None keeps the base's) is DropConnect on
+    the recurrent weights."""
     if kind == TEXT:
         return _text(base, corpus, out, config, hooks, command, weight_drop)
-    if weight_drop:
-        raise StudioError("weight drop is for text models")
     runner = {LEADSHEET: _leadsheet, POLYPHONIC: _polyphonic, PIANO_ROLL: _piano_roll}[kind]
     return runner(base, corpus, out, config, hooks, command)
 

@@ -190,8 +190,9 @@ def build(cache: ModelCache, board: TrainingBoard) -> dict[str, Any]:
                 max_steps = gr.Slider(*MAX_STEPS, value=MAX_STEPS[1], step=1, label="Max steps",
                                       info="whichever ends first, steps or time; piano-roll models count epochs")
                 weight_drop = gr.Slider(*WEIGHT_DROP, value=0.0, step=0.05, label="Weight drop (text models)",
-                                        info="0.5 keeps a corpus of tens of thousands of characters from being "
-                                             "memorised; leave 0 for a bigger one", elem_id="train-weight-drop")
+                                        info="0.5 helped on 20,000 characters (it keeps them from being memorised); "
+                                             "at 100,000 it only slowed learning (BENCHMARKS.md)",
+                                        elem_id="train-weight-drop")
             with gr.Row():
                 go = gr.Button("Fine-tune", variant="primary", elem_id="train-go")
                 stop = gr.Button("Stop", variant="stop")
