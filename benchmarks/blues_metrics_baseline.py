@@ -24,9 +24,9 @@ from collections import Counter
 from pathlib import Path
 
 from studio.errors import StudioError
-from studio.music.impro_visor import read_impro_visor
-from studio.music.metrics import phrase_set, random_pitch_baseline, summarise_corpus
-from studio.music.procedural_blues import generate_blues_corpus
+from studio.music.io.impro_visor import read_impro_visor
+from studio.music.leadsheet.metrics import phrase_set, random_pitch_baseline, summarise_corpus
+from studio.music.leadsheet.procedural import generate_blues_corpus
 
 DEFAULT_IMPRO_VISOR = Path(__file__).resolve().parents[1] / ".." / "shared" / "corpora" / "blues" / \
     "impro-visor-leadsheets"

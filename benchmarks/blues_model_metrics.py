@@ -17,11 +17,11 @@ import json
 import math
 import statistics
 
-from studio.compose import Composer, ComposeRequest
 from studio.config import GenerationConfig
-from studio.music.chords import BLUES_FORMS, blues_chart
-from studio.music.metrics import random_pitch_baseline
-from studio.music.procedural_blues import generate_blues_corpus
+from studio.music.leadsheet.composer import Composer, ComposeRequest
+from studio.music.leadsheet.metrics import random_pitch_baseline
+from studio.music.leadsheet.procedural import generate_blues_corpus
+from studio.music.theory.chords import BLUES_FORMS, blues_chart
 
 KEYS = ("C", "F", "Bb", "Eb", "G", "A")
 COLUMNS = ("chord_tone_share", "blues_share", "novelty", "note_density", "pitch_range", "repetition")

@@ -18,11 +18,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from studio.compose import Composer, ComposeRequest
 from studio.config import GenerationConfig
-from studio.music.chords import blues_chart
-from studio.music.export import write_midi, write_wav
-from studio.music.render import render_midi
+from studio.music.band.render import render_midi
+from studio.music.io.export import write_midi, write_wav
+from studio.music.leadsheet.composer import Composer, ComposeRequest
+from studio.music.theory.chords import blues_chart
 
 
 def compose_and_render(composer: Composer, n: int, folder: Path, seed: int) -> tuple[float, float]:

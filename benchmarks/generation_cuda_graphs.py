@@ -27,8 +27,8 @@ from collections.abc import Callable
 import torch
 
 from studio.config import GenerationConfig
-from studio.generate import Generator
 from studio.models import SingleStepper
+from studio.text.generator import Generator
 
 Step = Callable[[torch.Tensor, tuple[torch.Tensor, ...], torch.Tensor], tuple[torch.Tensor, tuple[torch.Tensor, ...]]]
 

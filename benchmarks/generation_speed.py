@@ -25,7 +25,7 @@ import time
 import torch
 
 from studio.config import GenerationConfig
-from studio.generate import Generator
+from studio.text.generator import Generator
 
 
 def naive_loop(model: torch.nn.Module, first_token: int, length: int, temperature: float = 0.8) -> float:

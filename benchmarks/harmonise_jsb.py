@@ -6,7 +6,7 @@ the top sounding key of each frame. The model's voices below it are compared wit
 * conditional NLL: nats per frame of Bach's lower voices given the soprano and Bach's earlier frames (the keys
   above the soprano are certain to be off, so only the keys below count); lower is better;
 * key F1 and pitch-class F1 of a sampled harmonisation against Bach's lower voices, frame by frame (pitch classes
-  forgive octave choices); harmonisations are drawn with ``studio.piano_roll_compose`` exactly as users get them
+  forgive octave choices); harmonisations are drawn with ``studio.music.pianoroll.compose`` exactly as users get them
   (temperature 1, at most 4 keys per frame), several seeds per chorale, with 1 particle (plain clamped sampling)
   and with the sequential Monte Carlo the page and CLI use (32 particles by default);
 * in key: share of the harmony's notes on the chorale's scale (major, or harmonic and melodic minor together).
@@ -33,9 +33,9 @@ from pathlib import Path
 import torch
 
 from studio.models.piano_roll import KEYS, LOWEST_MIDI
-from studio.music.frame_roll import estimate_roll_tonic, frames_to_midi, top_line
-from studio.piano_roll_compose import RollRequest, compose_rolls, load_roll_model
-from studio.piano_roll_training import load_splits
+from studio.music.pianoroll.compose import RollRequest, compose_rolls, load_roll_model
+from studio.music.pianoroll.frames import estimate_roll_tonic, frames_to_midi, top_line
+from studio.music.pianoroll.training import load_splits
 
 MAJOR = {0, 2, 4, 5, 7, 9, 11}
 MINOR = {0, 2, 3, 5, 7, 8, 10, 11, 9}  # natural + harmonic + melodic

@@ -20,8 +20,8 @@ import time
 import torch
 from music21 import corpus, stream
 
-from studio.music.midi_io import score_to_midi
-from studio.piano_roll_compose import RollRequest, compose_rolls, load_roll_model
+from studio.music.io.midi import score_to_midi
+from studio.music.pianoroll.compose import RollRequest, compose_rolls, load_roll_model
 
 
 def main() -> None:

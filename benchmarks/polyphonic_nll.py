@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 from studio.models.piano_roll import PianoRollConfig
-from studio.piano_roll_training import RollTrainConfig, evaluate_rolls, load_splits, train_piano_roll
+from studio.music.pianoroll.training import RollTrainConfig, evaluate_rolls, load_splits, train_piano_roll
 
 FILES = {"jsb": "jsb_chorales.json", "nottingham": "nottingham.json"}
 # Chung et al. (2014), test NLL. Only the JSB GRU figure was checked against a listing of the paper here

@@ -17,7 +17,7 @@ import json
 import statistics
 
 from studio.config import GenerationConfig
-from studio.generate import Generator
+from studio.text.generator import Generator
 
 PROMPTS = ["The history of the city", "In 1998, the band released", "The species is found in",
            "During the Second World War,", "The game received positive reviews"]

@@ -35,10 +35,10 @@ from pathlib import Path
 import torch
 
 from studio.config import ModelConfig, TrainConfig
-from studio.evaluate import evaluate_loss
 from studio.loading import load_model
 from studio.tokenizers import WordTokenizer
-from studio.train import Trainer, TrainEvent
+from studio.training.evaluate import evaluate_loss
+from studio.training.trainer import Trainer, TrainEvent
 
 EOS = "\n"  # the word tokenizer's newline token stands for PTB's <eos>
 # Zaremba et al. (2014): SMALL and MEDIUM (LARGE, 2 x 1500, is out of reach of this workplace's GPU minutes).

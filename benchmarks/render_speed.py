@@ -25,10 +25,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from studio.music.chords import STEPS_PER_BAR, LeadSheet, Note, blues_chart
-from studio.music.export import piano_roll_png, write_midi, write_wav
-from studio.music.notation import musicxml_to_svg, write_musicxml
-from studio.music.render import render_midi
+from studio.music.band.render import render_midi
+from studio.music.io.export import piano_roll_png, write_midi, write_wav
+from studio.music.io.notation import musicxml_to_svg, write_musicxml
+from studio.music.theory.chords import STEPS_PER_BAR, LeadSheet, Note, blues_chart
 
 
 def blues_melody(choruses: int, seed: int = 0) -> list[Note]:

@@ -24,10 +24,10 @@ from pathlib import Path
 import pretty_midi
 
 from studio.errors import StudioError
-from studio.music.chords import NO_CHORD, STEPS_PER_BEAT
-from studio.music.leadsheet_extract import leadsheet_from_midi
-from studio.music.leadsheet_tokenizer import LeadSheetTokenizer
-from studio.music.midi_io import load_midi
+from studio.music.io.leadsheet_extract import leadsheet_from_midi
+from studio.music.io.midi import load_midi
+from studio.music.leadsheet.tokenizer import LeadSheetTokenizer
+from studio.music.theory.chords import NO_CHORD, STEPS_PER_BEAT
 
 DEFAULT_CORPUS = Path(__file__).resolve().parents[1] / ".." / "shared" / "corpora" / "nottingham-midi"
 

@@ -26,11 +26,11 @@ import torch
 import torch.nn.functional as F
 
 from studio.config import ModelConfig, TrainConfig
-from studio.data import StreamBatcher
-from studio.evaluate import autocast_for
 from studio.models import detach_state
+from studio.text.corpus import StreamBatcher
 from studio.tokenizers import CharTokenizer
-from studio.train import Trainer
+from studio.training.evaluate import autocast_for
+from studio.training.trainer import Trainer
 
 WARMUP = 3  # steps excluded from timing (allocator and kernel warm-up)
 

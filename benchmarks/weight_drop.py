@@ -2,7 +2,7 @@
 
 The setting a writer meets: the shipped 2x720 ``shakespeare`` model (6.5M parameters) fine-tuned on far fewer
 characters than it can memorise. The stand-in for "my own writing" is the first ``--chars`` characters of WikiText-2
-made readable (``studio.wikitext``): modern encyclopaedic prose, nothing like the base model's verse. Each run is
+made readable (``studio.text.wikitext``): modern encyclopaedic prose, nothing like the base model's verse. Each run is
 the real ``studio finetune`` command with the same steps, data and seed, differing only in ``--weight-drop``; runs go
 side by side, one thread each (``--seeds`` repeats each setting with other seeds). Reported per run: the base
 model's validation loss on the new text, the best validation loss (and its step: ``best/`` is what a user keeps),
@@ -25,7 +25,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from studio.wikitext import detokenize_wikitext
+from studio.text.wikitext import detokenize_wikitext
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -17,10 +17,10 @@ import json
 import math
 from pathlib import Path
 
-from studio.data import to_tensor
-from studio.evaluate import evaluate_loss
 from studio.loading import load_model, pick_device
-from studio.wikitext import wikitext_word_count
+from studio.text.corpus import to_tensor
+from studio.text.wikitext import wikitext_word_count
+from studio.training.evaluate import evaluate_loss
 
 
 def main() -> None:

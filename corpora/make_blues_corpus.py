@@ -3,8 +3,8 @@
     python corpora/make_blues_corpus.py --choruses 2000 --seed 0 --out runs/data/blues-procedural
 
 writes one MIDI file per lead sheet (a melody track and a block-chord track, tempo set; read back with
-``studio.music.procedural_blues.read_corpus``) and ``manifest.json``: the command, the parameters, the files with
-their sha256, and the corpus's musical metrics (``studio.music.metrics``). The same arguments always give
+``studio.music.leadsheet.procedural.read_corpus``) and ``manifest.json``: the command, the parameters, the files with
+their sha256, and the corpus's musical metrics (``studio.music.leadsheet.metrics``). The same arguments always give
 byte-identical files. A folder that already holds MIDI files is refused unless ``--overwrite`` is given, so two
 corpora never mix.
 """
@@ -20,8 +20,8 @@ import time
 from pathlib import Path
 
 from studio.errors import StudioError
-from studio.music.metrics import summarise_corpus
-from studio.music.procedural_blues import DEFAULT_FORMS, generate_blues_corpus, write_corpus
+from studio.music.leadsheet.metrics import summarise_corpus
+from studio.music.leadsheet.procedural import DEFAULT_FORMS, generate_blues_corpus, write_corpus
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,8 +15,8 @@ import warnings
 from pathlib import Path
 
 from studio.errors import StudioError
-from studio.music.export import write_midi
-from studio.music.midi_io import score_to_midi
+from studio.music.io.export import write_midi
+from studio.music.io.midi import score_to_midi
 
 
 def main() -> int:

@@ -1,7 +1,7 @@
 """Write WikiText-2 as readable prose: ``python corpora/prepare_wikitext_prose.py [SRC] [DEST]``.
 
 SRC holds WikiText-2's ``train.txt``, ``valid.txt`` and ``test.txt`` (default ../shared/corpora/wikitext-2); DEST
-(default runs/data/wikitext-2-prose) gets the same three files, detokenized by ``studio.wikitext``. The shipped
+(default runs/data/wikitext-2-prose) gets the same three files, detokenized by ``studio.text.wikitext``. The shipped
 prose model is trained on DEST/train.txt and validated on DEST/valid.txt; its test perplexity is computed on
 DEST/test.txt and reported per WikiText word (benchmarks/wikitext_perplexity.py).
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from studio.wikitext import detokenize_wikitext
+from studio.text.wikitext import detokenize_wikitext
 
 
 def main() -> None:

@@ -3,7 +3,7 @@
     python scripts/build_ngram_index.py --model shakespeare --corpus ../shared/corpora/tinyshakespeare/input.txt
 
 The corpus must be the one the model was trained on (its sha256 must match the card's); the index is built from
-the same training split the run used (read and split by ``studio.text_training.prepare_text``, as in training),
+the same training split the run used (read and split by ``studio.text.training.prepare_text``, as in training),
 encoded with the model's own tokenizer, exactly as the Trainer builds it for new runs. The bundle is rewritten
 atomically with the index as ``ngrams.safetensors``; the weights file keeps its exact bytes (checked before and
 after), and files beside the bundle (``loss.png``) are kept.
@@ -22,8 +22,8 @@ from studio.checkpoint import Bundle, read_bundle, read_card, sha256_file, write
 from studio.config import TokenizerConfig
 from studio.errors import StudioError
 from studio.loading import NGRAMS_EXTRA, load_model, resolve_model
-from studio.ngrams import MAX_N, NgramIndex, default_ngram_size
-from studio.text_training import prepare_text
+from studio.text.ngrams import MAX_N, NgramIndex, default_ngram_size
+from studio.text.training import prepare_text
 from studio.tokenizers import TextTokenizer
 
 

@@ -22,9 +22,9 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 def _seed_with_notes(cache, first: int) -> int:
     """The first seed from ``first`` on whose chorus (the page's defaults) has a melody: the blues model now and
     then lays out a whole chorus, which makes a poor picture."""
-    from studio.compose import ComposeRequest
     from studio.config import GenerationConfig
-    from studio.music.chords import blues_chart
+    from studio.music.leadsheet.composer import ComposeRequest
+    from studio.music.theory.chords import blues_chart
 
     composer = cache.composer("blues")
     for seed in range(first, first + 50):

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Trains the shipped checkpoints/blues improviser: a chord-conditioned 2x256 LSTM on 3,000 choruses of the
-# procedural blues corpus (studio.music.procedural_blues, seed 0) plus the Impro-Visor blues lead sheets in
+# procedural blues corpus (studio.music.leadsheet.procedural, seed 0) plus the Impro-Visor blues lead sheets in
 # ../shared/corpora/blues (the ones that parse: 4/4 with a melody). 1,800 steps: about 8 minutes on a quiet 2-core CPU.
 # Usage: scripts/train-blues.sh [OUT]    then: cp OUT/best/* checkpoints/blues/
 set -euo pipefail

@@ -65,7 +65,7 @@ class Bundle:
         Where it was read from.
     extras : dict of str to (dict of str to Tensor)
         Optional extra tensor files by name, each stored as ``NAME.safetensors`` (e.g. ``"ngrams"``, the training
-        corpus's n-gram index, see ``studio.ngrams``).
+        corpus's n-gram index, see ``studio.text.ngrams``).
     """
 
     card: dict[str, Any]

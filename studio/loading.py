@@ -18,12 +18,12 @@ from studio.checkpoint import CARD_FILE, Bundle, read_bundle, read_card
 from studio.config import DEVICES, ModelConfig, check_choice
 from studio.errors import StudioError
 from studio.models import RNNLanguageModel
-from studio.ngrams import NgramIndex
+from studio.text.ngrams import NgramIndex
 from studio.tokenizers import TextTokenizer
 
-PIANO_ROLL = "piano_roll"  # the model_kind of piano-roll cards (studio.piano_roll_training writes them)
+PIANO_ROLL = "piano_roll"  # the model_kind of piano-roll cards (studio.music.pianoroll.training writes them)
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
-NGRAMS_EXTRA = "ngrams"  # the bundle extra holding the training corpus's n-gram index (studio.ngrams)
+NGRAMS_EXTRA = "ngrams"  # the bundle extra holding the training corpus's n-gram index (studio.text.ngrams)
 
 
 def pick_device(name: str = "auto") -> torch.device:
@@ -127,11 +127,11 @@ def tokenizer_from_dict(data: dict[str, Any]) -> Any:
     """Rebuild any tokenizer a card can hold: text (char, word, bpe) or music (leadsheet, midi)."""
     kind = data.get("kind")
     if kind == "leadsheet":
-        from studio.music.leadsheet_tokenizer import LeadSheetTokenizer
+        from studio.music.leadsheet.tokenizer import LeadSheetTokenizer
 
         return LeadSheetTokenizer.from_dict(data)
     if kind in ("midi", "remi", "polyphonic"):
-        from studio.music.polyphonic import PolyTokenizer
+        from studio.music.remi.tokenizer import PolyTokenizer
 
         return PolyTokenizer.from_dict(data)
     return TextTokenizer.from_dict(data)
@@ -139,7 +139,7 @@ def tokenizer_from_dict(data: dict[str, Any]) -> Any:
 
 def model_from_bundle(bundle: Bundle) -> tuple[RNNLanguageModel, Any]:
     """Build the model and tokenizer a bundle describes (token models; piano-roll models load through
-    ``studio.piano_roll_compose.load_roll_model``)."""
+    ``studio.music.pianoroll.compose.load_roll_model``)."""
     card = bundle.card
     if card.get("model_kind") == PIANO_ROLL:
         name = card.get("name") or bundle.path

@@ -8,7 +8,7 @@ from itertools import pairwise
 import pytest
 
 from studio.errors import StudioError
-from studio.music.band import (
+from studio.music.band.backing import (
     BASS_RANGE,
     COMPING_RANGE,
     CRASH,
@@ -17,7 +17,7 @@ from studio.music.band import (
     backing_band,
     chord_spans,
 )
-from studio.music.chords import STEPS_PER_BAR, STEPS_PER_BEAT, ChordChart, blues_chart
+from studio.music.theory.chords import STEPS_PER_BAR, STEPS_PER_BEAT, ChordChart, blues_chart
 
 CHARTS = {
     "12-bar in F": blues_chart("12-bar", "F"),

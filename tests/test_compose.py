@@ -10,13 +10,13 @@ import pretty_midi
 import pytest
 
 from studio.cli import main
-from studio.compose import Composer, ComposeRequest
 from studio.config import GenerationConfig, TrainConfig
 from studio.errors import StudioError
-from studio.music.chords import STEPS_PER_BAR, blues_chart
-from studio.music.leadsheet_tokenizer import LeadSheetTokenizer
-from studio.music.procedural_blues import generate_blues_corpus
-from studio.music_training import sheets_to_streams, train_leadsheets
+from studio.music.leadsheet.composer import Composer, ComposeRequest
+from studio.music.leadsheet.procedural import generate_blues_corpus
+from studio.music.leadsheet.tokenizer import LeadSheetTokenizer
+from studio.music.leadsheet.training import sheets_to_streams, train_leadsheets
+from studio.music.theory.chords import STEPS_PER_BAR, blues_chart
 
 
 @pytest.fixture(scope="module")
@@ -122,7 +122,7 @@ def test_cli_compose_refuses_bad_input(blues_model: Path, tmp_path: Path, argv: 
 
 
 def test_sparse_lead_sheets_are_left_out_of_training(tmp_path: Path) -> None:
-    from studio.music.chords import LeadSheet, Note
+    from studio.music.theory.chords import LeadSheet, Note
 
     sheets = generate_blues_corpus(6, seed=5)
     placeholder = LeadSheet([Note(60, 0, 4)], blues_chart("12-bar", "C"), 120.0, "chords only")
@@ -135,7 +135,7 @@ def test_sparse_lead_sheets_are_left_out_of_training(tmp_path: Path) -> None:
 
 def test_finetune_a_blues_model_on_a_folder_of_midi(blues_model: Path, tmp_path: Path,
                                                     capsys: pytest.CaptureFixture) -> None:
-    from studio.music.procedural_blues import write_corpus
+    from studio.music.leadsheet.procedural import write_corpus
 
     folder = tmp_path / "mine"
     write_corpus(generate_blues_corpus(6, seed=9, forms=("minor",)), folder)

@@ -68,8 +68,8 @@ def _step(run: Path) -> int:
 def test_planted_bad_music_files_are_reported_and_every_good_file_used(tmp_path: Path) -> None:
     from test_midi_io import BAD_FILES
 
-    from studio.music.leadsheet_corpus import read_leadsheet_corpus
-    from studio.music.procedural_blues import generate_blues_corpus, write_corpus
+    from studio.music.io.corpus import read_leadsheet_corpus
+    from studio.music.leadsheet.procedural import generate_blues_corpus, write_corpus
 
     folder = tmp_path / "corpus"
     good = write_corpus(generate_blues_corpus(8, seed=2), folder)
@@ -88,7 +88,7 @@ def test_planted_bad_music_files_are_reported_and_every_good_file_used(tmp_path:
 
 @pytest.mark.parametrize("count", [1])
 def test_empty_zip_is_reported_not_fatal(tmp_path: Path, count: int) -> None:
-    from studio.data import read_text_files
+    from studio.text.corpus import read_text_files
 
     (tmp_path / "a.txt").write_text("hello world\n" * count, encoding="utf-8")
     (tmp_path / "empty.zip").write_bytes(b"")

@@ -49,8 +49,8 @@ def test_two_processes_match_one_process(tmp_path: Path) -> None:
 
 
 def test_batch_must_split_evenly() -> None:
-    from studio.distributed import DistInfo, check_batch
     from studio.errors import StudioError
+    from studio.training.distributed import DistInfo, check_batch
 
     assert check_batch(8, DistInfo(0, 2, 0)) == 4
     with pytest.raises(StudioError, match="multiple of the 3 processes"):

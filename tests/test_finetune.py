@@ -10,8 +10,8 @@ import torch
 
 from studio.config import ModelConfig, TokenizerConfig, TrainConfig
 from studio.errors import StudioError
-from studio.finetune import finetune_text, grow_vocabulary, grow_weights, split_by_file
-from studio.text_training import train_text
+from studio.text.finetune import finetune_text, grow_vocabulary, grow_weights, split_by_file
+from studio.text.training import train_text
 from studio.tokenizers import BPETokenizer, CharTokenizer, WordTokenizer
 
 BASE_TEXT = "the cat sat on the mat and the dog sat on the log\n" * 80

@@ -10,9 +10,9 @@ import pytest
 from studio.cli import main
 from studio.config import GenerationConfig, TokenizerConfig, TrainConfig
 from studio.errors import StudioError
-from studio.generate import GenerationRequest, Generator
 from studio.models import SingleStepper
-from studio.text_training import train_text
+from studio.text.generator import GenerationRequest, Generator
+from studio.text.training import train_text
 
 VERSE = ("Shall I compare thee to a summer's day?\nThou art more lovely and more temperate:\n"
          "Rough winds do shake the darling buds of May,\nAnd summer's lease hath all too short a date.\n") * 12

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from studio.errors import StudioError
-from studio.music.chords import Chord, Note
-from studio.music.impro_visor import parse_impro_visor, read_impro_visor, read_impro_visor_details
+from studio.music.io.impro_visor import parse_impro_visor, read_impro_visor, read_impro_visor_details
+from studio.music.theory.chords import Chord, Note
 
 HEADER = """(title Test Blues)
 (composer Some One)

@@ -15,10 +15,10 @@ import torch
 from music21 import corpus
 
 from studio.errors import StudioError
-from studio.music.chords import NO_CHORD, ChordChart, LeadSheet, Note, blues_chart
-from studio.music.leadsheet_extract import leadsheet_from_midi, leadsheet_from_music21
-from studio.music.leadsheet_tokenizer import LeadSheetEvents, LeadSheetTokenizer, estimate_tonic, key_offset
-from studio.music.midi_io import load_midi
+from studio.music.io.leadsheet_extract import leadsheet_from_midi, leadsheet_from_music21
+from studio.music.io.midi import load_midi
+from studio.music.leadsheet.tokenizer import LeadSheetEvents, LeadSheetTokenizer, estimate_tonic, key_offset
+from studio.music.theory.chords import NO_CHORD, ChordChart, LeadSheet, Note, blues_chart
 
 NUM_CHORALES = 50
 

@@ -18,8 +18,7 @@ import pytest
 from music21 import bar, corpus, stream
 
 from studio.errors import StudioError
-from studio.music.chords import NO_CHORD, ChordChart, Note, parse_chord
-from studio.music.leadsheet_extract import (
+from studio.music.io.leadsheet_extract import (
     chart_from_sounding,
     chord_from_pitch_classes,
     leadsheet_from_midi,
@@ -28,7 +27,7 @@ from studio.music.leadsheet_extract import (
     pickup_steps,
     skyline,
 )
-from studio.music.midi_io import (
+from studio.music.io.midi import (
     MAX_MIDI_BYTES,
     load_midi,
     load_score,
@@ -36,6 +35,7 @@ from studio.music.midi_io import (
     score_to_midi,
     strip_repeats,
 )
+from studio.music.theory.chords import NO_CHORD, ChordChart, Note, parse_chord
 
 TPQ = 480
 # (pitch, start beat, duration in beats): a pickup, eighths, a dotted eighth, 16ths, a long note.

@@ -7,9 +7,9 @@ import math
 import pytest
 
 from studio.errors import StudioError
-from studio.music import metrics
-from studio.music.chords import ChordChart, LeadSheet, Note
-from studio.music.procedural_blues import generate_blues_corpus
+from studio.music.leadsheet import metrics
+from studio.music.leadsheet.procedural import generate_blues_corpus
+from studio.music.theory.chords import ChordChart, LeadSheet, Note
 
 C7_F7 = ChordChart.parse("C7 | F7")
 # Over C7: C (chord tone), E (chord tone), D (neither chord tone nor blues scale);

@@ -13,14 +13,14 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import studio.ngrams as ngrams
+import studio.text.ngrams as ngrams
 from studio.checkpoint import CARD_FILE, Bundle, read_bundle, write_bundle
 from studio.config import TokenizerConfig, TrainConfig
 from studio.errors import StudioError
 from studio.loading import NGRAMS_EXTRA, load_model, shipped_models
-from studio.ngrams import HASH_VERSION, NgramIndex, default_ngram_size, novelty_percent, window_hashes
-from studio.text_training import train_text
-from studio.train import Trainer
+from studio.text.ngrams import HASH_VERSION, NgramIndex, default_ngram_size, novelty_percent, window_hashes
+from studio.text.training import train_text
+from studio.training.trainer import Trainer
 
 
 def _random_ids(n: int, vocab: int = 50, seed: int = 0) -> np.ndarray:

@@ -10,7 +10,7 @@ import torch
 
 from studio.errors import StudioError
 from studio.models.piano_roll import KEYS, PianoRollConfig, PianoRollModel, frame_nll
-from studio.piano_roll_training import (
+from studio.music.pianoroll.training import (
     RollTrainConfig,
     evaluate_rolls,
     load_splits,

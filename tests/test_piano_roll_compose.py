@@ -16,15 +16,8 @@ from music21 import corpus, stream
 from studio.cli import main
 from studio.errors import StudioError
 from studio.models.piano_roll import KEYS, PianoRollConfig, PianoRollModel, frame_nll
-from studio.music.frame_roll import (
-    LOWEST_MIDI,
-    estimate_roll_tonic,
-    frames_to_midi,
-    midi_to_frames,
-    top_line,
-)
-from studio.music.midi_io import score_to_midi
-from studio.piano_roll_compose import (
+from studio.music.io.midi import score_to_midi
+from studio.music.pianoroll.compose import (
     RollModel,
     RollRequest,
     _draw_top_down,
@@ -33,7 +26,14 @@ from studio.piano_roll_compose import (
     input_shift,
     load_roll_model,
 )
-from studio.piano_roll_training import (
+from studio.music.pianoroll.frames import (
+    LOWEST_MIDI,
+    estimate_roll_tonic,
+    frames_to_midi,
+    midi_to_frames,
+    top_line,
+)
+from studio.music.pianoroll.training import (
     RollTrainConfig,
     data_profile,
     epoch_batches,
@@ -216,7 +216,7 @@ def test_a_fresh_piece_sounds_at_concert_pitch(roll_model: Path) -> None:
 
 
 def test_moving_back_drops_only_what_falls_off_the_keyboard() -> None:
-    from studio.piano_roll_compose import shift_roll
+    from studio.music.pianoroll.compose import shift_roll
 
     roll = torch.zeros(2, KEYS, dtype=torch.bool)
     roll[0, 3], roll[1, 40] = True, True
@@ -322,7 +322,7 @@ def test_frames_follow_tempo_changes_and_very_short_files(tmp_path: Path) -> Non
     """A real file whose tempo halves after six quarter notes (written with mido): frames stay quarter notes."""
     import mido
 
-    from studio.music.frame_roll import frame_times
+    from studio.music.pianoroll.frames import frame_times
 
     file = mido.MidiFile(ticks_per_beat=480)
     track = mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=500_000, time=0)])
@@ -429,7 +429,7 @@ def test_compose_and_train_options_for_piano_roll_models(tmp_path: Path, roll_mo
 
 
 def test_the_split_does_not_depend_on_where_the_folder_is(tmp_path: Path, chorales) -> None:
-    from studio.piano_roll_training import rolls_from_music
+    from studio.music.pianoroll.training import rolls_from_music
 
     splits = []
     for where in ("a", "deeper/b"):

@@ -13,8 +13,8 @@ import pytest
 from music21 import corpus
 
 from studio.errors import StudioError
-from studio.music.midi_io import score_to_midi
-from studio.music.polyphonic import PolyTokenizer
+from studio.music.io.midi import score_to_midi
+from studio.music.remi.tokenizer import PolyTokenizer
 
 NUM_CHORALES = 50
 GRID = 8  # REMI positions per beat in this configuration (32nd notes)

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from studio.errors import StudioError
-from studio.music.blues_licks import BLUES_SCALE, LICKS, parse_lick
-from studio.music.chords import BLUES_FORMS, STEPS_PER_BAR, Chord, ChordChart, LeadSheet, Note, blues_chart
-from studio.music.leadsheet_midi import read_corpus, write_corpus
-from studio.music.procedural_blues import HIGHEST, LOWEST, generate_blues_corpus
+from studio.music.io.leadsheet_midi import read_corpus, write_corpus
+from studio.music.leadsheet.licks import BLUES_SCALE, LICKS, parse_lick
+from studio.music.leadsheet.procedural import HIGHEST, LOWEST, generate_blues_corpus
+from studio.music.theory.chords import BLUES_FORMS, STEPS_PER_BAR, Chord, ChordChart, LeadSheet, Note, blues_chart
 
 ROOT = Path(__file__).resolve().parents[1]
 

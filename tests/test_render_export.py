@@ -15,9 +15,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from studio.errors import StudioError
-from studio.music import export, notation
-from studio.music.chords import ChordChart, LeadSheet, Note, blues_chart
-from studio.music.render import render_midi, step_seconds
+from studio.music.band.render import render_midi, step_seconds
+from studio.music.io import export, notation
+from studio.music.theory.chords import ChordChart, LeadSheet, Note, blues_chart
 
 CHART = ChordChart.parse("C7 | F7 | C7 | G7 F7")
 # Quarters, 8ths, a 16th, a note of five steps, one across the bar line and one across the middle of a bar.
@@ -233,7 +233,7 @@ def _png_size(path: Path) -> tuple[int, int]:
 
 
 def test_piano_roll_png_from_a_performance_and_from_grid_parts(tmp_path):
-    from studio.music.band import backing_band
+    from studio.music.band.backing import backing_band
 
     width, height = _png_size(export.piano_roll_png(render_midi(SHEET), tmp_path / "a.png", "take", CHART))
     assert 600 <= width <= 4000 and 300 <= height <= 1000
@@ -250,8 +250,8 @@ def test_sheet_music_engraves_from_any_thread(tmp_path) -> None:
     """verovio keeps its font path per thread; a web server engraves from worker threads."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from studio.music.chords import LeadSheet, Note, blues_chart
-    from studio.music.notation import musicxml_to_svg, write_musicxml
+    from studio.music.io.notation import musicxml_to_svg, write_musicxml
+    from studio.music.theory.chords import LeadSheet, Note, blues_chart
 
     path = write_musicxml(LeadSheet([Note(60, 0, 4), Note(63, 4, 8)], blues_chart("12-bar", "C"), 120.0),
                           tmp_path / "s.musicxml")

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from studio.config import GenerationConfig
-from studio.generate import Generator
 from studio.loading import load_model, shipped_models
+from studio.text.generator import Generator
 
 
 def test_shakespeare_is_shipped_small_and_documented() -> None:
@@ -58,8 +58,8 @@ def test_prose_writes_readable_prose() -> None:
 
 
 def test_blues_is_shipped_and_improvises_in_the_blues() -> None:
-    from studio.compose import Composer, ComposeRequest
-    from studio.music.chords import blues_chart
+    from studio.music.leadsheet.composer import Composer, ComposeRequest
+    from studio.music.theory.chords import blues_chart
 
     path = shipped_models()["blues"]
     assert (path / "model.safetensors").stat().st_size <= 15 * 1024 * 1024
@@ -78,7 +78,7 @@ def test_blues_is_shipped_and_improvises_in_the_blues() -> None:
 
 
 def test_chorale_is_shipped_and_continues_a_primer(tmp_path) -> None:
-    from studio.poly_training import continue_primer
+    from studio.music.remi.training import continue_primer
 
     path = shipped_models()["chorale"]
     assert (path / "model.safetensors").stat().st_size <= 15 * 1024 * 1024
@@ -99,9 +99,9 @@ def test_jsb_is_shipped_tested_and_harmonises_in_key() -> None:
     import pytest
     from music21 import corpus, stream
 
-    from studio.music.midi_io import score_to_midi
-    from studio.piano_roll_compose import RollRequest, compose_rolls, load_roll_model
-    from studio.piano_roll_training import evaluate_rolls, load_splits
+    from studio.music.io.midi import score_to_midi
+    from studio.music.pianoroll.compose import RollRequest, compose_rolls, load_roll_model
+    from studio.music.pianoroll.training import evaluate_rolls, load_splits
 
     path = shipped_models()["jsb"]
     assert (path / "model.safetensors").stat().st_size <= 2 * 1024 * 1024
@@ -135,9 +135,9 @@ def test_folk_is_shipped_tested_and_puts_chords_under_a_tune() -> None:
     import pytest
     from music21 import corpus
 
-    from studio.music.midi_io import score_to_midi
-    from studio.piano_roll_compose import RollRequest, compose_rolls, load_roll_model
-    from studio.piano_roll_training import evaluate_rolls, load_splits
+    from studio.music.io.midi import score_to_midi
+    from studio.music.pianoroll.compose import RollRequest, compose_rolls, load_roll_model
+    from studio.music.pianoroll.training import evaluate_rolls, load_splits
 
     path = shipped_models()["folk"]
     assert (path / "model.safetensors").stat().st_size <= 2 * 1024 * 1024

@@ -23,15 +23,15 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-import studio.text_training as text_training
+import studio.text.training as text_training
 from studio.checkpoint import read_bundle, read_card
 from studio.config import ModelConfig, TokenizerConfig, TrainConfig
-from studio.data import StreamBatcher, evaluation_windows
 from studio.errors import StudioError
-from studio.evaluate import evaluate_loss, loss_metrics
 from studio.loading import build_model, load_model
-from studio.text_training import train_text
-from studio.train_log import MetricsLog, read_jsonl
+from studio.text.corpus import StreamBatcher, evaluation_windows
+from studio.text.training import train_text
+from studio.training.evaluate import evaluate_loss, loss_metrics
+from studio.training.log import MetricsLog, read_jsonl
 
 REPO = Path(__file__).resolve().parent.parent
 WORDS = ["the", "a", "cat", "dog", "sat", "on", "mat", "ran", "fast", "slow", "blue", "red", "sky", "sea", "wind",
@@ -533,7 +533,7 @@ def test_valid_corpus_replaces_the_tail_split(tmp_path: Path) -> None:
     train_file, valid_file = tmp_path / "train.txt", tmp_path / "valid.txt"
     train_file.write_text("abcabcabc " * 200, encoding="utf-8")
     valid_file.write_text("cab cab cab " * 20, encoding="utf-8")
-    from studio.text_training import prepare_text
+    from studio.text.training import prepare_text
 
     data = prepare_text(train_file, TokenizerConfig(), 0.1, valid_corpus=valid_file)
     assert data.train.numel() == 2000 and data.valid.numel() == 240

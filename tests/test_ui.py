@@ -148,7 +148,7 @@ def test_form_presets_fill_the_chart(client: Client) -> None:
 
 
 def test_compose_blues_gives_audio_score_roll_downloads_and_metrics(client: Client, blues: dict) -> None:
-    from studio.music.export import read_meta
+    from studio.music.io.export import read_meta
 
     wav, roll, sheet, downloads, metrics, info = client.predict(**blues, api_name="/compose_blues")
     with wave.open(wav) as audio:
@@ -289,7 +289,7 @@ def test_compose_takes_the_key_of_the_melody_when_told(client: Client, tmp_path:
 def test_compose_continues_and_starts_with_a_piano_roll_model(client: Client, runs: Path, tmp_path: Path) -> None:
     import torch
 
-    from studio.music.frame_roll import midi_to_frames
+    from studio.music.pianoroll.frames import midi_to_frames
 
     primer = tmp_path / "primer.mid"
     chord_piece(2, bars=2).write(str(primer))
@@ -560,7 +560,7 @@ def test_stop_ends_a_music_run_and_keeps_a_usable_model(client: Client, page, bl
 def test_music_batches_shrink_to_fit_and_a_too_small_corpus_says_how_much_more() -> None:
     import torch
 
-    from studio.data import StreamBatcher
+    from studio.text.corpus import StreamBatcher
     from studio.ui.finetune_runs import fit_batches, make_config, shape_for_tokens
 
     assert shape_for_tokens(100_000) == (32, 128)
@@ -600,9 +600,9 @@ def test_music_base_loss_is_the_trainers_own_evaluation(runs: Path, tmp_path: Pa
 
 
 def test_corpus_kinds_follow_the_readers() -> None:
-    from studio.data import TEXT_SUFFIXES
-    from studio.music.leadsheet_corpus import SUFFIXES
-    from studio.music.midi_io import MIDI_SUFFIXES, SCORE_FORMATS
+    from studio.music.io.corpus import SUFFIXES
+    from studio.music.io.midi import MIDI_SUFFIXES, SCORE_FORMATS
+    from studio.text.corpus import TEXT_SUFFIXES
     from studio.ui import corpus_kinds
 
     assert corpus_kinds.TEXT_TYPES == TEXT_SUFFIXES

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from studio.wikitext import detokenize_wikitext, wikitext_word_count
+from studio.text.wikitext import detokenize_wikitext, wikitext_word_count
 
 RAW = (" = Valkyria Chronicles III = \n \n Senjō no Valkyria 3 : <unk> Chronicles ( Japanese : 戦場 ) is a "
        "tactical role @-@ playing game , released in 2011 . It sold 1 @,@ 000 copies at $ 3 @.@ 5 each , "

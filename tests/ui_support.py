@@ -41,7 +41,7 @@ def bach_chorales(folder: Path, count: int) -> list[Path]:
     about 0.2 s a chorale)."""
     import music21
 
-    from studio.music.midi_io import score_to_midi
+    from studio.music.io.midi import score_to_midi
 
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
@@ -54,8 +54,8 @@ def bach_chorales(folder: Path, count: int) -> list[Path]:
 
 def blues_midis(folder: Path, count: int, seed: int = 0) -> list[Path]:
     """Write ``count`` choruses of the procedural blues as MIDI lead sheets (a melody and a chord track)."""
-    from studio.music.leadsheet_midi import write_corpus
-    from studio.music.procedural_blues import generate_blues_corpus
+    from studio.music.io.leadsheet_midi import write_corpus
+    from studio.music.leadsheet.procedural import generate_blues_corpus
 
     return list(write_corpus(generate_blues_corpus(count, seed=seed), folder))
 
@@ -95,12 +95,12 @@ def tiny_runs(base: Path) -> Path:
 def _train_tiny_models(base: Path, runs: Path) -> None:
     from studio.config import TokenizerConfig, TrainConfig
     from studio.models.piano_roll import PianoRollConfig
-    from studio.music.frame_roll import midi_to_frames
-    from studio.music.procedural_blues import generate_blues_corpus
-    from studio.music_training import train_leadsheets
-    from studio.piano_roll_training import RollTrainConfig, data_profile, save_roll_model, train_piano_roll
-    from studio.poly_training import train_polyphonic
-    from studio.text_training import train_text
+    from studio.music.leadsheet.procedural import generate_blues_corpus
+    from studio.music.leadsheet.training import train_leadsheets
+    from studio.music.pianoroll.frames import midi_to_frames
+    from studio.music.pianoroll.training import RollTrainConfig, data_profile, save_roll_model, train_piano_roll
+    from studio.music.remi.training import train_polyphonic
+    from studio.text.training import train_text
 
     small = {"hidden_size": 32, "num_layers": 1, "embedding_size": 16}
     train_leadsheets(generate_blues_corpus(12, seed=3), runs / "tiny-blues", small,

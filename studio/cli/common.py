@@ -66,7 +66,7 @@ def write_piece_files(stem: Path, midi: Any, sidecar: dict[str, Any], formats: l
     return its number of notes."""
     import json
 
-    from studio.music.export import piano_roll_png, write_midi, write_wav
+    from studio.music.io.export import piano_roll_png, write_midi, write_wav
 
     if "mid" in formats:
         write_midi(midi, stem.with_suffix(".mid"))
@@ -84,7 +84,7 @@ MAX_UNZIPPED_BYTES = 500_000_000  # music unpacked from one zip; a small zip can
 def unzipped_corpus(corpus: Path, out: Path, max_bytes: int = MAX_UNZIPPED_BYTES) -> Path:
     """A zip of music files is unpacked beside the run (into a fresh ``.OUT-corpus`` folder); folders pass through.
 
-    Only music files are unpacked (the suffixes ``studio.music.leadsheet_corpus`` reads), never absolute or parent
+    Only music files are unpacked (the suffixes ``studio.music.io.corpus`` reads), never absolute or parent
     paths, and unpacking stops with a StudioError once ``max_bytes`` have been written, however small the zip.
     """
     if corpus.suffix.lower() != ".zip":
@@ -92,7 +92,7 @@ def unzipped_corpus(corpus: Path, out: Path, max_bytes: int = MAX_UNZIPPED_BYTES
     import shutil
     import zipfile
 
-    from studio.music.leadsheet_corpus import SUFFIXES
+    from studio.music.io.corpus import SUFFIXES
 
     target = out.parent / f".{out.name}-corpus"
     if target.exists():  # an earlier run's files must not join this corpus

@@ -20,10 +20,10 @@ from studio.errors import StudioError
 
 
 def cmd_train_leadsheet(args: argparse.Namespace) -> int:
-    from studio.cli_progress import ProgressBar
+    from studio.cli.progress import ProgressBar
     from studio.config import check_range
-    from studio.music_training import train_leadsheets
-    from studio.train_log import MetricsLog
+    from studio.music.leadsheet.training import train_leadsheets
+    from studio.training.log import MetricsLog
 
     check_range("--procedural", args.procedural, 0, 100_000, integer=True)
     check_range("--low", args.low, 0, 127, integer=True)
@@ -37,7 +37,7 @@ def cmd_train_leadsheet(args: argparse.Namespace) -> int:
     sheets = []
     corpus_card: dict[str, Any] = {"sources": []}
     if args.corpus:
-        from studio.music.leadsheet_corpus import read_leadsheet_corpus
+        from studio.music.io.corpus import read_leadsheet_corpus
 
         found, report = read_leadsheet_corpus(args.corpus)
         for note in report.lines():
@@ -48,7 +48,7 @@ def cmd_train_leadsheet(args: argparse.Namespace) -> int:
         corpus_card["sources"] += [{"path": str(p), "files": len(report.used), "skipped": len(report.skipped)}
                                    for p in args.corpus]
     if args.procedural:
-        from studio.music.procedural_blues import generate_blues_corpus
+        from studio.music.leadsheet.procedural import generate_blues_corpus
 
         sheets += generate_blues_corpus(args.procedural, seed=args.procedural_seed)
         corpus_card["sources"].append({"procedural_blues": args.procedural, "seed": args.procedural_seed})
@@ -63,15 +63,15 @@ def cmd_train_leadsheet(args: argparse.Namespace) -> int:
 
 
 def cmd_train_midi(args: argparse.Namespace) -> int:
-    from studio.cli_progress import ProgressBar
-    from studio.poly_training import train_polyphonic
-    from studio.train_log import MetricsLog
+    from studio.cli.progress import ProgressBar
+    from studio.music.remi.training import train_polyphonic
+    from studio.training.log import MetricsLog
 
     if not args.corpus:
         raise StudioError("give --corpus FOLDER of MIDI, MusicXML, ABC or kern files")
     model_config = model_config_from_args(args, default_embedding=128)
     train_config = train_config_from_args(args)
-    from studio.music.leadsheet_corpus import load_music_files
+    from studio.music.io.corpus import load_music_files
 
     pieces, skipped = load_music_files(args.corpus)
     for line in skipped:
@@ -129,11 +129,11 @@ def cmd_compose(args: argparse.Namespace) -> int:
 def _compose_blues(args: argparse.Namespace, config: Any, formats: list[str], out: Path) -> int:
     from tqdm.auto import tqdm
 
-    from studio.compose import Composer, ComposeRequest
-    from studio.music.chords import Chord, blues_scale, chart_from_text_or_form, pitch_class
-    from studio.music.export import piano_roll_png, write_midi, write_wav
-    from studio.music.notation import write_musicxml
-    from studio.music.render import render_midi
+    from studio.music.band.render import render_midi
+    from studio.music.io.export import piano_roll_png, write_midi, write_wav
+    from studio.music.io.notation import write_musicxml
+    from studio.music.leadsheet.composer import Composer, ComposeRequest
+    from studio.music.theory.chords import Chord, blues_scale, chart_from_text_or_form, pitch_class
 
     key = args.key or "C"
     chart = chart_from_text_or_form(args.chart, key)
@@ -192,7 +192,7 @@ def _fmt_metric(value: float | None, fmt: str) -> str:
 
 def _compose_polyphonic(args: argparse.Namespace, config: Any, formats: list[str], out: Path) -> int:
     from studio.config import check_range
-    from studio.poly_training import continue_primer
+    from studio.music.remi.training import continue_primer
 
     tokens = 512 if args.tokens is None else args.tokens
     check_range("tokens", tokens, 1, 100_000, integer=True)
@@ -209,14 +209,14 @@ def _compose_polyphonic(args: argparse.Namespace, config: Any, formats: list[str
 
 def finetune_music(args: argparse.Namespace, kind: str, out: Path, train_config: Any) -> int:
     """Fine-tune a blues (lead-sheet) or chorale (polyphonic) model on a folder or zip of music files."""
-    from studio.cli_progress import ProgressBar
-    from studio.train_log import MetricsLog
+    from studio.cli.progress import ProgressBar
+    from studio.training.log import MetricsLog
 
     corpus = unzipped_corpus(Path(args.corpus), out)
     callbacks = [MetricsLog(out), ProgressBar()]
     if kind == "leadsheet":
-        from studio.music.leadsheet_corpus import read_leadsheet_corpus
-        from studio.music_training import train_leadsheets
+        from studio.music.io.corpus import read_leadsheet_corpus
+        from studio.music.leadsheet.training import train_leadsheets
 
         sheets, report = read_leadsheet_corpus([corpus])
         for line in report.lines():
@@ -227,8 +227,8 @@ def finetune_music(args: argparse.Namespace, kind: str, out: Path, train_config:
                                   corpus_card={"path": str(args.corpus), "files": len(report.used),
                                                "skipped": len(report.skipped)})
     else:
-        from studio.music.leadsheet_corpus import load_music_files
-        from studio.poly_training import train_polyphonic
+        from studio.music.io.corpus import load_music_files
+        from studio.music.remi.training import train_polyphonic
 
         pieces, skipped = load_music_files([corpus])
         for line in skipped:

@@ -1,5 +1,5 @@
-"""``studio train rolls`` and ``studio compose`` with a piano-roll model: the faces of ``studio.piano_roll_training``
-and ``studio.piano_roll_compose``."""
+"""``studio train rolls`` and ``studio compose`` with a piano-roll model: the faces of
+``studio.music.pianoroll.training`` and ``studio.music.pianoroll.compose``."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ def cmd_train_rolls(args: argparse.Namespace) -> int:
 
     from studio.config import check_range
     from studio.models.piano_roll import PianoRollConfig
-    from studio.piano_roll_training import (
+    from studio.music.pianoroll.training import (
         RollTrainConfig,
         data_profile,
         evaluate_rolls,
@@ -78,7 +78,7 @@ def cmd_train_rolls(args: argparse.Namespace) -> int:
     metrics: dict[str, Any] = {}
     if splits.get("test"):  # tested as saved (e.g. fp16), the weights that ship, and added to the card
         from studio.checkpoint import read_bundle, write_bundle
-        from studio.piano_roll_compose import load_roll_model
+        from studio.music.pianoroll.compose import load_roll_model
 
         metrics["test_nats_per_frame"] = evaluate_rolls(load_roll_model(path).model, splits["test"])
         bundle = read_bundle(path)
@@ -110,8 +110,8 @@ def _periods(text: str) -> tuple[int, ...]:
 
 def compose_rolls_cli(args: argparse.Namespace, formats: list[str], out: Path) -> int:
     """``studio compose`` for a piano-roll model: continue --primer, harmonise --melody, or start a piece."""
-    from studio.music.midi_io import load_midi
-    from studio.piano_roll_compose import RollRequest, compose_rolls, load_roll_model
+    from studio.music.io.midi import load_midi
+    from studio.music.pianoroll.compose import RollRequest, compose_rolls, load_roll_model
 
     if args.chart != "12-bar" or args.beam > 1 or args.top_k or args.top_p:
         raise StudioError("piano-roll models take --primer or --melody, --key, --frames, --temperature, --max-notes "
@@ -152,7 +152,7 @@ def finetune_rolls_cli(args: argparse.Namespace, out: Path) -> int:
     """
     from studio.config import check_range
     from studio.loading import DTYPES
-    from studio.piano_roll_training import finetune_config, finetune_rolls
+    from studio.music.pianoroll.training import finetune_config, finetune_rolls
 
     check_range("lr", args.lr, 0.0, 1.0, low_open=True)
     check_range("valid_fraction", args.valid_fraction, 0.0, 0.5, low_open=True)

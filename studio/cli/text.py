@@ -19,10 +19,10 @@ from studio.errors import StudioError
 
 
 def cmd_train_text(args: argparse.Namespace) -> int:
-    from studio.cli_progress import ProgressBar
+    from studio.cli.progress import ProgressBar
     from studio.config import TokenizerConfig
-    from studio.text_training import train_text
-    from studio.train_log import MetricsLog
+    from studio.text.training import train_text
+    from studio.training.log import MetricsLog
 
     out = Path(args.out or Path("runs") / Path(args.corpus).stem)
     budget = {k: v for k, v in (("max_steps", args.max_steps), ("minutes", args.minutes)) if v is not None}
@@ -72,7 +72,7 @@ def generation_config(args: argparse.Namespace) -> Any:
 
 
 def cmd_write(args: argparse.Namespace) -> int:
-    from studio.generate import GenerationRequest, Generator
+    from studio.text.generator import GenerationRequest, Generator
 
     config = generation_config(args)
     if args.stream and args.json:
@@ -125,9 +125,9 @@ def _write_samples(folder: Path, result: Any) -> None:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from studio.config import check_range
-    from studio.data import read_text_corpus, split_text, to_tensor
-    from studio.evaluate import evaluate_loss, loss_metrics
     from studio.loading import load_model, pick_device, require_text_model
+    from studio.text.corpus import read_text_corpus, split_text, to_tensor
+    from studio.training.evaluate import evaluate_loss, loss_metrics
 
     check_range("valid_fraction", args.valid_fraction, 0.0, 0.5, low_open=True)
     check_range("streams", args.streams, 1, 4096, integer=True)
@@ -183,11 +183,11 @@ def _card_without_tokenizer(card: dict[str, Any]) -> dict[str, Any]:
 
 
 def cmd_finetune(args: argparse.Namespace) -> int:
-    from studio.cli_progress import ProgressBar
+    from studio.cli.progress import ProgressBar
     from studio.config import check_range
-    from studio.finetune import finetune_text
     from studio.loading import read_card, resolve_model
-    from studio.train_log import MetricsLog
+    from studio.text.finetune import finetune_text
+    from studio.training.log import MetricsLog
 
     check_range("--samples", args.samples, 0, 16, integer=True)
     out = Path(args.out or Path("runs") / f"{Path(args.corpus).stem}-finetuned")

@@ -104,7 +104,7 @@ def _warm_up() -> None:
         import music21  # noqa: F401
         import verovio  # noqa: F401
 
-        import studio.music.notation  # noqa: F401  (imports studio.music.export too)
+        import studio.music.io.notation  # noqa: F401  (imports studio.music.io.export too)
     except Exception:  # a missing optional library shows up, with its message, when a request needs it
         logging.getLogger("studio.ui").debug("warm-up import failed", exc_info=True)
 

@@ -1,8 +1,8 @@
 """The Blues tab: improvise a lead over a chord chart with a backing band; hear it, see it, download it.
 
-``compose_blues`` is the whole action (validate, compose with ``studio.compose.Composer``, render the band with
-``studio.music.render.render_midi``, write MIDI, WAV, MusicXML, sheet music and piano roll), as ``studio compose``
-does for one piece; ``build`` lays out the controls and wires them.
+``compose_blues`` is the whole action (validate, compose with ``studio.music.leadsheet.composer.Composer``, render
+the band with ``studio.music.band.render.render_midi``, write MIDI, WAV, MusicXML, sheet music and piano roll), as
+``studio compose`` does for one piece; ``build`` lays out the controls and wires them.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 import gradio as gr
 
 from studio.errors import StudioError
-from studio.music.chords import BLUES_FORMS, NOTE_NAMES
+from studio.music.theory.chords import BLUES_FORMS, NOTE_NAMES
 from studio.ui import validation as v
 from studio.ui.model_cache import LEADSHEET, ModelCache
 from studio.ui.widgets import audio_player, seed_controls
@@ -39,7 +39,7 @@ MAX_SECONDS = 300  # of music per request: longer pieces are `studio compose`'s 
 
 def chart_for(form: str, key: str) -> str:
     """The chord chart of a named blues form in a key, as editable text."""
-    from studio.music.chords import blues_chart
+    from studio.music.theory.chords import blues_chart
 
     return blues_chart(v.choice("form", form, FORMS), v.choice("key", key, KEYS)).text()
 
@@ -48,10 +48,10 @@ def compose_blues(cache: ModelCache, chart: str, key: str, tempo: float, swing: 
                   drums: bool, comping: str, lead: str, key_lock: bool, model: str, temperature: float,
                   top_p: float, beam: int, seed: Any) -> tuple:
     """Compose and render one piece. Returns (wav, piano roll png, sheet music html, downloads, metrics, info)."""
-    from studio.compose import ComposeRequest
     from studio.config import GenerationConfig
-    from studio.music.chords import ChordChart, blues_scale, parse_chord
-    from studio.music.render import render_midi
+    from studio.music.band.render import render_midi
+    from studio.music.leadsheet.composer import ComposeRequest
+    from studio.music.theory.chords import ChordChart, blues_scale, parse_chord
     from studio.ui.music_files import write_performance
 
     chart_text = v.text("chord chart", chart, MAX_CHART_CHARS, required=True)

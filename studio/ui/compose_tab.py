@@ -1,10 +1,10 @@
 """The Compose tab: continue a primer, start a piece, or harmonise a melody, with a polyphonic model.
 
 Two kinds of model compose here. A REMI model (``polyphonic``, e.g. the shipped ``chorale``) writes tokens: it
-continues a primer or starts a piece, through ``studio.poly_training.continue_primer``. A piano-roll model
+continues a primer or starts a piece, through ``studio.music.remi.training.continue_primer``. A piano-roll model
 (``piano_roll``, e.g. the shipped ``jsb`` and ``folk``) writes frames of 88 keys (a beat or half a beat each): it
 continues or starts too, and it harmonises a melody, keeping the melody's top line as written and writing the
-voices below it, through ``studio.piano_roll_compose.compose_rolls`` (the services ``studio compose
+voices below it, through ``studio.music.pianoroll.compose.compose_rolls`` (the services ``studio compose
 --primer/--melody`` uses). Both write MIDI, WAV and a piano roll.
 """
 
@@ -16,7 +16,7 @@ from typing import Any
 import gradio as gr
 
 from studio.errors import StudioError
-from studio.music.file_types import MIDI_SUFFIXES, MUSIC21_SUFFIXES
+from studio.music.io.file_types import MIDI_SUFFIXES, MUSIC21_SUFFIXES
 from studio.ui import validation as v
 from studio.ui.model_cache import PIANO_ROLL, POLYPHONIC, ModelCache, ModelEntry
 from studio.ui.widgets import audio_player, seed_controls
@@ -24,7 +24,7 @@ from studio.ui.workspace import new_folder
 
 KINDS = (POLYPHONIC, PIANO_ROLL)
 KIND_LABELS = {POLYPHONIC: "REMI composer", PIANO_ROLL: "piano-roll harmoniser"}
-MUSIC_TYPES = MIDI_SUFFIXES + MUSIC21_SUFFIXES  # what studio.music.midi_io reads
+MUSIC_TYPES = MIDI_SUFFIXES + MUSIC21_SUFFIXES  # what studio.music.io.midi reads
 MAX_MUSIC_BYTES = 2_000_000
 KEY_FROM_NOTES = "from its notes"
 # Tonics only: the piano-roll models' data put major and minor pieces on one tonic (A for A minor).
@@ -109,7 +109,7 @@ def _remi_piece(entry: ModelEntry, primer: Path | None, tokens: int, temperature
                 seed: int) -> tuple[Any, str]:
     """A REMI model's continuation of ``primer`` (None: a new piece), and what was done, in words."""
     from studio.config import GenerationConfig
-    from studio.poly_training import continue_primer
+    from studio.music.remi.training import continue_primer
 
     config = GenerationConfig(temperature=temperature, top_k=top_k, top_p=top_p, seed=seed)
     piece = continue_primer(entry.path, primer, tokens, config)[0]
@@ -122,8 +122,8 @@ def _roll_piece(cache: ModelCache, entry: ModelEntry, primer: Path | None, melod
                 temperature: float, max_notes: int, seed: int, key: str | None = None) -> tuple[Any, str]:
     """A piano-roll model's harmonisation of ``melody``, continuation of ``primer`` or new piece, and what was done,
     in words."""
-    from studio.music.midi_io import load_midi
-    from studio.piano_roll_compose import RollRequest, compose_rolls
+    from studio.music.io.midi import load_midi
+    from studio.music.pianoroll.compose import RollRequest, compose_rolls
 
     model = cache.roll_model(entry.value)
     # A harmonised melody gets exactly `max_notes` parts (4: soprano, alto, tenor, bass): a drawn frame can drop a

@@ -1,8 +1,8 @@
 """Which uploads each kind of model fine-tunes on, and the training corpus gathered from them.
 
 Text models take text files; music models take music files (Impro-Visor ``.ls`` lead sheets only the blues
-models); every kind takes a ``.zip`` of its files. The suffixes are the readers' own (``studio.data`` for text,
-``studio.music.file_types`` for music), so the page accepts what fine-tuning can read. A file of the *other*
+models); every kind takes a ``.zip`` of its files. The suffixes are the readers' own (``studio.text.corpus`` for text,
+``studio.music.io.file_types`` for music), so the page accepts what fine-tuning can read. A file of the *other*
 kind (a ``.mid`` for a text model, a ``.txt`` for ``jsb``) is an error naming what the model takes: the person most
 likely chose the wrong base model, and training on the rest would quietly ignore what they meant to teach it.
 Anything else that cannot be used (another type, too large, a broken zip) is left out and listed, never fatal.
@@ -16,13 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from studio.errors import StudioError
-from studio.music.file_types import IMPRO_VISOR_SUFFIXES, MIDI_SUFFIXES, MUSIC21_SUFFIXES
+from studio.music.io.file_types import IMPRO_VISOR_SUFFIXES, MIDI_SUFFIXES, MUSIC21_SUFFIXES
 from studio.ui import validation as v
 from studio.ui.model_cache import LEADSHEET, TEXT
 from studio.ui.models_tab import KIND_NAMES
 from studio.ui.workspace import safe_name
 
-TEXT_TYPES = (".txt", ".md", ".text", ".rst")   # studio.data.TEXT_SUFFIXES (not imported: it pulls in torch)
+TEXT_TYPES = (".txt", ".md", ".text", ".rst")   # studio.text.corpus.TEXT_SUFFIXES (not imported: it pulls in torch)
 MUSIC_TYPES = MIDI_SUFFIXES + MUSIC21_SUFFIXES  # what load_midi reads: every music model
 LEADSHEET_TYPES = MUSIC_TYPES + IMPRO_VISOR_SUFFIXES
 ZIP = ".zip"
@@ -126,7 +126,7 @@ def gather_corpus(paths: list[Path], kind: str, folder: Path) -> Path:
     """Copy the kept uploads into ``folder`` (created) as the corpus the fine-tuning services read; returns it.
 
     Files are numbered, so two uploads with one name stay two files. A text zip is read as it is by
-    ``studio.finetune``; a music zip is unpacked (safely: ``studio.cli.common.unzipped_corpus``, as
+    ``studio.text.finetune``; a music zip is unpacked (safely: ``studio.cli.common.unzipped_corpus``, as
     ``studio finetune`` does) into a folder of its own, since the music readers take files and folders only.
     """
     from studio.cli.common import unzipped_corpus

@@ -74,7 +74,7 @@ def make_config(kind: str, minutes: float, max_steps: int, batch_size: int = BAT
     """``studio finetune``'s defaults for ``kind`` (lr 5e-4, warm-up 20, eval every 50, patience 4, 32 x 128), with
     the page's budgets; a piano-roll model's config counts ``max_steps`` as epochs (at most 500, as the CLI)."""
     if kind == PIANO_ROLL:
-        from studio.piano_roll_training import finetune_config
+        from studio.music.pianoroll.training import finetune_config
 
         return finetune_config(max_epochs=min(MAX_EPOCHS, max_steps), minutes=minutes)
     from studio.config import TrainConfig
@@ -100,7 +100,7 @@ def fit_batches(config: Any, tokens: int, unit: str, note: Callable[[str], None]
     need = MIN_SEQ_LEN + 2  # one row of one window: seq_len + 1 tokens, plus the last target
     if tokens < need:
         more = need - tokens
-        from studio.music.chords import STEPS_PER_BAR
+        from studio.music.theory.chords import STEPS_PER_BAR
 
         extra = f" (about {math.ceil(more / STEPS_PER_BAR)} more bar(s))" if unit == "16th-note steps" else ""
         raise StudioError(f"your music is too short to fine-tune on: its training part (a piece is kept for "
@@ -126,7 +126,7 @@ def run(kind: str, base: str, corpus: Path, out: Path, config: Any, hooks: Hooks
 
 def _text(base: str, corpus: Path, out: Path, config: Any, hooks: Hooks, command: str,
           weight_drop: float | None = None) -> RunSummary:
-    from studio.finetune import finetune_text
+    from studio.text.finetune import finetune_text
 
     result = finetune_text(base, corpus, out, config, callbacks=[hooks.on_event], command=command, samples=1,
                            on_note=lambda line: hooks.on_note(_tidy(line, corpus)), weight_drop=weight_drop)
@@ -137,8 +137,8 @@ def _text(base: str, corpus: Path, out: Path, config: Any, hooks: Hooks, command
 
 
 def _leadsheet(base: str, corpus: Path, out: Path, config: Any, hooks: Hooks, command: str) -> RunSummary:
-    from studio.music.leadsheet_corpus import read_leadsheet_corpus
-    from studio.music_training import leadsheet_split, train_leadsheets
+    from studio.music.io.corpus import read_leadsheet_corpus
+    from studio.music.leadsheet.training import leadsheet_split, train_leadsheets
 
     sheets, report = read_leadsheet_corpus([corpus])
     for line in report.lines():
@@ -154,8 +154,8 @@ def _leadsheet(base: str, corpus: Path, out: Path, config: Any, hooks: Hooks, co
 
 
 def _polyphonic(base: str, corpus: Path, out: Path, config: Any, hooks: Hooks, command: str) -> RunSummary:
-    from studio.music.leadsheet_corpus import load_music_files
-    from studio.poly_training import piece_streams, train_polyphonic
+    from studio.music.io.corpus import load_music_files
+    from studio.music.remi.training import piece_streams, train_polyphonic
 
     pieces, skipped_lines = load_music_files([corpus])
     for line in skipped_lines:  # listed, never fatal (as `studio finetune`)
@@ -173,7 +173,7 @@ def _polyphonic(base: str, corpus: Path, out: Path, config: Any, hooks: Hooks, c
 
 
 def _piano_roll(base: str, corpus: Path, out: Path, config: Any, hooks: Hooks, command: str) -> RunSummary:
-    from studio.piano_roll_training import finetune_rolls
+    from studio.music.pianoroll.training import finetune_rolls
 
     tuned = finetune_rolls(base, [corpus], out, config, on_epoch=hooks.on_epoch)
     for line in tuned.skipped:

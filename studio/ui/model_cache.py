@@ -118,22 +118,22 @@ class ModelCache:
 
     # -- loading ------------------------------------------------------------------------------------------------
     def generator(self, value: Any):
-        """The loaded ``studio.generate.Generator`` of text model ``value``."""
-        from studio.generate import Generator
+        """The loaded ``studio.text.generator.Generator`` of text model ``value``."""
+        from studio.text.generator import Generator
 
         entry = self.entry(TEXT, value)
         return self._load(entry, lambda: Generator(entry.path))
 
     def composer(self, value: Any):
-        """The loaded ``studio.compose.Composer`` of blues (lead-sheet) model ``value``."""
-        from studio.compose import Composer
+        """The loaded ``studio.music.leadsheet.composer.Composer`` of blues (lead-sheet) model ``value``."""
+        from studio.music.leadsheet.composer import Composer
 
         entry = self.entry(LEADSHEET, value)
         return self._load(entry, lambda: Composer(entry.path))
 
     def roll_model(self, value: Any):
-        """The loaded ``studio.piano_roll_compose.RollModel`` of piano-roll model ``value``."""
-        from studio.piano_roll_compose import load_roll_model
+        """The loaded ``studio.music.pianoroll.compose.RollModel`` of piano-roll model ``value``."""
+        from studio.music.pianoroll.compose import load_roll_model
 
         entry = self.entry(PIANO_ROLL, value)
         return self._load(entry, lambda: load_roll_model(entry.path))

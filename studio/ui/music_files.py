@@ -1,6 +1,6 @@
 """A performance turned into what the page shows and offers: audio, piano roll, sheet music and downloads.
 
-The same writers as ``studio compose`` (``studio.music.export`` and ``studio.music.notation``). FluidSynth renders
+The same writers as ``studio compose`` (``studio.music.io.export`` and ``studio.music.io.notation``). FluidSynth renders
 the audio in a worker thread while the score and the piano roll are drawn (its C calls release the GIL), which
 keeps a blues chorus well under a second on two cores. Matplotlib's pyplot is not thread-safe, so piano rolls are
 drawn one at a time.
@@ -56,8 +56,8 @@ def write_performance(midi: Any, folder: Path, stem: str, title: str, sheet: Any
     chart : ChordChart, optional
         Chord names along the piano roll.
     """
-    from studio.music.export import piano_roll_png, write_midi, write_wav
-    from studio.music.notation import write_musicxml
+    from studio.music.io.export import piano_roll_png, write_midi, write_wav
+    from studio.music.io.notation import write_musicxml
 
     files = MusicFiles(midi=folder / f"{stem}.mid", wav=folder / f"{stem}.wav", roll=folder / f"{stem}.png")
     write_midi(midi, files.midi)
@@ -77,7 +77,7 @@ def write_performance(midi: Any, folder: Path, stem: str, title: str, sheet: Any
 
 def engrave(musicxml: Path) -> list[str]:
     """The sheet music as SVG pages (``musicxml_to_svg`` sets verovio's per-thread font path itself)."""
-    from studio.music.notation import musicxml_to_svg
+    from studio.music.io.notation import musicxml_to_svg
 
     return musicxml_to_svg(musicxml)
 

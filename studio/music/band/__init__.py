@@ -1,0 +1,1 @@
+"""The backing band: walking or shuffle bass, comping and drums, rendered with a lead to General MIDI."""

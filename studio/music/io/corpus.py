@@ -1,0 +1,123 @@
+"""Read a folder (or file) of lead sheets of any format: MIDI, MusicXML, ABC, kern and Impro-Visor ``.ls``.
+
+Bad files never stop a run: each is skipped with its reason, and the caller reports the list. A piece without a
+single note is skipped too; a piece without chords is kept (its chart is "no chord"), since a melody still teaches
+phrasing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pretty_midi
+
+from studio.errors import StudioError
+from studio.music.io.file_types import IMPRO_VISOR_SUFFIXES, MIDI_SUFFIXES, MUSIC21_SUFFIXES
+from studio.music.theory.chords import LeadSheet
+
+SUFFIXES = MIDI_SUFFIXES + MUSIC21_SUFFIXES + IMPRO_VISOR_SUFFIXES
+
+
+@dataclass
+class MusicCorpusReport:
+    """Files used and files skipped, with reasons."""
+
+    used: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        return [f"skipped {name}: {reason}" for name, reason in self.skipped]
+
+
+def load_music_files(paths: list[str | Path]) -> tuple[list[tuple[str, pretty_midi.PrettyMIDI]], list[str]]:
+    """Every music file under ``paths`` as ``(name, PrettyMIDI)`` for the polyphonic and piano-roll trainers, and
+    one line per file that could not be read ("FILE: reason"). A bad file is never fatal: besides the StudioErrors
+    ``load_midi`` raises, a parser's own failure on a malformed file is caught and reported too.
+
+    A name is the file's path relative to the folder given (the file name for a file given alone): the trainers
+    split pieces by a hash of their names, so the split must not depend on where the folder happens to be.
+    """
+    from studio.music.io.midi import load_midi
+
+    pieces: list[tuple[str, pretty_midi.PrettyMIDI]] = []
+    skipped: list[str] = []
+    for path in paths:
+        root = Path(path)
+        for file in music_files(path):
+            name = file.relative_to(root).as_posix() if root.is_dir() else file.name
+            try:
+                pieces.append((name, load_midi(file)))
+            except StudioError as err:  # its message names the file already
+                reason = str(err)
+                skipped.append(reason if reason.startswith(str(file)) else f"{file}: {reason}")
+            except Exception as err:
+                skipped.append(f"{file}: unreadable ({type(err).__name__}: {err})")
+    return pieces, skipped
+
+
+def music_files(path: str | Path) -> list[Path]:
+    root = Path(path)
+    if not root.exists():
+        raise StudioError(f"corpus {root} does not exist")
+    if root.is_file():
+        return [root]
+    files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in SUFFIXES)
+    if not files:
+        raise StudioError(f"corpus folder {root} has no music files ({', '.join(SUFFIXES)})")
+    return files
+
+
+def read_leadsheet(path: Path) -> list[LeadSheet]:
+    """The lead sheets in one file (an ABC file may hold many tunes)."""
+    suffix = path.suffix.lower()
+    if suffix in MIDI_SUFFIXES:
+        from studio.music.io.leadsheet_extract import leadsheet_from_midi
+        from studio.music.io.midi import load_midi
+
+        return [leadsheet_from_midi(load_midi(path), name=path.stem)]
+    if suffix in IMPRO_VISOR_SUFFIXES:
+        from studio.music.io.impro_visor import read_impro_visor
+
+        return [read_impro_visor(path)]
+    from studio.music.io.leadsheet_extract import leadsheet_from_music21
+
+    try:
+        import music21
+
+        parsed = music21.converter.parse(str(path))
+    except Exception as err:  # music21 raises many exception types for unreadable files
+        raise StudioError(f"{path}: cannot be read by music21 ({type(err).__name__}: {err})") from err
+    scores = list(parsed.scores) if isinstance(parsed, music21.stream.Opus) else [parsed]
+    return [leadsheet_from_music21(score, name=f"{path.stem}-{i}") for i, score in enumerate(scores)]
+
+
+def read_leadsheet_corpus(paths: list[str | Path]) -> tuple[list[LeadSheet], MusicCorpusReport]:
+    """Every readable lead sheet under ``paths``; unreadable, empty and duplicate files (the same bytes as an
+    earlier file) are skipped and reported."""
+    report = MusicCorpusReport()
+    sheets: list[LeadSheet] = []
+    seen: dict[str, str] = {}
+    for path in paths:
+        for file in music_files(path):
+            try:
+                digest = hashlib.sha256(file.read_bytes()).hexdigest()
+            except OSError as err:
+                report.skipped.append((str(file), f"unreadable ({err.strerror or err})"))
+                continue
+            if digest in seen:
+                report.skipped.append((str(file), f"duplicate of {seen[digest]}"))
+                continue
+            seen[digest] = str(file)
+            try:
+                found = [s for s in read_leadsheet(file) if s.melody]
+            except StudioError as err:
+                report.skipped.append((str(file), str(err)))
+                continue
+            if not found:
+                report.skipped.append((str(file), "no melody notes"))
+                continue
+            report.used.append(str(file))
+            sheets.extend(found)
+    return sheets, report

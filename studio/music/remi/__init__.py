@@ -1,0 +1,1 @@
+"""The polyphonic (chorale) family: MidiTok REMI tokens, training, and continuing a primer."""

@@ -1,0 +1,1 @@
+"""Music theory every family shares: chords, chord charts, blues forms, notes and lead sheets."""
