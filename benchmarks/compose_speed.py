@@ -20,7 +20,8 @@ from pathlib import Path
 
 from studio.config import GenerationConfig
 from studio.music.band.render import render_midi
-from studio.music.io.export import write_midi, write_wav
+from studio.music.io.audio import write_wav
+from studio.music.io.export import write_midi
 from studio.music.leadsheet.composer import Composer, ComposeRequest
 from studio.music.theory.chords import blues_chart
 

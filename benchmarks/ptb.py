@@ -123,7 +123,7 @@ def main() -> None:
 
     started = time.time()
     trainer = Trainer(mconf, tconf, tokenizer, train, valid, out, card={"name": out.name, "corpus": "PTB"},
-                      callbacks=[report], ngram_index=False)
+                      callbacks=[report])
     result = trainer.fit()
     # Scored where it trained (one row of 82k words takes minutes on a CPU, seconds on a GPU), in fp32.
     device = trainer.device

@@ -26,8 +26,10 @@ import time
 from pathlib import Path
 
 from studio.music.band.render import render_midi
-from studio.music.io.export import piano_roll_png, write_midi, write_wav
+from studio.music.io.audio import write_wav
+from studio.music.io.export import write_midi
 from studio.music.io.notation import musicxml_to_svg, write_musicxml
+from studio.music.io.roll_png import piano_roll_png
 from studio.music.theory.chords import STEPS_PER_BAR, LeadSheet, Note, blues_chart
 
 

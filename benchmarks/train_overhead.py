@@ -27,8 +27,8 @@ import torch.nn.functional as F
 
 from studio.config import ModelConfig, TrainConfig
 from studio.models import detach_state
-from studio.text.corpus import StreamBatcher
 from studio.tokenizers import CharTokenizer
+from studio.training.batches import StreamBatcher
 from studio.training.evaluate import autocast_for
 from studio.training.trainer import Trainer
 

@@ -21,8 +21,8 @@ from safetensors.torch import save
 from studio.checkpoint import Bundle, read_bundle, read_card, sha256_file, write_bundle
 from studio.config import TokenizerConfig
 from studio.errors import StudioError
-from studio.loading import NGRAMS_EXTRA, load_model, resolve_model
-from studio.text.ngrams import MAX_N, NgramIndex, default_ngram_size
+from studio.loading import load_model, resolve_model
+from studio.text.ngrams import MAX_N, NGRAMS_EXTRA, NgramIndex, corpus_index, default_ngram_size
 from studio.text.training import prepare_text
 from studio.tokenizers import TextTokenizer
 
@@ -62,7 +62,8 @@ def build(model: str, corpus: str, n: int | None = None, command: str = "") -> d
     if written["weights"]["sha256"] != weights_sha or sha256_file(path / "model.safetensors") != weights_sha:
         raise StudioError(f"the weights file of {path} changed while rewriting it")  # pragma: no cover
     loaded = load_model(path)
-    assert loaded.ngram_index is not None and loaded.ngram_index.count == index.count
+    stored = corpus_index(loaded.extras, path)
+    assert stored is not None and stored.count == index.count
     return written["ngram_index"]
 
 

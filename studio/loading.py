@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import glob
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,12 +19,15 @@ from studio.checkpoint import CARD_FILE, Bundle, read_bundle, read_card
 from studio.config import DEVICES, ModelConfig, check_choice
 from studio.errors import StudioError
 from studio.models import RNNLanguageModel
-from studio.text.ngrams import NgramIndex
 from studio.tokenizers import TextTokenizer
 
 PIANO_ROLL = "piano_roll"  # the model_kind of piano-roll cards (studio.music.pianoroll.training writes them)
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
-NGRAMS_EXTRA = "ngrams"  # the bundle extra holding the training corpus's n-gram index (studio.text.ngrams)
+# Rebuilds a card's tokenizer from its dict. Text tokenizers are the default; a music family passes its own
+# (``LeadSheetTokenizer.from_dict``...), so this module never imports a family above it.
+TokenizerReader = Callable[[dict[str, Any]], Any]
+MUSIC_TOKENIZERS = {"leadsheet": "a lead-sheet improviser", "midi": "polyphonic", "remi": "polyphonic",
+                    "polyphonic": "polyphonic"}
 
 
 def pick_device(name: str = "auto") -> torch.device:
@@ -112,42 +116,40 @@ def build_model(config: ModelConfig, weights: dict[str, torch.Tensor] | None = N
 
 @dataclass
 class LoadedModel:
-    """A ready model with its tokenizer and card, and its training corpus's n-gram index when the bundle has one
-    (``ngram_index.novelty(ids)`` is the copy check; None for bundles written without an index)."""
+    """A ready model with its tokenizer and card, and the bundle's other tensor files (``extras``: a text model's
+    n-gram index of its training corpus, a lead-sheet model's training phrases)."""
 
     model: RNNLanguageModel
     tokenizer: Any  # a TextTokenizer, or a music tokenizer (LeadSheetTokenizer, PolyTokenizer)
     card: dict[str, Any]
     path: Path
-    ngram_index: NgramIndex | None = None
-    extras: dict[str, dict[str, torch.Tensor]] = field(default_factory=dict)  # the bundle's other tensor files
+    extras: dict[str, dict[str, torch.Tensor]] = field(default_factory=dict)
 
 
-def tokenizer_from_dict(data: dict[str, Any]) -> Any:
-    """Rebuild any tokenizer a card can hold: text (char, word, bpe) or music (leadsheet, midi)."""
+def text_tokenizer_from_dict(data: dict[str, Any]) -> TextTokenizer:
+    """A text tokenizer (char, word, bpe) from its card entry; a music tokenizer's entry is refused with a
+    message naming the command its model belongs to."""
     kind = data.get("kind")
-    if kind == "leadsheet":
-        from studio.music.leadsheet.tokenizer import LeadSheetTokenizer
-
-        return LeadSheetTokenizer.from_dict(data)
-    if kind in ("midi", "remi", "polyphonic"):
-        from studio.music.remi.tokenizer import PolyTokenizer
-
-        return PolyTokenizer.from_dict(data)
+    if kind in MUSIC_TOKENIZERS:
+        raise StudioError(f"this is a music model ({MUSIC_TOKENIZERS[kind]}), not a text model: use `studio compose` "
+                          "with it, or load it through its music family")
     return TextTokenizer.from_dict(data)
 
 
-def model_from_bundle(bundle: Bundle) -> tuple[RNNLanguageModel, Any]:
+def model_from_bundle(bundle: Bundle, read_tokenizer: TokenizerReader = text_tokenizer_from_dict
+                      ) -> tuple[RNNLanguageModel, Any]:
     """Build the model and tokenizer a bundle describes (token models; piano-roll models load through
-    ``studio.music.pianoroll.compose.load_roll_model``)."""
+    ``studio.music.pianoroll.compose.load_roll_model``). ``read_tokenizer`` rebuilds the card's tokenizer."""
     card = bundle.card
     if card.get("model_kind") == PIANO_ROLL:
         name = card.get("name") or bundle.path
         raise StudioError(f"{name} is a music model (a piano-roll harmoniser): use `studio compose --model {name} "
                           "--melody FILE.mid` (or --primer FILE.mid)")
+    if read_tokenizer is text_tokenizer_from_dict:  # say which command a music model belongs to
+        require_text_card(card, card.get("name") or bundle.path)
     try:
         config = ModelConfig.from_dict(card["model_config"])
-        tokenizer = tokenizer_from_dict(card["tokenizer"])
+        tokenizer = read_tokenizer(card["tokenizer"])
     except KeyError as err:
         raise StudioError(f"checkpoint {bundle.path} is incomplete: its card has no {err.args[0]!r}") from err
     if tokenizer.vocab_size != config.vocab_size:
@@ -156,37 +158,26 @@ def model_from_bundle(bundle: Bundle) -> tuple[RNNLanguageModel, Any]:
     return build_model(config, bundle.weights), tokenizer
 
 
-def ngram_index_from_bundle(bundle: Bundle) -> NgramIndex | None:
-    """The bundle's n-gram index of its training corpus, or None when it carries none."""
-    tensors = bundle.extras.get(NGRAMS_EXTRA)
-    if tensors is None:
-        return None
-    try:
-        return NgramIndex.from_tensors(tensors)
-    except StudioError as err:
-        raise StudioError(f"checkpoint {bundle.path}: {err}") from err
-
-
-def load_model(name_or_path: str | Path, device: str | torch.device = "cpu") -> LoadedModel:
-    """Load a shipped or local model for inference (eval mode, float32, on ``device``), with its n-gram index."""
+def load_model(name_or_path: str | Path, device: str | torch.device = "cpu",
+               read_tokenizer: TokenizerReader = text_tokenizer_from_dict) -> LoadedModel:
+    """Load a shipped or local model for inference (eval mode, float32, on ``device``), with its extras."""
     path = resolve_model(name_or_path)
     bundle = read_bundle(path)
-    model, tokenizer = model_from_bundle(bundle)
+    model, tokenizer = model_from_bundle(bundle, read_tokenizer)
     model.to(device).eval()
     return LoadedModel(model=model, tokenizer=tokenizer, card=bundle.card, path=bundle.path or path,
-                       ngram_index=ngram_index_from_bundle(bundle), extras=dict(bundle.extras))
+                       extras=dict(bundle.extras))
 
 
-def require_text_model(loaded: LoadedModel, name: str | Path) -> LoadedModel:
-    """``loaded`` itself, or a StudioError saying which command a music model belongs to."""
-    kind = loaded.card.get("model_kind", "text")
+def require_text_card(card: dict[str, Any], name: str | Path) -> None:
+    """A StudioError saying which command a music model belongs to, unless ``card`` is a text model's."""
+    kind = card.get("model_kind", "text")
     if kind == "leadsheet":
         raise StudioError(f"{name} is a music model (a lead-sheet improviser): use `studio compose --model {name} "
                           "--chart 12-bar`")
     if kind == "polyphonic":
         raise StudioError(f"{name} is a music model (polyphonic): use `studio compose --model {name} --primer "
                           "FILE.mid`")
-    return loaded
 
 
 @dataclass
@@ -200,14 +191,15 @@ class FinetuneBase:
     card: dict[str, Any]
 
 
-def finetune_base(base: str | Path, kind: str) -> FinetuneBase:
-    """Read the model to fine-tune from; it must be of ``kind`` (leadsheet, polyphonic...)."""
+def finetune_base(base: str | Path, kind: str, read_tokenizer: TokenizerReader) -> FinetuneBase:
+    """Read the model to fine-tune from; it must be of ``kind`` (leadsheet, polyphonic...), its tokenizer is
+    rebuilt by ``read_tokenizer`` (the family's own)."""
     bundle = read_bundle(resolve_model(base))
     if bundle.card.get("model_kind", "text") != kind:
         raise StudioError(f"{base} is not a {kind} model; fine-tune it with its own kind of corpus")
     config = {k: v for k, v in bundle.card["model_config"].items() if k != "vocab_size"}
     origin = {"finetuned_from": {"model": str(base), "weights_sha256": bundle.card["weights"]["sha256"]}}
-    return FinetuneBase(tokenizer_from_dict(bundle.card["tokenizer"]), config, bundle.weights, origin)
+    return FinetuneBase(read_tokenizer(bundle.card["tokenizer"]), config, bundle.weights, origin)
 
 
 def describe(card: dict[str, Any]) -> str:
@@ -234,6 +226,19 @@ def describe(card: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
-__all__ = ["DTYPES", "NGRAMS_EXTRA", "LoadedModel", "build_model", "describe", "load_model", "local_models",
-           "model_from_bundle", "model_weights", "ngram_index_from_bundle", "pick_device", "read_card",
-           "resolve_model", "shipped_dir", "shipped_models"]
+__all__ = [
+    "DTYPES",
+    "LoadedModel",
+    "build_model",
+    "describe",
+    "load_model",
+    "local_models",
+    "model_from_bundle",
+    "model_weights",
+    "pick_device",
+    "read_card",
+    "resolve_model",
+    "shipped_dir",
+    "shipped_models",
+    "text_tokenizer_from_dict",
+]

@@ -8,15 +8,11 @@ from itertools import pairwise
 import pytest
 
 from studio.errors import StudioError
-from studio.music.band.backing import (
-    BASS_RANGE,
-    COMPING_RANGE,
-    CRASH,
-    PEDAL_HAT,
-    RIDE,
-    backing_band,
-    chord_spans,
-)
+from studio.music.band.backing import backing_band
+from studio.music.band.bass import BASS_RANGE
+from studio.music.band.comping import COMPING_RANGE
+from studio.music.band.drums import CRASH, PEDAL_HAT, RIDE
+from studio.music.band.spans import chord_spans
 from studio.music.theory.chords import STEPS_PER_BAR, STEPS_PER_BEAT, ChordChart, blues_chart
 
 CHARTS = {

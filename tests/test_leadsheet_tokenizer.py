@@ -17,8 +17,9 @@ from music21 import corpus
 from studio.errors import StudioError
 from studio.music.io.leadsheet_extract import leadsheet_from_midi, leadsheet_from_music21
 from studio.music.io.midi import load_midi
-from studio.music.leadsheet.tokenizer import LeadSheetEvents, LeadSheetTokenizer, estimate_tonic, key_offset
+from studio.music.leadsheet.tokenizer import LeadSheetEvents, LeadSheetTokenizer
 from studio.music.theory.chords import NO_CHORD, ChordChart, LeadSheet, Note, blues_chart
+from studio.music.theory.keys import estimate_tonic, key_offset
 
 NUM_CHORALES = 50
 

@@ -17,8 +17,16 @@ import studio.text.ngrams as ngrams
 from studio.checkpoint import CARD_FILE, Bundle, read_bundle, write_bundle
 from studio.config import TokenizerConfig, TrainConfig
 from studio.errors import StudioError
-from studio.loading import NGRAMS_EXTRA, load_model, shipped_models
-from studio.text.ngrams import HASH_VERSION, NgramIndex, default_ngram_size, novelty_percent, window_hashes
+from studio.loading import load_model, shipped_models
+from studio.text.ngrams import (
+    HASH_VERSION,
+    NGRAMS_EXTRA,
+    NgramIndex,
+    corpus_index,
+    default_ngram_size,
+    novelty_percent,
+    window_hashes,
+)
 from studio.text.training import train_text
 from studio.training.trainer import Trainer
 
@@ -235,7 +243,7 @@ def test_training_run_stores_and_loading_exposes_the_index(tmp_path, corpus_file
     assert (out / "best" / "ngrams.safetensors").is_file()
     assert not (out / "last" / "ngrams.safetensors").exists()
     loaded = load_model(out)
-    index = loaded.ngram_index
+    index = corpus_index(loaded.extras)
     assert index is not None and index.n == 8
     text = corpus_file.read_text(encoding="utf-8")
     train_part = text[: int(len(text) * (1 - tconf.valid_fraction))]
@@ -247,13 +255,14 @@ def test_training_run_stores_and_loading_exposes_the_index(tmp_path, corpus_file
     assert index.novelty(loaded.tokenizer.encode("".join(rng.choice("abcdefghij ") for _ in range(300)))) > 0.9
 
 
-def test_trainer_can_leave_the_index_out(tmp_path, char_tokenizer, corpus_text, tiny_config) -> None:
+def test_the_trainer_itself_writes_no_index(tmp_path, char_tokenizer, corpus_text, tiny_config) -> None:
+    # The copy check is the text family's: the model-agnostic Trainer stores only the extras it is handed.
     ids = torch.tensor(char_tokenizer.encode(corpus_text))
     tconf = TrainConfig(batch_size=2, seq_len=8, max_steps=1, eval_every=1, device="cpu")
     mconf = tiny_config(vocab_size=char_tokenizer.vocab_size)
     cut = int(0.8 * len(ids))
-    Trainer(mconf, tconf, char_tokenizer, ids[:cut], ids[cut:], tmp_path / "run", ngram_index=False).fit()
-    assert load_model(tmp_path / "run").ngram_index is None
+    Trainer(mconf, tconf, char_tokenizer, ids[:cut], ids[cut:], tmp_path / "run").fit()
+    assert corpus_index(load_model(tmp_path / "run").extras) is None
     assert "ngram_index" not in read_bundle(tmp_path / "run" / "best").card
 
 
@@ -277,7 +286,7 @@ def test_script_adds_the_trainers_index_without_touching_the_weights(tmp_path, c
     write_bundle(best, Bundle(card, trained.weights))
     (best / "loss.png").write_bytes(b"png")
     weights = (best / "model.safetensors").read_bytes()
-    assert load_model(best).ngram_index is None
+    assert corpus_index(load_model(best).extras) is None
 
     script = _script()
     assert script.main(["--model", str(best), "--corpus", str(corpus_file)]) == 0
@@ -299,7 +308,7 @@ def test_shipped_shakespeare_carries_a_small_index() -> None:
     path = shipped_models()["shakespeare"]
     assert (path / "ngrams.safetensors").stat().st_size < 5 * 1024 * 1024
     loaded = load_model("shakespeare")
-    index = loaded.ngram_index
+    index = corpus_index(loaded.extras)
     assert index is not None and index.n == 8 and index.size_bytes < 5 * 1024 * 1024
     assert loaded.card["ngram_index"]["count"] == index.count > 100_000
     # The opening of tiny-shakespeare is in its training split; random letters are not.

@@ -385,7 +385,7 @@ def test_a_tune_spanning_the_keyboard_still_composes(roll_model: Path) -> None:
 def test_unzipping_keeps_music_only_caps_the_size_and_starts_fresh(tmp_path: Path) -> None:
     import zipfile
 
-    from studio.cli.common import unzipped_corpus
+    from studio.music.io.corpus import unzipped_corpus
 
     archive = tmp_path / "mine.zip"
     with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as z:

@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 
 from studio.errors import StudioError
 from studio.music.band.render import render_midi, step_seconds
-from studio.music.io import export, notation
+from studio.music.io import audio as audio_out
+from studio.music.io import export, notation, roll_png
 from studio.music.theory.chords import ChordChart, LeadSheet, Note, blues_chart
 
 CHART = ChordChart.parse("C7 | F7 | C7 | G7 F7")
@@ -146,22 +147,22 @@ def _read_wav(path: Path) -> tuple[np.ndarray, int, int, int]:
 def test_wav_is_a_real_normalised_16_bit_file_of_the_right_length(tmp_path):
     pm = render_midi(SHEET, swing=0.6)
     path = tmp_path / "take.wav"
-    synthesizer = export.write_wav(pm, path, sample_rate=22050)
+    synthesizer = audio_out.write_wav(pm, path, sample_rate=22050)
     audio, width, rate, channels = _read_wav(path)
     assert (width, rate, channels) == (2, 22050, 2)
-    assert len(audio) / rate == pytest.approx(pm.get_end_time() + export.TAIL_SECONDS, abs=0.05)
+    assert len(audio) / rate == pytest.approx(pm.get_end_time() + audio_out.TAIL_SECONDS, abs=0.05)
     assert 0.8 * 32767 <= np.abs(audio).max() <= 0.9 * 32767, "peak-normalised to -1 dBFS, not clipped"
     assert np.sqrt(np.mean(audio.astype(float) ** 2)) > 300, "audible, not near-silence"
-    if export._load_fluidsynth() is None:
+    if audio_out._load_fluidsynth() is None:
         pytest.skip("libfluidsynth cannot be loaded here: the sine-wave fallback test covers this machine")
-    assert synthesizer == f"fluidsynth:{export.find_soundfont()}"
+    assert synthesizer == f"fluidsynth:{audio_out.find_soundfont()}"
 
 
 def test_wav_falls_back_to_sine_waves_with_a_warning_without_fluidsynth(tmp_path, monkeypatch):
-    monkeypatch.setattr(export, "_load_fluidsynth", lambda: None)  # as on a machine without libfluidsynth
+    monkeypatch.setattr(audio_out, "_load_fluidsynth", lambda: None)  # as on a machine without libfluidsynth
     path = tmp_path / "sine.wav"
     with pytest.warns(RuntimeWarning, match="FluidSynth is not available"):
-        assert export.write_wav(render_midi(SHEET), path, sample_rate=16000) == "sine"
+        assert audio_out.write_wav(render_midi(SHEET), path, sample_rate=16000) == "sine"
     audio, width, rate, _ = _read_wav(path)
     assert (width, rate) == (2, 16000) and np.abs(audio).max() > 0.8 * 32767
 
@@ -169,11 +170,11 @@ def test_wav_falls_back_to_sine_waves_with_a_warning_without_fluidsynth(tmp_path
 def test_wav_refuses_bad_input(tmp_path):
     pm = render_midi(SHEET)
     with pytest.raises(StudioError, match="no notes"):
-        export.write_wav(pretty_midi.PrettyMIDI(), tmp_path / "empty.wav")
+        audio_out.write_wav(pretty_midi.PrettyMIDI(), tmp_path / "empty.wav")
     with pytest.raises(StudioError, match="soundfont"):
-        export.write_wav(pm, tmp_path / "x.wav", soundfont=tmp_path / "missing.sf2")
+        audio_out.write_wav(pm, tmp_path / "x.wav", soundfont=tmp_path / "missing.sf2")
     with pytest.raises(StudioError, match=r"\[8000, 96000\]"):
-        export.write_wav(pm, tmp_path / "x.wav", sample_rate=1000)
+        audio_out.write_wav(pm, tmp_path / "x.wav", sample_rate=1000)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -235,15 +236,15 @@ def _png_size(path: Path) -> tuple[int, int]:
 def test_piano_roll_png_from_a_performance_and_from_grid_parts(tmp_path):
     from studio.music.band.backing import backing_band
 
-    width, height = _png_size(export.piano_roll_png(render_midi(SHEET), tmp_path / "a.png", "take", CHART))
+    width, height = _png_size(roll_png.piano_roll_png(render_midi(SHEET), tmp_path / "a.png", "take", CHART))
     assert 600 <= width <= 4000 and 300 <= height <= 1000
     parts = {"lead": MELODY, **backing_band(CHART, 2)}
-    width, height = _png_size(export.piano_roll_png(parts, tmp_path / "b.png", chart=CHART))
+    width, height = _png_size(roll_png.piano_roll_png(parts, tmp_path / "b.png", chart=CHART))
     assert 600 <= width <= 4000 and 300 <= height <= 1000
     with pytest.raises(StudioError, match="no notes"):
-        export.piano_roll_png({"lead": []}, tmp_path / "c.png")
+        roll_png.piano_roll_png({"lead": []}, tmp_path / "c.png")
     with pytest.raises(StudioError, match="PrettyMIDI performance or a dict"):
-        export.piano_roll_png([1, 2], tmp_path / "d.png")  # type: ignore[arg-type]
+        roll_png.piano_roll_png([1, 2], tmp_path / "d.png")  # type: ignore[arg-type]
 
 
 def test_sheet_music_engraves_from_any_thread(tmp_path) -> None:

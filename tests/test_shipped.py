@@ -5,6 +5,7 @@ from __future__ import annotations
 from studio.config import GenerationConfig
 from studio.loading import load_model, shipped_models
 from studio.text.generator import Generator
+from studio.text.ngrams import corpus_index
 
 
 def test_shakespeare_is_shipped_small_and_documented() -> None:
@@ -44,7 +45,8 @@ def test_prose_is_shipped_small_and_documented() -> None:
     assert card["tokenizer"]["kind"] == "bpe" and card["weights"]["dtype"] == "float16"
     assert loaded.tokenizer.unk_id is not None  # WikiText's <unk> marker is one token, so it can be banned
     assert card["evaluation"]["test_word_perplexity"] < 200
-    assert loaded.ngram_index is not None and loaded.ngram_index.n == 4
+    index = corpus_index(loaded.extras)
+    assert index is not None and index.n == 4
 
 
 def test_prose_writes_readable_prose() -> None:

@@ -28,8 +28,8 @@ from studio.checkpoint import read_bundle, read_card
 from studio.config import ModelConfig, TokenizerConfig, TrainConfig
 from studio.errors import StudioError
 from studio.loading import build_model, load_model
-from studio.text.corpus import StreamBatcher, evaluation_windows
 from studio.text.training import train_text
+from studio.training.batches import StreamBatcher, evaluation_windows
 from studio.training.evaluate import evaluate_loss, loss_metrics
 from studio.training.log import MetricsLog, read_jsonl
 

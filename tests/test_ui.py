@@ -560,7 +560,7 @@ def test_stop_ends_a_music_run_and_keeps_a_usable_model(client: Client, page, bl
 def test_music_batches_shrink_to_fit_and_a_too_small_corpus_says_how_much_more() -> None:
     import torch
 
-    from studio.text.corpus import StreamBatcher
+    from studio.training.batches import StreamBatcher
     from studio.ui.finetune_runs import fit_batches, make_config, shape_for_tokens
 
     assert shape_for_tokens(100_000) == (32, 128)

@@ -66,7 +66,9 @@ def write_piece_files(stem: Path, midi: Any, sidecar: dict[str, Any], formats: l
     return its number of notes."""
     import json
 
-    from studio.music.io.export import piano_roll_png, write_midi, write_wav
+    from studio.music.io.audio import write_wav
+    from studio.music.io.export import write_midi
+    from studio.music.io.roll_png import piano_roll_png
 
     if "mid" in formats:
         write_midi(midi, stem.with_suffix(".mid"))
@@ -78,42 +80,3 @@ def write_piece_files(stem: Path, midi: Any, sidecar: dict[str, Any], formats: l
     return sum(len(instrument.notes) for instrument in midi.instruments)
 
 
-MAX_UNZIPPED_BYTES = 500_000_000  # music unpacked from one zip; a small zip can hold far more (a "zip bomb")
-
-
-def unzipped_corpus(corpus: Path, out: Path, max_bytes: int = MAX_UNZIPPED_BYTES) -> Path:
-    """A zip of music files is unpacked beside the run (into a fresh ``.OUT-corpus`` folder); folders pass through.
-
-    Only music files are unpacked (the suffixes ``studio.music.io.corpus`` reads), never absolute or parent
-    paths, and unpacking stops with a StudioError once ``max_bytes`` have been written, however small the zip.
-    """
-    if corpus.suffix.lower() != ".zip":
-        return corpus
-    import shutil
-    import zipfile
-
-    from studio.music.io.corpus import SUFFIXES
-
-    target = out.parent / f".{out.name}-corpus"
-    if target.exists():  # an earlier run's files must not join this corpus
-        shutil.rmtree(target)
-    written = 0
-    try:
-        with zipfile.ZipFile(corpus) as archive:
-            for info in archive.infolist():
-                name = Path(info.filename)
-                if (info.is_dir() or name.is_absolute() or ".." in name.parts
-                        or name.suffix.lower() not in SUFFIXES):
-                    continue
-                dest = target / name
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                with archive.open(info) as source, open(dest, "wb") as sink:
-                    while chunk := source.read(1 << 20):
-                        written += len(chunk)
-                        if written > max_bytes:
-                            raise StudioError(f"{corpus}: its music unpacks to more than {max_bytes // 1_000_000} "
-                                              "MB; split it into smaller zips")
-                        sink.write(chunk)
-    except (zipfile.BadZipFile, OSError) as err:
-        raise StudioError(f"{corpus} is not a readable zip file ({err})") from err
-    return target

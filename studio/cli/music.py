@@ -13,7 +13,6 @@ from studio.cli.common import (
     model_config_from_args,
     parse_shifts,
     train_config_from_args,
-    unzipped_corpus,
     write_piece_files,
 )
 from studio.errors import StudioError
@@ -130,8 +129,10 @@ def _compose_blues(args: argparse.Namespace, config: Any, formats: list[str], ou
     from tqdm.auto import tqdm
 
     from studio.music.band.render import render_midi
-    from studio.music.io.export import piano_roll_png, write_midi, write_wav
+    from studio.music.io.audio import write_wav
+    from studio.music.io.export import write_midi
     from studio.music.io.notation import write_musicxml
+    from studio.music.io.roll_png import piano_roll_png
     from studio.music.leadsheet.composer import Composer, ComposeRequest
     from studio.music.theory.chords import Chord, blues_scale, chart_from_text_or_form, pitch_class
 
@@ -210,6 +211,7 @@ def _compose_polyphonic(args: argparse.Namespace, config: Any, formats: list[str
 def finetune_music(args: argparse.Namespace, kind: str, out: Path, train_config: Any) -> int:
     """Fine-tune a blues (lead-sheet) or chorale (polyphonic) model on a folder or zip of music files."""
     from studio.cli.progress import ProgressBar
+    from studio.music.io.corpus import unzipped_corpus
     from studio.training.log import MetricsLog
 
     corpus = unzipped_corpus(Path(args.corpus), out)

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from studio.cli.common import unzipped_corpus, write_piece_files
+from studio.cli.common import write_piece_files
 from studio.errors import StudioError
 
 
@@ -170,6 +170,8 @@ def finetune_rolls_cli(args: argparse.Namespace, out: Path) -> int:
     config = finetune_config(lr=args.lr, batch_size=args.batch_size, weight_decay=min(args.weight_decay, 1.0),
                              grad_clip=args.grad_clip, max_epochs=args.max_steps or 500, minutes=args.minutes or 0.0,
                              patience=args.patience or 4, seed=args.seed, device=args.device)
+    from studio.music.io.corpus import unzipped_corpus
+
     corpus = unzipped_corpus(Path(args.corpus), out)
     tuned = finetune_rolls(args.base, [corpus], out, config, on_epoch=_show_epoch, dtype=args.save_dtype,
                            valid_fraction=args.valid_fraction)

@@ -125,14 +125,15 @@ def _write_samples(folder: Path, result: Any) -> None:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from studio.config import check_range
-    from studio.loading import load_model, pick_device, require_text_model
+    from studio.loading import load_model, pick_device, read_card, require_text_card, resolve_model
     from studio.text.corpus import read_text_corpus, split_text, to_tensor
     from studio.training.evaluate import evaluate_loss, loss_metrics
 
     check_range("valid_fraction", args.valid_fraction, 0.0, 0.5, low_open=True)
     check_range("streams", args.streams, 1, 4096, integer=True)
     device = pick_device(args.device)
-    loaded = require_text_model(load_model(args.model, device=device), args.model)
+    require_text_card(read_card(resolve_model(args.model)), args.model)
+    loaded = load_model(args.model, device=device)
     text, report = read_text_corpus(args.corpus)
     for note in report.lines():
         print(f"note: {note}", file=sys.stderr)

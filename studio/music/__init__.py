@@ -1,1 +1,1 @@
-"""Symbolic music: chords and blues forms, MIDI tokenizers, ingestion, the backing band, export and metrics."""
+"""Symbolic music: shared theory, file I/O and the band; one package per model family (leadsheet, remi, pianoroll)."""

@@ -23,6 +23,7 @@ from studio.config import GenerationConfig, ModelConfig, TrainConfig
 from studio.errors import StudioError
 from studio.loading import build_model, model_from_bundle, resolve_model
 from studio.text.corpus import read_text_files, split_text, to_tensor
+from studio.text.ngrams import NGRAMS_EXTRA, training_index
 from studio.tokenizers import CharTokenizer, TextTokenizer, WordTokenizer
 from studio.tokenizers.word import split_words
 from studio.training.trainer import Callback, Trainer
@@ -150,8 +151,10 @@ def finetune_text(base: str | Path, corpus: str | Path, out_dir: str | Path, tra
                        "skipped": len(report.skipped), "train_tokens": int(train_ids.numel()),
                        "valid_tokens": int(valid_ids.numel()), "split": "by file (hash of the name)"
                        if len(texts) > 1 else "tail of the only file"}}
+    card["ngram_index"], ngrams = training_index(train_ids, tokenizer.kind)
     trainer = Trainer(config, train_config, tokenizer, train_ids, valid_ids, out, card=card, callbacks=callbacks,
-                      valid_chars_per_token=chars_per_token, initial_weights=weights)
+                      valid_chars_per_token=chars_per_token, initial_weights=weights,
+                      best_extras={NGRAMS_EXTRA: ngrams})
     result = trainer.fit()  # scores the (grown) base model on the validation text first, as it scores the rest
     outcome = FinetuneResult(result.best_path, result.steps, result.stop_reason, result.base_metrics or {},
                              result.best_metrics,

@@ -23,9 +23,10 @@ import torch
 
 from studio.config import GenerationConfig
 from studio.errors import StudioError
-from studio.loading import LoadedModel, load_model, pick_device, require_text_model
+from studio.loading import LoadedModel, load_model, pick_device, read_card, require_text_card, resolve_model
 from studio.models import StepperCache
 from studio.sampling import Hypothesis, Sampler, beam_search, build_processors, stochastic_beam_search
+from studio.text.ngrams import corpus_index
 
 
 @dataclass
@@ -109,7 +110,9 @@ class Generator:
 
     def __init__(self, model: str | Path, device: str = "cpu", masks: list | None = None) -> None:
         self.device = pick_device(device)
-        self.loaded: LoadedModel = require_text_model(load_model(model, device=self.device), model)
+        require_text_card(read_card(resolve_model(model)), model)  # a music model: name the command it belongs to
+        self.loaded: LoadedModel = load_model(model, device=self.device)
+        self.ngram_index = corpus_index(self.loaded.extras, self.loaded.path)  # the copy check, None without one
         self.name = str(model)
         self.model_hash = self.loaded.card.get("weights", {}).get("sha256", "")[:16]
         self.masks = list(masks or [])
@@ -272,7 +275,7 @@ class Generator:
         return prep.prompt + continuation
 
     def _novelty(self, ids: list[int]) -> float | None:
-        index = getattr(self.loaded, "ngram_index", None)
+        index = self.ngram_index
         if index is None or len(ids) < index.n:
             return None
         value = index.novelty(ids)

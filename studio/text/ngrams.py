@@ -14,7 +14,7 @@ meaningful with the tokenizer that produced the ids it was built from (a checkpo
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -22,6 +22,7 @@ import torch
 
 from studio.errors import StudioError
 
+NGRAMS_EXTRA = "ngrams"  # the bundle extra (``ngrams.safetensors``) holding a text model's training n-gram index
 # Bumped whenever the hash changes, so an index built by another hash is refused instead of silently missing.
 HASH_VERSION = 1
 MAX_N = 64
@@ -252,9 +253,29 @@ class NgramIndex:
         return cls(values, int(n.item()), keep_below)
 
 
+def training_index(train_tokens: TokenIds, tokenizer_kind: str) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """What a text training run stores beside its best model: the card's ``ngram_index`` entry and the
+    ``NGRAMS_EXTRA`` tensors of the index of ``train_tokens``, at the tokenizer kind's n-gram size."""
+    index = NgramIndex.build(train_tokens, default_ngram_size(tokenizer_kind))
+    return index.info(), index.to_tensors()
+
+
+def corpus_index(extras: Mapping[str, dict[str, torch.Tensor]], where: object = "the model") -> NgramIndex | None:
+    """The n-gram index among a bundle's ``extras`` (``LoadedModel.extras``), or None when it carries none;
+    a malformed index raises StudioError naming ``where`` it came from."""
+    tensors = extras.get(NGRAMS_EXTRA)
+    if tensors is None:
+        return None
+    try:
+        return NgramIndex.from_tensors(tensors)
+    except StudioError as err:
+        raise StudioError(f"checkpoint {where}: {err}") from err
+
+
 def novelty_percent(value: float | None) -> str:
     """A novelty value for people: ``"97.3%"``, or ``"n/a"`` for a text too short to judge."""
     return "n/a" if value is None or math.isnan(value) else f"{100 * value:.1f}%"
 
 
-__all__ = ["DEFAULT_N", "HASH_VERSION", "NgramIndex", "default_ngram_size", "novelty_percent", "window_hashes"]
+__all__ = ["DEFAULT_N", "HASH_VERSION", "NGRAMS_EXTRA", "NgramIndex", "corpus_index", "default_ngram_size",
+           "novelty_percent", "training_index", "window_hashes"]

@@ -14,6 +14,7 @@ from studio.checkpoint import read_bundle
 from studio.config import ModelConfig, TokenizerConfig, TrainConfig
 from studio.errors import StudioError
 from studio.text.corpus import CorpusReport, read_text_corpus, split_text, to_tensor
+from studio.text.ngrams import NGRAMS_EXTRA, training_index
 from studio.tokenizers import TextTokenizer, train_tokenizer
 from studio.training.trainer import Callback, Trainer, TrainResult
 
@@ -126,6 +127,9 @@ def train_text(corpus: str | Path, out_dir: str | Path, model_config: dict[str, 
             extra["corpus"]["valid_corpus"] = str(valid_corpus)
     if on_data is not None:
         on_data(data)
+    # The copy check's index depends on the training tokens only, so a resumed run rebuilds the same one.
+    extra["ngram_index"], ngrams = training_index(data.train, data.tokenizer.kind)
     trainer = Trainer(mconf, tconf, data.tokenizer, data.train, data.valid, out, card=extra, callbacks=callbacks,
-                      resume=bundle, valid_chars_per_token=data.valid_chars_per_token, save_dtype=save_dtype)
+                      resume=bundle, valid_chars_per_token=data.valid_chars_per_token, save_dtype=save_dtype,
+                      best_extras={NGRAMS_EXTRA: ngrams})
     return trainer.fit()

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from studio.models import RNNLanguageModel, detach_state
-from studio.text.corpus import evaluation_windows
+from studio.training.batches import evaluation_windows
 
 
 def autocast_for(device: torch.device, enabled: bool):

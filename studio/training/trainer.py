@@ -7,7 +7,7 @@ same events (minGPT's Trainer).
 Files a run writes into its output folder::
 
     best/           the best model so far by validation loss (a bundle ``studio write --model`` can load), with
-                    the n-gram index of the training tokens (``ngrams.safetensors``, for the copy check)
+                    the caller's extra tensor files (a text model's n-gram index, for the copy check)
     last/           the latest resumable state (weights, optimiser, schedule, data position, RNG)
     metrics.jsonl   one JSON object per event (written by ``studio.training.log.MetricsLog``)
     loss.png        the loss curve, redrawn at each evaluation
@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 import torch.nn.functional as F
@@ -32,15 +32,19 @@ from studio import __version__
 from studio.checkpoint import Bundle, write_bundle
 from studio.config import ModelConfig, TrainConfig
 from studio.errors import StudioError
-from studio.loading import DTYPES, NGRAMS_EXTRA, build_model, model_weights, pick_device
+from studio.loading import DTYPES, build_model, model_weights, pick_device
 from studio.models import RNNLanguageModel, detach_state
-from studio.text.corpus import StreamBatcher
-from studio.text.ngrams import NgramIndex, default_ngram_size
-from studio.tokenizers import TextTokenizer
+from studio.training.batches import StreamBatcher
 from studio.training.distributed import barrier, broadcast_code, check_batch, init_from_environment
 from studio.training.evaluate import autocast_for, evaluate_loss, loss_metrics
 from studio.training.schedule import LRSchedule
 from studio.training.state import load_optimizer_state, load_rng_state, optimizer_state, rng_state, seed_everything
+
+
+class Tokenizer(Protocol):
+    """What the Trainer needs of a tokenizer: its description for the model card (text or music, any kind)."""
+
+    def to_dict(self) -> dict[str, Any]: ...
 
 
 @dataclass
@@ -79,7 +83,7 @@ class Trainer:
     Parameters
     ----------
     model_config, train_config : ModelConfig, TrainConfig
-    tokenizer : TextTokenizer
+    tokenizer : any tokenizer with ``to_dict``
         Stored in every checkpoint so the model is usable on its own.
     train_tokens, valid_tokens : LongTensor, shape (n,)
     out_dir : path
@@ -91,28 +95,26 @@ class Trainer:
         A ``last/`` bundle read with its state: training continues exactly where it stopped.
     valid_chars_per_token : float, optional
         Lets validation report bits per character for word and subword tokenizers.
-    ngram_index : bool
-        Store the n-gram index of ``train_tokens`` in every ``best/`` bundle (see ``studio.text.ngrams``), so what the
-        model writes can be checked for copies of its training text.
     train_conditions, valid_conditions : dict of str to LongTensor, optional
         Streams aligned with the tokens, passed to the model by name (a music model's ``chords`` and
         ``positions``; see ``studio.text.corpus.StreamBatcher``).
     model_setup : callable, optional
         Called with the fresh model before training (a music model's chord feature table is filled here).
     best_extras : dict, optional
-        Extra tensor files written beside every ``best/`` model (e.g. a music model's training phrases).
+        Extra tensor files written beside every ``best/`` model (a text model's n-gram index of its training
+        tokens, ``studio.text.ngrams.training_index``; a lead-sheet model's training phrases).
     base_metrics : dict, optional
         Fine-tuning: the base model's validation metrics when the caller has them; otherwise a run that starts
         from ``initial_weights`` measures them before its first step. Either way they are announced (a
         ``base_eval`` event) and returned in ``TrainResult.base_metrics``.
     """
 
-    def __init__(self, model_config: ModelConfig, train_config: TrainConfig, tokenizer: TextTokenizer,
+    def __init__(self, model_config: ModelConfig, train_config: TrainConfig, tokenizer: Tokenizer,
                  train_tokens: torch.Tensor, valid_tokens: torch.Tensor, out_dir: str | Path,
                  card: dict[str, Any] | None = None, callbacks: list[Callback] | None = None,
                  resume: Bundle | None = None, valid_chars_per_token: float | None = None,
                  save_dtype: str = "float32", initial_weights: dict[str, torch.Tensor] | None = None,
-                 ngram_index: bool = True, train_conditions: dict[str, torch.Tensor] | None = None,
+                 train_conditions: dict[str, torch.Tensor] | None = None,
                  valid_conditions: dict[str, torch.Tensor] | None = None,
                  model_setup: Callable[[RNNLanguageModel], None] | None = None,
                  best_extras: dict[str, dict[str, torch.Tensor]] | None = None,
@@ -146,9 +148,6 @@ class Trainer:
         self.valid_tokens = valid_tokens
         self.valid_conditions = valid_conditions
         self.best_extras = dict(best_extras or {})
-        # Built once: it depends on the training tokens only, so a resumed run rebuilds the same index.
-        self.ngram_index = (NgramIndex.build(train_tokens, default_ngram_size(tokenizer.kind)) if ngram_index
-                            else None)
         self.optimizer = self._make_optimizer()
         self.schedule = LRSchedule(c)
         self.data_generator = torch.Generator().manual_seed(c.seed)
@@ -331,12 +330,8 @@ class Trainer:
             barrier(self.dist)
             return
         if improved:
-            card, extras = self._card(elapsed), dict(self.best_extras)
-            if self.ngram_index is not None:
-                card["ngram_index"] = self.ngram_index.info()
-                extras[NGRAMS_EXTRA] = self.ngram_index.to_tensors()
-            write_bundle(self.out_dir / "best", Bundle(card, model_weights(self.model, self.save_dtype),
-                                                       extras=extras))
+            write_bundle(self.out_dir / "best", Bundle(self._card(elapsed), model_weights(self.model, self.save_dtype),
+                                                       extras=dict(self.best_extras)))
         self._save_last(elapsed)
         barrier(self.dist)
         self._emit("checkpoint", path=str(self.out_dir / "last"), best=improved)

@@ -126,10 +126,10 @@ def gather_corpus(paths: list[Path], kind: str, folder: Path) -> Path:
     """Copy the kept uploads into ``folder`` (created) as the corpus the fine-tuning services read; returns it.
 
     Files are numbered, so two uploads with one name stay two files. A text zip is read as it is by
-    ``studio.text.finetune``; a music zip is unpacked (safely: ``studio.cli.common.unzipped_corpus``, as
+    ``studio.text.finetune``; a music zip is unpacked (safely: ``studio.music.io.corpus.unzipped_corpus``, as
     ``studio finetune`` does) into a folder of its own, since the music readers take files and folders only.
     """
-    from studio.cli.common import unzipped_corpus
+    from studio.music.io.corpus import unzipped_corpus
 
     folder.mkdir(parents=True)
     for i, path in enumerate(paths):

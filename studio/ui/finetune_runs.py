@@ -138,6 +138,7 @@ def _text(base: str, corpus: Path, out: Path, config: Any, hooks: Hooks, command
 
 def _leadsheet(base: str, corpus: Path, out: Path, config: Any, hooks: Hooks, command: str) -> RunSummary:
     from studio.music.io.corpus import read_leadsheet_corpus
+    from studio.music.leadsheet.tokenizer import LeadSheetTokenizer
     from studio.music.leadsheet.training import leadsheet_split, train_leadsheets
 
     sheets, report = read_leadsheet_corpus([corpus])
@@ -146,7 +147,7 @@ def _leadsheet(base: str, corpus: Path, out: Path, config: Any, hooks: Hooks, co
     if not sheets:
         raise StudioError("no usable lead sheet among your files (each needs melody notes; see the notes)")
     # The service's own split and encoding, only to size the batches before it runs.
-    split = leadsheet_split(sheets, _base_tokenizer(base), config.valid_fraction)
+    split = leadsheet_split(sheets, _base_tokenizer(base, LeadSheetTokenizer.from_dict), config.valid_fraction)
     fit_batches(config, int(split.train["tokens"].numel()), "16th-note steps", hooks.on_note)
     result = train_leadsheets(sheets, out, train_config=config, callbacks=[hooks.on_event], base=base,
                               corpus_card=_corpus_card(len(report.used), len(report.skipped)), command=command)
@@ -155,6 +156,7 @@ def _leadsheet(base: str, corpus: Path, out: Path, config: Any, hooks: Hooks, co
 
 def _polyphonic(base: str, corpus: Path, out: Path, config: Any, hooks: Hooks, command: str) -> RunSummary:
     from studio.music.io.corpus import load_music_files
+    from studio.music.remi.tokenizer import PolyTokenizer
     from studio.music.remi.training import piece_streams, train_polyphonic
 
     pieces, skipped_lines = load_music_files([corpus])
@@ -165,7 +167,7 @@ def _polyphonic(base: str, corpus: Path, out: Path, config: Any, hooks: Hooks, c
         raise StudioError(f"a polyphonic model needs at least 2 usable pieces (one to validate on); your files gave "
                           f"{len(pieces)}: upload {2 - len(pieces)} more")
     # The service's own split and encoding, only to size the batches before it runs.
-    train, _, _, _ = piece_streams(pieces, _base_tokenizer(base), config.valid_fraction)
+    train, _, _, _ = piece_streams(pieces, _base_tokenizer(base, PolyTokenizer.from_dict), config.valid_fraction)
     fit_batches(config, int(train.numel()), "REMI tokens", hooks.on_note)
     result = train_polyphonic(pieces, out, train_config=config, callbacks=[hooks.on_event], base=base,
                               corpus_card=_corpus_card(len(pieces), skipped), command=command)
@@ -183,11 +185,12 @@ def _piano_roll(base: str, corpus: Path, out: Path, config: Any, hooks: Hooks, c
                       kept_base=result.best_epoch == 0)
 
 
-def _base_tokenizer(base: str) -> Any:
-    """The base model's tokenizer, from its card alone (the service reads the weights itself, once)."""
-    from studio.loading import read_card, resolve_model, tokenizer_from_dict
+def _base_tokenizer(base: str, read: Callable[[dict[str, Any]], Any]) -> Any:
+    """The base model's tokenizer, rebuilt by its family's ``read`` from its card alone (the service reads the
+    weights itself, once)."""
+    from studio.loading import read_card, resolve_model
 
-    return tokenizer_from_dict(read_card(resolve_model(base))["tokenizer"])
+    return read(read_card(resolve_model(base))["tokenizer"])
 
 
 def _trained(kind: str, result: Any, out: Path) -> RunSummary:

@@ -56,8 +56,10 @@ def write_performance(midi: Any, folder: Path, stem: str, title: str, sheet: Any
     chart : ChordChart, optional
         Chord names along the piano roll.
     """
-    from studio.music.io.export import piano_roll_png, write_midi, write_wav
+    from studio.music.io.audio import write_wav
+    from studio.music.io.export import write_midi
     from studio.music.io.notation import write_musicxml
+    from studio.music.io.roll_png import piano_roll_png
 
     files = MusicFiles(midi=folder / f"{stem}.mid", wav=folder / f"{stem}.wav", roll=folder / f"{stem}.png")
     write_midi(midi, files.midi)

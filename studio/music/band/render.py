@@ -12,7 +12,6 @@ reads them back.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping
 
@@ -20,13 +19,15 @@ import pretty_midi
 
 from studio.config import check_choice, check_range
 from studio.errors import StudioError
-from studio.music.band.backing import BASS_PROGRAMS, BASS_STYLES, COMPING_PROGRAMS, MAX_CHORUSES, backing_band
+from studio.music.band.backing import MAX_CHORUSES, backing_band
+from studio.music.band.bass import BASS_PROGRAMS, BASS_STYLES
+from studio.music.band.comping import COMPING_PROGRAMS
+from studio.music.io.export import meta_texts
 from studio.music.theory.chords import BEATS_PER_BAR, STEPS_PER_BAR, STEPS_PER_BEAT, LeadSheet, Note
 
 PARTS = ("lead", "bass", "comping", "drums")
 TEMPO_RANGE = (20.0, 400.0)     # beats per minute; outside it a performance is a drone or a blur
 SWING_RANGE = (0.5, 0.8)        # share of the beat the first of two 8ths takes
-META_PREFIX = "studio:"
 # A starting mix (GM controller 7 volume, 10 pan): the lead in front, piano and bass either side of the drums.
 MIX = {"lead": (110, 70), "bass": (104, 58), "comping": (84, 44), "drums": (96, 64)}
 RESOLUTION = 480                # ticks per quarter note: swung 8ths at 2/3 land within 1/1440 of a beat
@@ -167,35 +168,3 @@ def _instrument(name: str, program: int, is_drum: bool, notes: list[Note], tempo
     return instrument
 
 
-def meta_texts(meta: Mapping[str, object]) -> list[str]:
-    """``studio:<key>=<JSON>`` lines for MIDI text events (ASCII only: MIDI text is Latin-1 at best).
-
-    Raises
-    ------
-    StudioError
-        For a key that is not a non-empty string without ``=``, or a value JSON cannot represent.
-    """
-    texts = []
-    for key, value in meta.items():
-        if not isinstance(key, str) or not key or "=" in key or not key.isascii() or not key.isprintable():
-            raise StudioError(f"meta key {key!r} must be a non-empty printable ASCII string without '='")
-        try:
-            encoded = json.dumps(value, ensure_ascii=True, sort_keys=True, allow_nan=False)
-        except (TypeError, ValueError) as error:
-            raise StudioError(f"meta value for {key!r} cannot be stored in the MIDI file ({error}); "
-                              "use strings, numbers, booleans, lists or dicts") from None
-        texts.append(f"{META_PREFIX}{key}={encoded}")
-    return texts
-
-
-def parse_meta_texts(texts: list[str]) -> dict[str, object]:
-    """The inverse of ``meta_texts``: other text events are ignored, so foreign files read as ``{}``."""
-    meta: dict[str, object] = {}
-    for text in texts:
-        if text.startswith(META_PREFIX) and "=" in text:
-            key, _, encoded = text[len(META_PREFIX):].partition("=")
-            try:
-                meta[key] = json.loads(encoded)
-            except json.JSONDecodeError:
-                meta[key] = encoded  # written by hand or by an older tool: keep the raw text
-    return meta

@@ -8,6 +8,9 @@ phrasing.
 from __future__ import annotations
 
 import hashlib
+import shutil
+import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -121,3 +124,51 @@ def read_leadsheet_corpus(paths: list[str | Path]) -> tuple[list[LeadSheet], Mus
             report.used.append(str(file))
             sheets.extend(found)
     return sheets, report
+
+
+MAX_UNZIPPED_BYTES = 500_000_000  # music unpacked from one zip; a small zip can hold far more (a "zip bomb")
+
+
+def unzipped_corpus(corpus: Path, out: Path, max_bytes: int = MAX_UNZIPPED_BYTES) -> Path:
+    """A zip of music files is unpacked beside the run (into a fresh ``.OUT-corpus`` folder); folders pass through.
+
+    Only music files are unpacked (the suffixes ``studio.music.io.corpus`` reads), never absolute or parent
+    paths, and unpacking stops with a StudioError once ``max_bytes`` have been written, however small the zip.
+    """
+    if corpus.suffix.lower() != ".zip":
+        return corpus
+    target = out.parent / f".{out.name}-corpus"
+    if target.exists():  # an earlier run's files must not join this corpus
+        shutil.rmtree(target)
+    written = 0
+    try:
+        with zipfile.ZipFile(corpus) as archive:
+            for info in archive.infolist():
+                name = Path(info.filename)
+                if (info.is_dir() or name.is_absolute() or ".." in name.parts
+                        or name.suffix.lower() not in SUFFIXES):
+                    continue
+                dest = target / name
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                with archive.open(info) as source, open(dest, "wb") as sink:
+                    while chunk := source.read(1 << 20):
+                        written += len(chunk)
+                        if written > max_bytes:
+                            raise StudioError(f"{corpus}: its music unpacks to more than {max_bytes // 1_000_000} "
+                                              "MB; split it into smaller zips")
+                        sink.write(chunk)
+    except (zipfile.BadZipFile, OSError) as err:
+        raise StudioError(f"{corpus} is not a readable zip file ({err})") from err
+    return target
+
+
+def split_pieces(names: Sequence[str], valid_fraction: float) -> tuple[list[int], list[int]]:
+    """Indexes of training and validation pieces: a piece validates when the hash of its name is in the tail."""
+    def bucket(name: str) -> float:
+        return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big") / 2**64
+
+    valid = [i for i, n in enumerate(names) if bucket(n) < valid_fraction]
+    train = [i for i, n in enumerate(names) if bucket(n) >= valid_fraction]
+    if not valid or not train:
+        train, valid = list(range(len(names) - 1)), [len(names) - 1]
+    return train, valid

@@ -25,6 +25,7 @@ from studio.errors import StudioError
 from studio.loading import load_model, pick_device
 from studio.models import StepperCache
 from studio.music.leadsheet.metrics import phrase_keys, summarise
+from studio.music.leadsheet.tokenizer import LeadSheetTokenizer
 from studio.music.leadsheet.training import PHRASES_EXTRA, phrase_hash
 from studio.music.theory.chords import STEPS_PER_BAR, ChordChart, LeadSheet
 from studio.sampling import TokenMask, beam_search, build_processors, sample, stochastic_beam_search
@@ -84,7 +85,7 @@ class Composer:
 
     def __init__(self, model: str | Path = "blues", device: str = "cpu") -> None:
         self.device = pick_device(device)
-        self.loaded = load_model(model, device=self.device)
+        self.loaded = load_model(model, device=self.device, read_tokenizer=LeadSheetTokenizer.from_dict)
         if self.loaded.card.get("model_kind") != "leadsheet":
             raise StudioError(f"model {model!r} is not a lead-sheet (improviser) model; use a blues model, or "
                               "`studio compose --primer` for polyphonic models")

@@ -17,16 +17,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-import numpy as np
 import torch
 
 from studio.errors import StudioError
 from studio.music.theory.chords import NOTE_NAMES, STEPS_PER_BAR, LeadSheet, Note
-
-# Krumhansl & Kessler's key profiles: how well each scale degree (from the tonic) fits a major / minor key.
-_MAJOR_PROFILE = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
-_MINOR_PROFILE = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
-_EDGE_CHORD_BONUS = 0.2  # pieces usually start and end on the tonic chord: worth a fifth of a perfect correlation
+from studio.music.theory.keys import estimate_tonic, key_offset
 
 
 @dataclass
@@ -53,48 +48,6 @@ class LeadSheetEvents:
 
     def __len__(self) -> int:
         return len(self.tokens)
-
-
-def key_scores(hist: np.ndarray) -> np.ndarray:
-    """How well a pitch-class histogram (shape (12,), index 0 = C) fits each tonic, major or minor: shape (12,).
-
-    The score of tonic ``t`` is the larger of the histogram's correlations with the Krumhansl-Kessler major and
-    minor profiles rotated to ``t``; a flat histogram scores 0 everywhere.
-    """
-    scores = np.array([max(np.corrcoef(np.roll(hist, -tonic), _MAJOR_PROFILE)[0, 1],
-                           np.corrcoef(np.roll(hist, -tonic), _MINOR_PROFILE)[0, 1]) for tonic in range(12)])
-    return np.nan_to_num(scores, nan=0.0)
-
-
-def estimate_tonic(sheet: LeadSheet) -> int:
-    """The tonic pitch class (0 = C) of a lead sheet.
-
-    The melody's pitch classes (weighted by duration) and the chart's chord tones (weighted by how long each chord
-    sounds, at half the melody's weight) are correlated with the Krumhansl-Kessler major and minor profiles in all
-    12 keys; the roots of the first and last real chords earn a bonus, since tunes start and end at home. An empty
-    sheet is in C.
-    """
-    hist = np.zeros(12)
-    for n in sheet.melody:
-        hist[n.pitch % 12] += n.duration
-    real = [c for bar in sheet.chart.bars for c in bar if c.root is not None]
-    for bar in sheet.chart.bars:
-        for chord in bar:
-            for pc in chord.pitch_classes:
-                hist[pc] += 0.5 * STEPS_PER_BAR / len(bar)
-    if not hist.any():
-        return 0
-    scores = key_scores(hist)
-    if real:
-        scores[real[0].root] += _EDGE_CHORD_BONUS
-        scores[real[-1].root] += _EDGE_CHORD_BONUS
-    return int(np.argmax(scores))
-
-
-def key_offset(tonic: int) -> int:
-    """The smallest shift (-5..+6 semitones) that takes pitch class ``tonic`` to C."""
-    shift = (-tonic) % 12
-    return shift - 12 if shift > 6 else shift
 
 
 @dataclass

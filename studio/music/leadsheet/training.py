@@ -144,7 +144,7 @@ def train_leadsheets(sheets: Sequence[LeadSheet], out_dir: str | Path, model_con
     initial_weights = None
     base_card: dict[str, Any] = {}
     if base is not None:
-        start = finetune_base(base, "leadsheet")
+        start = finetune_base(base, "leadsheet", LeadSheetTokenizer.from_dict)
         tokenizer, model_config, initial_weights, base_card = (start.tokenizer, start.model_config, start.weights,
                                                                start.card)
     split = leadsheet_split(sheets, tokenizer, tconf.valid_fraction, min_notes_per_bar, transpositions)
@@ -160,7 +160,7 @@ def train_leadsheets(sheets: Sequence[LeadSheet], out_dir: str | Path, model_con
                        "valid_steps": int(valid["tokens"].numel()), "transpositions": list(transpositions)}}
     conds = ("chords", "positions")
     trainer = Trainer(mconf, tconf, tokenizer, train["tokens"], valid["tokens"], out, card=card,
-                      callbacks=callbacks, save_dtype=save_dtype, ngram_index=False, initial_weights=initial_weights,
+                      callbacks=callbacks, save_dtype=save_dtype, initial_weights=initial_weights,
                       train_conditions={k: train[k] for k in conds}, valid_conditions={k: valid[k] for k in conds},
                       model_setup=lambda model: model.set_chord_features(chord_feature_table()),
                       best_extras={PHRASES_EXTRA: {"hashes": phrase_hashes(train_sheets)}})

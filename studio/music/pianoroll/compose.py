@@ -22,7 +22,6 @@ melody in A major is harmonised in A major at the pitch it was written.
 from __future__ import annotations
 
 import itertools
-import re
 import secrets
 import statistics
 from dataclasses import dataclass, field
@@ -46,7 +45,7 @@ from studio.music.pianoroll.frames import (
     midi_to_frames,
     top_line,
 )
-from studio.music.theory.chords import pitch_class
+from studio.music.theory.keys import key_tonic
 
 MAX_FRAMES = 4000
 MAX_ROWS = 8192    # pieces x particles drawn side by side
@@ -124,18 +123,6 @@ class RollRequest:
     def tonic(self) -> int | None:
         """The pitch class of ``key``'s tonic, or None to estimate it from the notes."""
         return key_tonic(self.key) if self.key is not None else None
-
-
-_KEY = re.compile(r"^\s*([A-Ga-g][#b-]*)\s*(m|min|minor|maj|major)?\s*$")
-
-
-def key_tonic(name: str) -> int:
-    """The tonic pitch class of a key name: "G", "Bb", "F#m", "E minor", "Eb major" (the mode does not matter here:
-    the models' data put major and minor pieces on the same tonic)."""
-    match = _KEY.match(name)
-    if not match:
-        raise StudioError(f"key {name!r}: write a note name with an optional mode, e.g. G, Bb, F#m, E minor")
-    return pitch_class(match.group(1))
 
 
 @dataclass

@@ -18,7 +18,7 @@ import pretty_midi
 import torch
 
 from studio.errors import StudioError
-from studio.music.leadsheet.tokenizer import key_scores
+from studio.music.theory.keys import key_scores
 
 KEYS = 88          # piano keys, A0 (MIDI 21) .. C8 (MIDI 108); the same as studio.models.piano_roll
 LOWEST_MIDI = 21   # MIDI number of key 0

@@ -241,9 +241,8 @@ def rolls_from_music(paths: Sequence[str | Path], frames_per_beat: int,
     Returns the splits and one line per skipped file (unreadable, or no notes on the piano); a bad file never
     stops the others.
     """
-    from studio.music.io.corpus import load_music_files
+    from studio.music.io.corpus import load_music_files, split_pieces
     from studio.music.pianoroll.frames import midi_to_frames
-    from studio.music.remi.training import split_pieces
 
     pieces, skipped = load_music_files(list(paths))
     names, rolls = [], []

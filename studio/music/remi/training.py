@@ -7,7 +7,6 @@ deterministic. Continuing a primer is plain sampling over that stream, through t
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 import sys
 from collections.abc import Sequence
@@ -21,21 +20,10 @@ import torch
 from studio.config import GenerationConfig, ModelConfig, TrainConfig
 from studio.errors import StudioError
 from studio.loading import finetune_base, load_model, pick_device
+from studio.music.io.corpus import split_pieces
 from studio.music.remi.tokenizer import PolyTokenizer
 from studio.sampling import BanTokens, build_processors, sample
 from studio.training.trainer import Callback, Trainer, TrainResult
-
-
-def split_pieces(names: Sequence[str], valid_fraction: float) -> tuple[list[int], list[int]]:
-    """Indexes of training and validation pieces: a piece validates when the hash of its name is in the tail."""
-    def bucket(name: str) -> float:
-        return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big") / 2**64
-
-    valid = [i for i, n in enumerate(names) if bucket(n) < valid_fraction]
-    train = [i for i, n in enumerate(names) if bucket(n) >= valid_fraction]
-    if not valid or not train:
-        train, valid = list(range(len(names) - 1)), [len(names) - 1]
-    return train, valid
 
 
 def piece_streams(pieces: Sequence[tuple[str, pretty_midi.PrettyMIDI]], tokenizer: PolyTokenizer,
@@ -65,7 +53,7 @@ def train_polyphonic(pieces: Sequence[tuple[str, pretty_midi.PrettyMIDI]], out_d
     tokenizer = PolyTokenizer()
     initial_weights, base_card = None, {}
     if base is not None:
-        start = finetune_base(base, "polyphonic")
+        start = finetune_base(base, "polyphonic", PolyTokenizer.from_dict)
         tokenizer, model_config, initial_weights, base_card = (start.tokenizer, start.model_config, start.weights,
                                                                start.card)
     train, valid, train_idx, valid_idx = piece_streams(pieces, tokenizer, tconf.valid_fraction)
@@ -76,7 +64,7 @@ def train_polyphonic(pieces: Sequence[tuple[str, pretty_midi.PrettyMIDI]], out_d
                        "valid_pieces": len(valid_idx), "train_tokens": int(train.numel()),
                        "valid_tokens": int(valid.numel())}}
     trainer = Trainer(mconf, tconf, tokenizer, train, valid, out, card=card, callbacks=callbacks,
-                      save_dtype=save_dtype, ngram_index=False, initial_weights=initial_weights)
+                      save_dtype=save_dtype, initial_weights=initial_weights)
     return trainer.fit()
 
 
@@ -100,7 +88,7 @@ def continue_primer(model: str | Path, primer: pretty_midi.PrettyMIDI | str | Pa
     if config.mode not in ("sample", "greedy"):
         raise StudioError("polyphonic continuation samples; drop --beam (beam search is for lead sheets and text)")
     dev = pick_device(device)
-    loaded = load_model(model, device=dev)
+    loaded = load_model(model, device=dev, read_tokenizer=PolyTokenizer.from_dict)
     if loaded.card.get("model_kind") != "polyphonic":
         raise StudioError(f"model {model!r} is not a polyphonic model (use --chart with a blues model)")
     tok: PolyTokenizer = loaded.tokenizer
