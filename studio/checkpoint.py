@@ -180,6 +180,11 @@ def _recover(dest: Path) -> Path:
     return complete[-1] if complete else dest
 
 
+def bundle_exists(path: str | Path) -> bool:
+    """Whether a complete bundle is at ``path`` (or the copy a crash left mid-swap, which ``read_bundle`` reads)."""
+    return (_recover(Path(path)) / CARD_FILE).exists()
+
+
 def read_card(path: str | Path) -> dict[str, Any]:
     """The model card of a bundle, checked for format and version but without reading the weights."""
     folder = _recover(Path(path))

@@ -177,6 +177,9 @@ class TrainConfig(_Config):
     minutes: float = 0.0           # wall-clock budget; 0 means none
     eval_every: int = 200          # steps between validations (and checkpoints)
     eval_tokens: int = 0           # cap on validation tokens per evaluation; 0 evaluates all of them
+    # > 0: evaluate a fixed, seeded sample of about this many validation tokens (spans spread over the whole
+    # stream, the same at every evaluation) instead of all; fine-tuning sizes it to its time budget
+    eval_sample_tokens: int = 0
     patience: int = 0              # early stopping: evaluations without improvement; 0 never stops early
     valid_fraction: float = 0.1    # tail share of the corpus held out for validation (char-rnn/nanoGPT split)
     seed: int = 1337               # seeds every random number generator, so a run is repeatable
@@ -208,6 +211,7 @@ class TrainConfig(_Config):
         check_range("minutes", self.minutes, 0.0, 1e6)
         check_range("eval_every", self.eval_every, 1, 100_000_000, integer=True)
         check_range("eval_tokens", self.eval_tokens, 0, 10**12, integer=True)
+        check_range("eval_sample_tokens", self.eval_sample_tokens, 0, 10**12, integer=True)
         check_range("patience", self.patience, 0, 100_000, integer=True)
         check_range("valid_fraction", self.valid_fraction, 0.0, 0.5, low_open=True)
         check_range("seed", self.seed, 0, 2**63 - 1, integer=True)

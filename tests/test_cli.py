@@ -431,7 +431,7 @@ def test_existing_run_without_resume(tmp_path: Path, corpus: Path, capsys: pytes
 def test_resume_without_a_run(tmp_path: Path, corpus: Path, capsys: pytest.CaptureFixture) -> None:
     line = assert_one_line_error(*run_cli(["train", "text", "--corpus", corpus, "--out", tmp_path / "run",
                                            "--resume"], capsys)[::2])
-    assert "does not exist" in line
+    assert "nothing to resume in" in line and "without --resume" in line
     assert not (tmp_path / "run").exists()
 
 

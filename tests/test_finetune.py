@@ -1,7 +1,9 @@
-"""Fine-tuning on a user's folder: bad files skipped, vocabulary growth, lower held-out loss than the base."""
+"""Fine-tuning on a user's folder: bad files skipped, vocabulary growth, lower held-out loss than the base, no new
+model from a run that learned nothing."""
 
 from __future__ import annotations
 
+import json
 import zipfile
 from pathlib import Path
 
@@ -10,7 +12,7 @@ import torch
 
 from studio.config import ModelConfig, TokenizerConfig, TrainConfig
 from studio.errors import StudioError
-from studio.text.finetune import finetune_text, grow_vocabulary, grow_weights, split_by_file
+from studio.text.finetune import finetune_text, grow_vocabulary, grow_weights
 from studio.text.training import train_text
 from studio.tokenizers import BPETokenizer, CharTokenizer, WordTokenizer
 
@@ -86,20 +88,56 @@ def test_new_rows_start_at_the_mean() -> None:
     assert torch.equal(grown["decoder.bias"][4:], torch.tensor([2.5, 2.5]))
 
 
-def test_split_by_file_is_deterministic() -> None:
-    texts = [(f"f{i}.txt", f"text {i}") for i in range(20)]
-    assert split_by_file(texts, 0.2) == split_by_file(list(texts), 0.2)
-    train, valid = split_by_file(texts, 0.2)
-    assert valid and train and not set(valid.split("\n\n")) & set(train.split("\n\n"))
-
-
 def test_finetune_refuses_a_missing_base(tmp_path: Path) -> None:
     (tmp_path / "a.txt").write_text("hello", encoding="utf-8")
     with pytest.raises(StudioError, match="unknown model"):
         finetune_text("no-such-model", tmp_path, tmp_path / "out", TrainConfig(max_steps=1))
 
 
-def test_split_by_file_does_not_depend_on_where_the_folder_is() -> None:
-    here = [(f"/home/a/corpus/f{i}.txt", f"text {i}") for i in range(20)]
-    there = [(f"/mnt/other/place/corpus/f{i}.txt", f"text {i}") for i in range(20)]
-    assert split_by_file(here, 0.2, "/home/a/corpus") == split_by_file(there, 0.2, "/mnt/other/place/corpus")
+def _letters(root: Path) -> Path:
+    """Two files of very unequal size under names that once sent the big one to validation."""
+    folder = root / "letters"
+    folder.mkdir()
+    (folder / "letters.txt").write_text(NEW_TEXT * 400, encoding="utf-8")
+    (folder / "letter1.txt").write_text("voilà, mon ami.\n" * 3, encoding="utf-8")
+    return folder
+
+
+def test_a_run_that_learns_nothing_leaves_no_new_model(base_model: Path, tmp_path: Path) -> None:
+    notes: list[str] = []
+    # A learning rate of 1e-12 moves no weight measurably: no evaluation can beat the base model.
+    result = finetune_text(base_model, _letters(tmp_path), tmp_path / "flat",
+                           TrainConfig(batch_size=4, seq_len=32, max_steps=6, eval_every=3, warmup_steps=0,
+                                       lr=1e-12), samples=2, on_note=notes.append)
+    assert result.steps == 6 and not result.new_model and result.best_valid == {} and result.samples == []
+    assert "never beat the base model's" in result.no_model and "more minutes or more text" in result.no_model
+    assert not (tmp_path / "flat" / "best").exists()  # nothing for a model list to offer
+    assert (tmp_path / "flat" / "last" / "model.json").exists()  # but the run can go on (--resume)
+    split = next(n for n in notes if n.startswith("validation: the last"))
+    assert "letters.txt" in split and "letter1.txt" in split
+
+
+def test_a_budget_spent_before_the_first_step_leaves_no_new_model(base_model: Path, tmp_path: Path) -> None:
+    result = finetune_text(base_model, _letters(tmp_path), tmp_path / "late",
+                           TrainConfig(batch_size=4, seq_len=32, max_steps=100_000, minutes=0.0005, warmup_steps=0))
+    assert result.steps == 0 and not result.new_model and not (tmp_path / "late" / "best").exists()
+    assert "ran out before the first training step" in result.no_model and "more minutes" in result.no_model
+
+
+def test_the_time_budget_covers_the_whole_run_and_validation_is_a_fixed_sample(base_model: Path,
+                                                                               tmp_path: Path) -> None:
+    events: list = []
+    budget_s = 6.0
+    result = finetune_text(base_model, _letters(tmp_path), tmp_path / "timed",
+                           TrainConfig(batch_size=4, seq_len=32, max_steps=100_000, minutes=budget_s / 60,
+                                       eval_every=2, warmup_steps=0, lr=3e-3), callbacks=[events.append], samples=1)
+    assert result.stop_reason == "time budget" and result.new_model and result.samples
+    assert result.elapsed_s <= budget_s + 1.5, f"a {budget_s} s budget took {result.elapsed_s:.1f} s"
+    card = json.loads((tmp_path / "timed" / "best" / "model.json").read_text(encoding="utf-8"))
+    sample = card["train_config"]["eval_sample_tokens"]
+    assert 0 < sample < card["corpus"]["valid_tokens"]  # many evaluations: each reads a sample
+    scored = {e.data["valid_tokens"] for e in events if e.kind in ("eval", "base_eval")}
+    assert len(scored) == 1 and scored.pop() <= 1.2 * sample  # the base and every evaluation read the same tokens
+    progress = [e.data for e in events if e.kind == "base_progress"]
+    assert progress[0] == {"done": 0, "total": 0} and progress[-1]["done"] == progress[-1]["total"] > 0
+    assert [e.kind for e in events].index("base_eval") < [e.kind for e in events].index("step")

@@ -579,7 +579,8 @@ def test_music_batches_shrink_to_fit_and_a_too_small_corpus_says_how_much_more()
 @pytest.mark.parametrize("kind, model", [("polyphonic", "tiny-chorale"), ("leadsheet", "tiny-blues")])
 def test_music_base_loss_is_the_trainers_own_evaluation(runs: Path, tmp_path: Path, kind: str, model: str) -> None:
     """The "before" of a music run is measured on the validation stream the Trainer scores: one step at a learning
-    rate of 1e-12 leaves the model as it was, and the Trainer's evaluation then equals it."""
+    rate of 1e-12 leaves the model as it was, and the Trainer's evaluation then equals it (so it is no new
+    model)."""
     from studio.ui.finetune_runs import Hooks, make_config, run
 
     corpus = tmp_path / "corpus"
@@ -589,14 +590,47 @@ def test_music_base_loss_is_the_trainers_own_evaluation(runs: Path, tmp_path: Pa
     heard: list[tuple[str, float]] = []
 
     def on_event(event) -> None:
-        if event.kind in ("base_eval", "step"):
+        if event.kind in ("base_eval", "step", "eval"):
             heard.append((event.kind, event.data.get("valid_nats_per_token", math.nan)))
 
     summary = run(kind, str(runs / model), corpus, tmp_path / "out", config,
                   Hooks(on_event, lambda row: None, lambda note: None), "test")
-    assert summary.before == pytest.approx(summary.after, abs=1e-5) and summary.count == 1
     assert heard[0] == ("base_eval", summary.before)  # reported before the first step, for the page's status
-    assert [kind for kind, _ in heard] == ["base_eval", "step"]
+    assert [kind for kind, _ in heard] == ["base_eval", "step", "eval"]
+    assert heard[2][1] == pytest.approx(summary.before, abs=1e-5) and summary.count == 1
+    assert not summary.new_model and "no evaluation beat the base model" in summary.no_model
+    assert not (tmp_path / "out" / "best").exists()
+
+
+def test_the_status_says_what_a_run_does_before_its_first_step(runs: Path, tmp_path: Path) -> None:
+    """Reading the files, then scoring the base model with a bar that fills, then training: each is what the Train
+    tab shows at that moment (the status is read from a real run as each event arrives)."""
+    from studio.ui.finetune_runs import make_config
+    from studio.ui.train_tab import progress_view
+    from studio.ui.training_job import TrainingJob
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "letters.txt").write_text("The roses by the river were red and the summer was long.\n" * 400)
+    job = TrainingJob(base=str(runs / "tiny-text"), corpus=corpus, out_dir=tmp_path / "out",
+                      train_config=make_config("text", 1.0, 4, batch_size=4, seq_len=16))
+    seen: list[tuple[str, str]] = [("created", progress_view(job)[0])]
+    heard = job._on_event
+
+    def watch(event) -> None:  # the job's own recorder, then what the page would show now
+        heard(event)
+        seen.append((event.kind, progress_view(job)[0]))
+
+    job._on_event = watch
+    job.start()
+    assert job.wait(120) and job.status == "done", job.error
+    assert "reading your files" in seen[0][1]
+    scoring = [status for kind, status in seen if kind == "base_progress"]
+    assert "scoring the base model on your validation data" in scoring[0]
+    assert "(1 of " in scoring[1] and "▰▰▰▰▰▰▰▰▰▰ 100%" in scoring[-1], scoring
+    assert [kind for kind, _ in seen].index("base_eval") < [kind for kind, _ in seen].index("step")
+    training = next(status for kind, status in seen if kind == "step")
+    assert "step 1, training loss" in training and "scoring" not in training
 
 
 def test_corpus_kinds_follow_the_readers() -> None:

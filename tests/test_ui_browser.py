@@ -123,3 +123,69 @@ def test_write_streams_text_into_the_page(page) -> None:
     assert text.startswith("ROMEO:")
     _screenshot(page, "ui-write.png")
     assert page.outside == [], f"the page reached out to the network: {page.outside}"
+
+
+def _letters(folder: Path, corpus: str) -> list[Path]:
+    """Two letters of very unequal size (300 KB and 2 KB) under names that once sent the big one to validation:
+    the sentences of ``corpus`` (verse and prose) drawn in a seeded order."""
+    import random
+
+    sentences = [s.strip() for s in corpus.replace("\n", " ").split(". ") if len(s.strip()) > 20]
+    rng = random.Random(5)
+
+    def text(chars: int) -> str:
+        paragraphs, size = [], 0
+        while size < chars:
+            paragraphs.append(" ".join(rng.choice(sentences) + "." for _ in range(rng.randint(2, 5))))
+            size += len(paragraphs[-1]) + 2
+        return "\n\n".join(paragraphs)[:chars]
+
+    folder.mkdir()
+    (folder / "letters.txt").write_text(text(300_000), encoding="utf-8")
+    (folder / "letter1.txt").write_text(text(2_000), encoding="utf-8")
+    return [folder / "letters.txt", folder / "letter1.txt"]
+
+
+def test_fine_tune_two_files_for_half_a_minute_and_write_with_the_new_model(page, tmp_path: Path,
+                                                                          corpus_text: str) -> None:
+    """The run of issue 18: shakespeare on a 300 KB and a 2 KB letter for half a minute, from the click to its
+    result within 45 s (the time goes to test-artifacts/train-half-minute.txt), then the new model in the Write
+    tab with its validation loss below the base model's."""
+    import re
+    import time
+
+    page.get_by_role("tab", name="Train").click()
+    page.set_input_files("#train-files input[type=file]", [str(p) for p in _letters(tmp_path / "mine", corpus_text)])
+    page.wait_for_selector("#train-files :text('letter1')", timeout=60_000)  # listed: uploaded
+    minutes = page.locator("#train-minutes input[type=number]")
+    minutes.fill("0.5")
+    minutes.press("Enter")
+    page.fill("#train-name textarea, #train-name input", "letters-half")
+    began = time.monotonic()
+    page.click("#train-go")
+    page.wait_for_function("() => /done|no new model|error/.test(document.querySelector('#train-status').innerText)"
+                           " && !document.querySelector('#train-status').innerText.includes('running')",
+                           timeout=120_000)
+    seconds = time.monotonic() - began
+    status = page.inner_text("#train-status")
+    _screenshot(page, "ui-train.png")
+    (ARTIFACTS / "train-half-minute.txt").write_text(f"{seconds:.1f} s\n{status}\n", encoding="utf-8")
+    assert seconds < 45, f"a 0.5-minute fine-tune took {seconds:.0f} s from the click to its result"
+    before, after = (float(x) for x in re.search(r"validation ([\d.]+) → ([\d.]+)", status).groups())
+    assert after < before and "letters-half (local)" in status
+    page.get_by_role("tab", name="Write").click()
+    page.click("#write-model input")
+    page.get_by_role("option", name="letters-half (local)").click()
+    page.wait_for_function("() => document.querySelector('#write-model-help').innerText.includes('fine-tuned from')",
+                           timeout=30_000)
+    help_text = page.inner_text("#write-model-help")
+    loss, base = (float(x) for x in re.search(r"validation loss ([\d.]+) .* scored ([\d.]+)", help_text).groups())
+    assert loss == pytest.approx(after, abs=1e-3) and base == pytest.approx(before, abs=1e-3) and loss < base
+    length = page.locator("#write-length input[type=number]")
+    length.fill("60")
+    length.press("Enter")
+    page.click("#write-go")
+    page.wait_for_function("() => document.querySelector('#write-info').innerText.includes('letters-half')",
+                           timeout=60_000)
+    assert page.input_value("#write-output textarea").startswith("ROMEO:")
+    assert page.outside == [], f"the page reached out to the network: {page.outside}"

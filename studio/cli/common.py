@@ -9,7 +9,7 @@ from typing import Any
 
 from studio.errors import StudioError
 
-EXIT_USAGE, EXIT_INTERRUPTED = 2, 130
+EXIT_NO_MODEL, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
 
 
 def model_config_from_args(args: argparse.Namespace, default_embedding: int) -> dict[str, Any]:
@@ -38,6 +38,15 @@ def train_config_from_args(args: argparse.Namespace) -> Any:
                        eval_every=args.eval_every, eval_tokens=args.eval_tokens, patience=args.patience,
                        valid_fraction=args.valid_fraction, seed=args.seed, device=args.device, amp=not args.no_amp,
                        **budget)
+
+
+def no_new_model(reason: str, count: int, counter: str) -> int:
+    """Say that a fine-tune made no new model, why and what helps; the exit status says so too."""
+    import sys
+
+    print(f"no new model after {count} {counter}: {reason} (to go on from here: the same command plus --resume and "
+          "a larger --minutes)", file=sys.stderr)
+    return EXIT_NO_MODEL
 
 
 def parse_shifts(text: str) -> list[int]:

@@ -9,8 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from studio.cli.common import (
+    EXIT_INTERRUPTED,
     atomic_write,
     model_config_from_args,
+    no_new_model,
     parse_shifts,
     train_config_from_args,
     write_piece_files,
@@ -208,14 +210,18 @@ def _compose_polyphonic(args: argparse.Namespace, config: Any, formats: list[str
     return 0
 
 
-def finetune_music(args: argparse.Namespace, kind: str, out: Path, train_config: Any) -> int:
-    """Fine-tune a blues (lead-sheet) or chorale (polyphonic) model on a folder or zip of music files."""
+def finetune_music(args: argparse.Namespace, kind: str, out: Path, train_config: Any,
+                   budget: dict[str, Any] | None = None) -> int:
+    """Fine-tune a blues (lead-sheet) or chorale (polyphonic) model on a folder or zip of music files, or continue
+    such a run (``--resume``: the run's own settings, only ``budget`` changes)."""
     from studio.cli.progress import ProgressBar
     from studio.music.io.corpus import unzipped_corpus
     from studio.training.log import MetricsLog
 
     corpus = unzipped_corpus(Path(args.corpus), out)
     callbacks = [MetricsLog(out), ProgressBar()]
+    resume = {"resume": args.resume, "budget_overrides": budget}
+    train_config = None if args.resume else train_config  # a resumed run keeps its own settings
     if kind == "leadsheet":
         from studio.music.io.corpus import read_leadsheet_corpus
         from studio.music.leadsheet.training import train_leadsheets
@@ -227,7 +233,7 @@ def finetune_music(args: argparse.Namespace, kind: str, out: Path, train_config:
             raise StudioError(f"no usable lead sheet in {args.corpus}")
         result = train_leadsheets(sheets, out, train_config=train_config, callbacks=callbacks, base=args.base,
                                   corpus_card={"path": str(args.corpus), "files": len(report.used),
-                                               "skipped": len(report.skipped)})
+                                               "skipped": len(report.skipped)}, **resume)
     else:
         from studio.music.io.corpus import load_music_files
         from studio.music.remi.training import train_polyphonic
@@ -236,8 +242,15 @@ def finetune_music(args: argparse.Namespace, kind: str, out: Path, train_config:
         for line in skipped:
             print(f"note: skipped {line}", file=sys.stderr)
         result = train_polyphonic(pieces, out, train_config=train_config, callbacks=callbacks, base=args.base,
-                                  corpus_card={"path": str(args.corpus), "skipped": len(skipped)})
-    loss = result.best_metrics.get("valid_nats_per_token")
-    summary = f" best validation {loss:.4f} nats/token" if loss is not None else ""
-    print(f"done ({result.stop_reason}) after {result.steps} steps;{summary}. Model: {result.best_path}")
+                                  corpus_card={"path": str(args.corpus), "skipped": len(skipped)}, **resume)
+    if result.stop_reason == "interrupted":
+        print("interrupted; checkpoint saved in last/. Continue with the same command plus --resume",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
+    if result.no_model(data="music"):
+        return no_new_model(result.no_model(data="music"), result.steps, "steps")
+    before = (result.base_metrics or {}).get("valid_nats_per_token", float("nan"))
+    loss = result.best_metrics.get("valid_nats_per_token", float("nan"))
+    print(f"done ({result.stop_reason}) after {result.steps} steps: validation {before:.4f} -> {loss:.4f} "
+          f"nats/token. Model: {result.best_path}")
     return 0

@@ -109,6 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
                       "models, MIDI/MusicXML/ABC/kern/.ls for music models")
     fine.add_argument("--out", default=None, help="run folder (default runs/<corpus name>-finetuned)")
     fine.add_argument("--samples", type=int, default=3, help="samples written at the end, 0..16 (default 3)")
+    fine.add_argument("--resume", action="store_true", help="continue the fine-tune in --out from its last "
+                      "checkpoint, with the same --corpus (only --minutes, the whole run's, and --max-steps change)")
     fine.add_argument("--weight-drop", type=float, default=None,
                       help="text models: DropConnect on the recurrent weights while fine-tuning, 0..0.95; 0.5 helped "
                       "on 20,000 characters and only slowed learning on 100,000 (default: the base model's, 0 for "

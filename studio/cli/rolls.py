@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from studio.cli.common import write_piece_files
+from studio.cli.common import EXIT_INTERRUPTED, no_new_model, write_piece_files
 from studio.errors import StudioError
 
 
@@ -147,12 +147,13 @@ def finetune_rolls_cli(args: argparse.Namespace, out: Path) -> int:
 
     Piano-roll training runs by epochs with AdamW: --max-steps (if given) counts epochs (at most 500), --minutes,
     --patience (epochs without a better validation loss), --lr, --weight-decay, --grad-clip, --batch-size (pieces
-    per step), --valid-fraction, --seed and --device apply; the rate halves after half the patience.
-    Options of the token models' Trainer that have no meaning here are named and ignored.
+    per step), --valid-fraction, --seed and --device apply; the rate halves after half the patience. With --resume
+    the run's own settings apply, and --max-steps and --minutes may change. Options of the token models' Trainer
+    that have no meaning here are named and ignored.
     """
     from studio.config import check_range
     from studio.loading import DTYPES
-    from studio.music.pianoroll.training import finetune_config, finetune_rolls
+    from studio.music.pianoroll.finetune import finetune_config, finetune_rolls
 
     check_range("lr", args.lr, 0.0, 1.0, low_open=True)
     check_range("valid_fraction", args.valid_fraction, 0.0, 0.5, low_open=True)
@@ -170,17 +171,29 @@ def finetune_rolls_cli(args: argparse.Namespace, out: Path) -> int:
     config = finetune_config(lr=args.lr, batch_size=args.batch_size, weight_decay=min(args.weight_decay, 1.0),
                              grad_clip=args.grad_clip, max_epochs=args.max_steps or 500, minutes=args.minutes or 0.0,
                              patience=args.patience or 4, seed=args.seed, device=args.device)
+    if args.resume:  # the run's own budgets unless given again
+        from studio.checkpoint import read_card
+
+        stored = read_card(out / "last")["train_config"]
+        config.max_epochs = args.max_steps or stored["max_epochs"]
+        config.minutes = stored["minutes"] if args.minutes is None else args.minutes
     from studio.music.io.corpus import unzipped_corpus
 
     corpus = unzipped_corpus(Path(args.corpus), out)
-    tuned = finetune_rolls(args.base, [corpus], out, config, on_epoch=_show_epoch, dtype=args.save_dtype,
-                           valid_fraction=args.valid_fraction)
+    try:
+        tuned = finetune_rolls(args.base, [corpus], out, config, on_epoch=_show_epoch, dtype=args.save_dtype,
+                               valid_fraction=args.valid_fraction, resume=args.resume)
+    except KeyboardInterrupt:
+        print("interrupted; the last whole epoch is saved in last/. Continue with the same command plus --resume",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
     for line in tuned.skipped:
         print(f"note: skipped {line}", file=sys.stderr)
     result = tuned.result
-    verdict = (f"validation {tuned.base_valid:.3f} -> {result.best_valid:.3f} nats per frame"
-               if result.best_epoch else f"no epoch beat the base model (validation {tuned.base_valid:.3f} nats "
-               "per frame); the saved model is the base model unchanged")
-    print(f"done ({result.stop_reason}) after {result.epochs} epochs: {verdict}. Model: {tuned.path}")
+    if tuned.path is None:
+        return no_new_model(f"no epoch beat the base model's validation loss ({tuned.base_valid:.3f} nats per "
+                            "frame); give it more minutes or more music", result.epochs, "epochs")
+    print(f"done ({result.stop_reason}) after {result.epochs} epochs: validation {tuned.base_valid:.3f} -> "
+          f"{result.best_valid:.3f} nats per frame. Model: {tuned.path}")
     print(f"compose with it: studio compose --model {out} --melody YOUR_TUNE.mid", file=sys.stderr)
     return 0

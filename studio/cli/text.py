@@ -13,6 +13,7 @@ from studio.cli.common import (
     EXIT_INTERRUPTED,
     atomic_write,
     model_config_from_args,
+    no_new_model,
     train_config_from_args,
 )
 from studio.errors import StudioError
@@ -184,40 +185,65 @@ def _card_without_tokenizer(card: dict[str, Any]) -> dict[str, Any]:
 
 
 def cmd_finetune(args: argparse.Namespace) -> int:
-    from studio.cli.progress import ProgressBar
     from studio.config import check_range
-    from studio.loading import read_card, resolve_model
-    from studio.text.finetune import finetune_text
-    from studio.training.log import MetricsLog
 
     check_range("--samples", args.samples, 0, 16, integer=True)
     out = Path(args.out or Path("runs") / f"{Path(args.corpus).stem}-finetuned")
-    kind = read_card(resolve_model(args.base)).get("model_kind", "text")
+    kind = finetune_kind(args, out)
     if args.weight_drop is not None:
         if kind != "text":
             raise StudioError("--weight-drop is for fine-tuning text models (shakespeare, prose or your own)")
+        if args.resume:
+            raise StudioError("--weight-drop is the run's own setting: a resumed run keeps it (leave it out)")
         check_range("--weight-drop", args.weight_drop, 0.0, 0.95)
     if kind == "piano_roll":  # trains by epochs: --max-steps, if given, counts them
         from studio.cli.rolls import finetune_rolls_cli
 
         return finetune_rolls_cli(args, out)
+    budget = {k: v for k, v in (("max_steps", args.max_steps), ("minutes", args.minutes)) if v is not None}
     if args.max_steps is None:
         args.max_steps = 100_000 if args.minutes else 1000  # a time budget alone decides when given
     train_config = train_config_from_args(args)
     if kind in ("leadsheet", "polyphonic"):
         from studio.cli.music import finetune_music  # music commands import what they need lazily too
 
-        return finetune_music(args, kind, out, train_config)
+        return finetune_music(args, kind, out, train_config, budget)
+    return _finetune_text(args, out, train_config, budget)
+
+
+def finetune_kind(args: argparse.Namespace, out: Path) -> str:
+    """The kind of model a fine-tune trains: the base model's, or on --resume the run's own (its last/ card)."""
+    from studio.loading import read_card, resolve_model
+
+    if not args.resume:
+        return read_card(resolve_model(args.base)).get("model_kind", "text")
+    from studio.checkpoint import bundle_exists
+
+    if not bundle_exists(out / "last"):
+        raise StudioError(f"nothing to resume in {out}: it holds no last/ checkpoint (a run stopped before its "
+                          "first checkpoint starts again without --resume)")
+    return read_card(out / "last").get("model_kind", "text")
+
+
+def _finetune_text(args: argparse.Namespace, out: Path, train_config: Any, budget: dict[str, Any]) -> int:
+    from studio.cli.progress import ProgressBar
+    from studio.text.finetune import finetune_text
+    from studio.training.log import MetricsLog
+
+    train_config = None if args.resume else train_config  # a resumed run keeps its own settings (but budgets)
     result = finetune_text(args.base, args.corpus, out, train_config, callbacks=[MetricsLog(out), ProgressBar()],
                            samples=args.samples, on_note=lambda line: print(f"note: {line}", file=sys.stderr),
-                           weight_drop=args.weight_drop)
+                           weight_drop=args.weight_drop, resume=args.resume, budget_overrides=budget)
     if result.stop_reason == "interrupted":
-        print("interrupted; checkpoint saved in last/", file=sys.stderr)
+        print("interrupted; checkpoint saved in last/. Continue with the same command plus --resume",
+              file=sys.stderr)
         return EXIT_INTERRUPTED
+    if not result.new_model:
+        return no_new_model(result.no_model, result.steps, "steps")
     base = result.base_valid.get("valid_nats_per_token", float("nan"))
     best = result.best_valid.get("valid_nats_per_token", float("nan"))
-    print(f"done ({result.stop_reason}) after {result.steps} steps: validation {base:.4f} -> {best:.4f} nats/token. "
-          f"Model: {result.best_path}")
+    print(f"done ({result.stop_reason}) after {result.steps} steps in {result.elapsed_s:.0f} s: validation "
+          f"{base:.4f} -> {best:.4f} nats/token. Model: {result.best_path}")
     for i, (text, novelty) in enumerate(zip(result.samples, result.novelty, strict=True)):
         share = "n/a" if novelty is None else f"{novelty:.0%}"
         print(f"--- sample {i + 1} (novelty {share} of n-grams not in your corpus) ---\n{text}")

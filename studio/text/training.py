@@ -10,12 +10,12 @@ from typing import Any
 
 import torch
 
-from studio.checkpoint import read_bundle
 from studio.config import ModelConfig, TokenizerConfig, TrainConfig
 from studio.errors import StudioError
 from studio.text.corpus import CorpusReport, read_text_corpus, split_text, to_tensor
 from studio.text.ngrams import NGRAMS_EXTRA, training_index
 from studio.tokenizers import TextTokenizer, train_tokenizer
+from studio.training.resume import read_resumable
 from studio.training.trainer import Callback, Trainer, TrainResult
 
 
@@ -94,20 +94,18 @@ def train_text(corpus: str | Path, out_dir: str | Path, model_config: dict[str, 
         raise StudioError(f"--out {out} exists and is not a folder")
     command = command or " ".join(["studio", *sys.argv[1:]])
     if resume:
-        bundle = read_bundle(out / "last", with_state=True)
-        card = bundle.card
-        tokenizer = TextTokenizer.from_dict(card["tokenizer"])
-        mconf = ModelConfig.from_dict(card["model_config"])
-        tconf_dict = dict(card["train_config"], **(budget_overrides or {}))
-        tconf = TrainConfig.from_dict({**tconf_dict, "betas": tuple(tconf_dict["betas"])})
-        tok_conf = TokenizerConfig.from_dict(card["tokenizer_config"])
-        valid_corpus = card["corpus"].get("valid_corpus")
+        run = read_resumable(out, budget_overrides)
+        bundle, extra, mconf, tconf = run.bundle, run.card, run.model_config, run.train_config
+        if "finetuned_from" in extra:
+            raise StudioError(f"{out} holds a fine-tune: continue it with `studio finetune --resume`")
+        tokenizer = TextTokenizer.from_dict(bundle.card["tokenizer"])
+        tok_conf = TokenizerConfig.from_dict(extra["tokenizer_config"])
+        valid_corpus = extra["corpus"].get("valid_corpus")
         data = prepare_text(corpus, tok_conf, tconf.valid_fraction, tokenizer=tokenizer, valid_corpus=valid_corpus)
-        if data.report.sha256 != card["corpus"]["sha256"]:
+        if data.report.sha256 != extra["corpus"]["sha256"]:
             raise StudioError(f"the corpus at {corpus} differs from the one this run started on "
                               "(sha256 mismatch); resume with the same corpus, or start a new run")
-        extra = {k: card[k] for k in ("corpus", "command", "tokenizer_config", "name") if k in card}
-        extra["command"] = card.get("command", command)
+        extra.setdefault("command", command)
     else:
         if (out / "last").exists() or (out / "best").exists():
             raise StudioError(f"{out} already holds a training run; pass --resume to continue it, "

@@ -78,3 +78,39 @@ def evaluation_windows(tokens: torch.Tensor, batch_size: int, seq_len: int, max_
     for start in range(0, row_len, seq_len):
         yield (inputs[:, start:start + seq_len], targets[:, start:start + seq_len],
                {name: view[:, start:start + seq_len] for name, view in conds.items()})
+
+
+def sample_spans(length: int, tokens: int, span_len: int, seed: int) -> torch.Tensor | None:
+    """Starts of a fixed, seeded sample of about ``tokens`` validation tokens from a stream of ``length`` tokens, or
+    None when the sample would be (nearly) the whole stream.
+
+    The stream is cut into as many equal strata as there are spans of ``span_len`` targets, and one span starts at
+    a seeded place in each, so the sample covers the whole stream (every file's tail, in a fine-tune) and never
+    overlaps itself. The same arguments give the same starts, so the base model and every evaluation are scored on
+    the same tokens and their numbers compare.
+
+    Returns
+    -------
+    LongTensor, shape (spans,), or None
+    """
+    span_len = max(1, min(span_len, tokens))
+    spans = max(1, tokens // span_len)
+    stratum = (length - 1) // spans
+    if stratum < span_len + 1 or spans * span_len >= 0.9 * (length - 1):
+        return None  # about as long as the stream itself: score all of it
+    generator = torch.Generator().manual_seed(seed)
+    slack = torch.randint(stratum - span_len, (spans,), generator=generator)
+    return torch.arange(spans) * stratum + slack
+
+
+def span_windows(tokens: torch.Tensor, starts: torch.Tensor, span_len: int, seq_len: int,
+                 conditions: dict[str, torch.Tensor] | None = None):
+    """Yield ``(inputs, targets, conditions)`` windows over the spans ``tokens[s : s + span_len + 1]``, one row a
+    span, so the state is carried within each span (``sample_spans`` chose the starts)."""
+    index = starts.view(-1, 1) + torch.arange(span_len + 1).view(1, -1)
+    rows = tokens[index]
+    conds = {name: stream[index][:, 1:] for name, stream in (conditions or {}).items()}
+    for start in range(0, span_len, seq_len):
+        end = min(span_len, start + seq_len)
+        yield (rows[:, start:end], rows[:, start + 1:end + 1],
+               {name: view[:, start:end] for name, view in conds.items()})

@@ -7,13 +7,14 @@ via the characters-per-token ratio of the scored text) and perplexity (``exp`` o
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from contextlib import nullcontext
 
 import torch
 import torch.nn.functional as F
 
 from studio.models import RNNLanguageModel, detach_state
-from studio.training.batches import evaluation_windows
+from studio.training.batches import evaluation_windows, span_windows
 
 
 def autocast_for(device: torch.device, enabled: bool):
@@ -26,7 +27,8 @@ def autocast_for(device: torch.device, enabled: bool):
 @torch.inference_mode()
 def evaluate_loss(model: RNNLanguageModel, tokens: torch.Tensor, batch_size: int = 64, seq_len: int = 256,
                   device: torch.device | str = "cpu", amp: bool = True, max_tokens: int = 0,
-                  conditions: dict[str, torch.Tensor] | None = None) -> tuple[float, int]:
+                  conditions: dict[str, torch.Tensor] | None = None, spans: torch.Tensor | None = None,
+                  span_len: int = 0, on_window: Callable[[int, int], None] | None = None) -> tuple[float, int]:
     """Summed next-token cross-entropy (nats) over a held-out stream, and the number of tokens scored.
 
     Parameters
@@ -39,13 +41,22 @@ def evaluate_loss(model: RNNLanguageModel, tokens: torch.Tensor, batch_size: int
         Score only a prefix of this many tokens when > 0.
     conditions : dict of str to LongTensor, each shape (n,), optional
         Streams aligned with ``tokens`` for conditioned (music) models; see ``StreamBatcher``.
+    spans : LongTensor, shape (k,), optional
+        Score only the spans of ``span_len`` targets starting here (``studio.training.batches.sample_spans``), one
+        row a span, instead of the whole stream (``batch_size`` and ``max_tokens`` then do not apply).
+    on_window : callable, optional
+        Called with (windows done, windows in all) after every window: progress for a long scoring.
     """
     device = torch.device(device)
     was_training = model.training
     model.eval()
     total, count, state = 0.0, 0, None
+    if spans is not None:
+        windows = list(span_windows(tokens, spans, span_len, seq_len, conditions))
+    else:
+        windows = list(evaluation_windows(tokens, batch_size, seq_len, max_tokens, conditions))
     try:
-        for inputs, targets, conds in evaluation_windows(tokens, batch_size, seq_len, max_tokens, conditions):
+        for done, (inputs, targets, conds) in enumerate(windows, 1):
             inputs, targets = inputs.to(device), targets.to(device)
             conds = {name: c.to(device) for name, c in conds.items()}
             with autocast_for(device, amp):
@@ -55,6 +66,8 @@ def evaluate_loss(model: RNNLanguageModel, tokens: torch.Tensor, batch_size: int
                                    reduction="sum")
             total += float(loss)
             count += targets.numel()
+            if on_window is not None:
+                on_window(done, len(windows))
     finally:
         model.train(was_training)
     return total, count

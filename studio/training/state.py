@@ -7,6 +7,7 @@ Nothing is pickled.
 
 from __future__ import annotations
 
+import hashlib
 import random
 from typing import Any
 
@@ -84,3 +85,14 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
+
+
+def data_fingerprint(*streams: torch.Tensor) -> str:
+    """sha256 of token streams (their values as int64, and their lengths): a resumed run checks that it reads the
+    same training and validation data as the run it continues, whatever read and split them."""
+    digest = hashlib.sha256()
+    for stream in streams:
+        values = stream.detach().to("cpu", torch.int64).contiguous()
+        digest.update(str(values.numel()).encode())
+        digest.update(values.numpy().tobytes())
+    return digest.hexdigest()

@@ -16,8 +16,6 @@ Files a run writes into its output folder::
 from __future__ import annotations
 
 import math
-import signal
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -34,11 +32,19 @@ from studio.config import ModelConfig, TrainConfig
 from studio.errors import StudioError
 from studio.loading import DTYPES, build_model, model_weights, pick_device
 from studio.models import RNNLanguageModel, detach_state
-from studio.training.batches import StreamBatcher
+from studio.training.batches import StreamBatcher, sample_spans
 from studio.training.distributed import barrier, broadcast_code, check_batch, init_from_environment
 from studio.training.evaluate import autocast_for, evaluate_loss, loss_metrics
 from studio.training.schedule import LRSchedule
-from studio.training.state import load_optimizer_state, load_rng_state, optimizer_state, rng_state, seed_everything
+from studio.training.signals import stop_on_signals
+from studio.training.state import (
+    data_fingerprint,
+    load_optimizer_state,
+    load_rng_state,
+    optimizer_state,
+    rng_state,
+    seed_everything,
+)
 
 
 class Tokenizer(Protocol):
@@ -75,6 +81,16 @@ class TrainResult:
     last_path: Path
     elapsed_s: float
     base_metrics: dict[str, Any] | None = None  # fine-tuning: the base model's validation metrics before step 1
+
+    def no_model(self, unit: str = "nats/token", data: str = "text") -> str:
+        """Why a fine-tune left no new model, with what would help ("" when it made one, and for a run from
+        scratch): its ``best/`` is written only when an evaluation beats the base model."""
+        if self.base_metrics is None or self.best_metrics:
+            return ""
+        if not self.steps:
+            return "the time budget ran out before the first training step; give it more minutes"
+        return (f"no evaluation beat the base model's validation loss ({self.base_metrics['valid_nats_per_token']:.3f} "
+                f"{unit}); give it more minutes or more {data}")
 
 
 class Trainer:
@@ -147,6 +163,12 @@ class Trainer:
         self.batcher = StreamBatcher(train_tokens, c.batch_size, c.seq_len, train_conditions)
         self.valid_tokens = valid_tokens
         self.valid_conditions = valid_conditions
+        # A sampled validation: spans of a few windows each, fixed by the seed, so every evaluation (and the base
+        # model's) reads the same tokens.
+        self.span_len = 4 * c.seq_len
+        self.valid_spans = (sample_spans(valid_tokens.numel(), c.eval_sample_tokens, self.span_len, c.seed)
+                            if c.eval_sample_tokens else None)
+        self.card["data_sha256"] = data_fingerprint(train_tokens, valid_tokens)
         self.best_extras = dict(best_extras or {})
         self.optimizer = self._make_optimizer()
         self.schedule = LRSchedule(c)
@@ -157,6 +179,9 @@ class Trainer:
         self.best_loss, self.best_metrics, self.evals_without_gain = math.inf, {}, 0
         self.hidden: tuple[torch.Tensor, ...] | None = None
         self._stop_reason = ""
+        # Seconds the last step and the last evaluation (with its checkpoint writes) took: a time budget keeps
+        # room for one more of each, so the run, final evaluation included, ends within it.
+        self._step_s, self._eval_s = 0.0, 0.0
         self._start_epoch()
         if resume is not None:
             self._restore(resume)
@@ -198,7 +223,7 @@ class Trainer:
     def fit(self) -> TrainResult:
         """Train until ``max_steps``, the time budget, early stopping or an interrupt; always leave checkpoints."""
         c = self.config
-        restore_signals = self._install_signal_handlers()
+        restore_signals = stop_on_signals(self)
         started = time.monotonic()
         self._first_step_this_run = self.step
         window_start, window_tokens = started, 0
@@ -209,18 +234,17 @@ class Trainer:
                        train_tokens=self.batcher.row_len * c.batch_size, valid_tokens=int(self.valid_tokens.numel()),
                        resumed=self.step > 0, out_dir=str(self.out_dir))
             if self._measure_base and self.step == 0:
-                if self.base_metrics is None:  # unless the caller measured it already
-                    self.base_metrics = self.validation_metrics()
-                self.card["base_valid"] = self.base_metrics  # every best/ bundle's card records the bar it beat
-                self._emit("base_eval", **self.base_metrics)
+                self._score_base(started)
             while True:
                 reason = self._agree(self._stop_reason or self._budget_reason(started))
                 if reason:
                     break
-                spent = self.elapsed_before + time.monotonic() - started
+                step_started = time.monotonic()
+                spent = self.elapsed_before + step_started - started
                 loss, grad_norm = self._train_step(spent / (c.minutes * 60) if c.minutes else 0.0)
                 window_tokens += c.batch_size * c.seq_len
                 now = time.monotonic()
+                self._step_s = now - step_started
                 elapsed = self.elapsed_before + (now - started)
                 rate = window_tokens / max(now - window_start, 1e-9)
                 if now - window_start > 10.0:  # a sliding window keeps tokens/s current
@@ -242,6 +266,7 @@ class Trainer:
             self._emit("checkpoint", path=str(self.out_dir / "last"), best=False)
         elif last_eval_step != self.step:
             self._evaluate_and_save(elapsed=elapsed)
+        elapsed = self.elapsed_before + time.monotonic() - started  # the final evaluation counts too
         self.elapsed_before, self._stop_reason = elapsed, reason
         self._emit("end", reason=reason, best=self.best_metrics, elapsed_s=elapsed)
         barrier(self.dist)  # every rank leaves together, after rank 0's last writes (see distributed._leave_group)
@@ -262,7 +287,8 @@ class Trainer:
         c = self.config
         if self.step >= c.max_steps:
             return "max_steps"
-        if c.minutes and self.elapsed_before + time.monotonic() - started >= c.minutes * 60:
+        if c.minutes and (self.elapsed_before + time.monotonic() - started + self._step_s + self._eval_s
+                          >= c.minutes * 60):
             return "time budget"
         if c.patience and self.evals_without_gain >= c.patience:
             return "early stopping"
@@ -309,14 +335,32 @@ class Trainer:
         self.tokens_seen += inputs.numel() * self.dist.world
         return float(loss.detach()), grad_norm
 
-    def validation_metrics(self) -> dict[str, Any]:
-        """The model's loss on the validation stream now (``valid_nats_per_token``, bits, perplexity)."""
+    def validation_metrics(self, on_window: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+        """The model's loss on the validation stream (or its fixed sample) now: ``valid_nats_per_token``, bits,
+        perplexity. ``on_window(done, total)`` hears the progress."""
         c = self.config
         nats, count = evaluate_loss(self.model, self.valid_tokens, c.batch_size, c.seq_len, self.device, c.amp,
-                                    c.eval_tokens, self.valid_conditions)
+                                    c.eval_tokens, self.valid_conditions, spans=self.valid_spans,
+                                    span_len=self.span_len, on_window=on_window)
         return loss_metrics(nats, count, self.valid_chars_per_token, prefix="valid_")
 
+    def _score_base(self, started: float) -> None:
+        """Fine-tuning: the base model's validation loss is the bar to beat. Nothing is saved as ``best/`` unless
+        an evaluation beats it, so a run that learned nothing leaves no new model. A first ``last/`` checkpoint
+        follows, so a run killed from here on resumes without scoring the base again."""
+        began = time.monotonic()
+        if self.base_metrics is None:  # unless the caller measured it already
+            self._emit("base_progress", done=0, total=0)
+            self.base_metrics = self.validation_metrics(
+                on_window=lambda done, total: self._emit("base_progress", done=done, total=total))
+        self.best_loss = float(self.base_metrics["valid_nats_per_token"])
+        self.card["base_valid"] = self.base_metrics  # every bundle's card records the bar it beat
+        self._emit("base_eval", **self.base_metrics)
+        self._save_last(self.elapsed_before + time.monotonic() - started)
+        self._eval_s = time.monotonic() - began
+
     def _evaluate_and_save(self, elapsed: float) -> None:
+        began = time.monotonic()
         metrics = self.validation_metrics()
         metrics.update(step=self.step, epoch=self.epoch, tokens_seen=self.tokens_seen, elapsed_s=elapsed)
         improved = metrics["valid_nats_per_token"] < self.best_loss - 1e-6
@@ -334,6 +378,7 @@ class Trainer:
                                                        extras=dict(self.best_extras)))
         self._save_last(elapsed)
         barrier(self.dist)
+        self._eval_s = time.monotonic() - began
         self._emit("checkpoint", path=str(self.out_dir / "last"), best=improved)
 
     # -- checkpoints -------------------------------------------------------------------------------------------
@@ -366,6 +411,11 @@ class Trainer:
         state, tensors = bundle.state, bundle.state_tensors
         if state is None:
             raise StudioError(f"checkpoint {bundle.path} holds no training state to resume from")
+        if bundle.card.get("data_sha256", self.card["data_sha256"]) != self.card["data_sha256"]:
+            raise StudioError(f"the training data differ from the ones the run in {self.out_dir} started on (another "
+                              "corpus, or other settings): resume with the same corpus, or start a new run")
+        if self.base_metrics is None:  # a fine-tune's bar, scored before its first step
+            self.base_metrics = bundle.card.get("base_valid")
         weights = {k: v.float() if v.is_floating_point() else v for k, v in bundle.weights.items()}
         self.model.load_state_dict(weights, strict=not self.model_config.tie_weights)
         load_optimizer_state(self.optimizer, state["optimizer"], tensors)
@@ -381,22 +431,3 @@ class Trainer:
         # restart from a zero state (weights, optimiser and data position still resume exactly).
         fits = bool(hidden) and hidden[0].shape[1] == self.rows
         self.hidden = tuple(h.to(self.device) for h in hidden) if fits else None
-
-    # -- Ctrl-C --------------------------------------------------------------------------------------------------
-    def _install_signal_handlers(self) -> Callable[[], None]:
-        """First Ctrl-C (or SIGTERM) stops cleanly after the step and saves; a second one aborts at once."""
-        if threading.current_thread() is not threading.main_thread():
-            return lambda: None  # signals reach the main thread only; the UI stops a run with request_stop
-
-        def handler(signum: int, frame: Any) -> None:
-            if self._stop_reason:
-                raise KeyboardInterrupt
-            self._stop_reason = "interrupted"
-
-        previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
-
-        def restore() -> None:
-            for sig, old in previous.items():
-                signal.signal(sig, old)
-
-        return restore

@@ -57,9 +57,13 @@ class RunSummary:
     before: float | None        # the base model's loss on the user's validation data
     after: float | None         # the fine-tuned model's (the best kept)
     model_path: Path
-    kept_base: bool = False     # piano roll: no epoch beat the base, so the saved model is the base unchanged
+    no_model: str = ""          # why the run left no new model ("" when it made one), with what would help
     samples: list[str] = field(default_factory=list)        # text models: a sample and its novelty
     novelty: list[float | None] = field(default_factory=list)
+
+    @property
+    def new_model(self) -> bool:
+        return not self.no_model
 
     @property
     def unit(self) -> str:
@@ -74,7 +78,7 @@ def make_config(kind: str, minutes: float, max_steps: int, batch_size: int = BAT
     """``studio finetune``'s defaults for ``kind`` (lr 5e-4, warm-up 20, eval every 50, patience 4, 32 x 128), with
     the page's budgets; a piano-roll model's config counts ``max_steps`` as epochs (at most 500, as the CLI)."""
     if kind == PIANO_ROLL:
-        from studio.music.pianoroll.training import finetune_config
+        from studio.music.pianoroll.finetune import finetune_config
 
         return finetune_config(max_epochs=min(MAX_EPOCHS, max_steps), minutes=minutes)
     from studio.config import TrainConfig
@@ -132,7 +136,7 @@ def _text(base: str, corpus: Path, out: Path, config: Any, hooks: Hooks, command
                            on_note=lambda line: hooks.on_note(_tidy(line, corpus)), weight_drop=weight_drop)
     before = result.base_valid.get("valid_nats_per_token")
     return RunSummary(TEXT, result.steps, result.stop_reason, before,
-                      result.best_valid.get("valid_nats_per_token"), out, samples=result.samples,
+                      result.best_valid.get("valid_nats_per_token"), out, result.no_model, samples=result.samples,
                       novelty=result.novelty)
 
 
@@ -175,14 +179,16 @@ def _polyphonic(base: str, corpus: Path, out: Path, config: Any, hooks: Hooks, c
 
 
 def _piano_roll(base: str, corpus: Path, out: Path, config: Any, hooks: Hooks, command: str) -> RunSummary:
-    from studio.music.pianoroll.training import finetune_rolls
+    from studio.music.pianoroll.finetune import finetune_rolls
 
     tuned = finetune_rolls(base, [corpus], out, config, on_epoch=hooks.on_epoch)
     for line in tuned.skipped:
         hooks.on_note(_tidy(f"skipped {line}", corpus))
     result = tuned.result
-    return RunSummary(PIANO_ROLL, result.epochs, result.stop_reason, tuned.base_valid, result.best_valid, out,
-                      kept_base=result.best_epoch == 0)
+    why = "" if tuned.path else (f"no epoch beat the base model's validation loss ({tuned.base_valid:.3f} nats per "
+                                 "frame); give it more minutes or more music")
+    return RunSummary(PIANO_ROLL, result.epochs, result.stop_reason, tuned.base_valid,
+                      result.best_valid if tuned.path else None, out, why)
 
 
 def _base_tokenizer(base: str, read: Callable[[dict[str, Any]], Any]) -> Any:
@@ -194,10 +200,11 @@ def _base_tokenizer(base: str, read: Callable[[dict[str, Any]], Any]) -> Any:
 
 
 def _trained(kind: str, result: Any, out: Path) -> RunSummary:
-    """A Trainer run's summary; the Trainer measured the base model on the same validation stream before step 1."""
+    """A Trainer run's summary; the Trainer measured the base model on the same validation stream before step 1,
+    and saved a ``best/`` model only if an evaluation beat it."""
     before = (result.base_metrics or {}).get("valid_nats_per_token")
     return RunSummary(kind, result.steps, result.stop_reason, before,
-                      result.best_metrics.get("valid_nats_per_token"), out)
+                      result.best_metrics.get("valid_nats_per_token"), out, result.no_model(UNITS[kind], "music"))
 
 
 def _corpus_card(files: int, skipped: int) -> dict[str, Any]:

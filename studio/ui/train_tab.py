@@ -54,14 +54,18 @@ def model_help(cache: ModelCache, value: Any) -> str:
             f"Then {USES[entry.kind]}.")
 
 
-def batch_shape(sizes: list[int], chars_per_token: float) -> tuple[int, int]:
+def batch_shape(sizes: list[int], chars_per_token: float, valid_fraction: float = 0.1) -> tuple[int, int]:
     """(batch_size, seq_len) that a text corpus can fill: `studio finetune`'s 32 x 128, or less for a small corpus.
 
-    Validation takes whole files, so the training share is counted without the largest file (or 90% of a single
-    file); see ``studio.ui.finetune_runs.shape_for_tokens``.
+    Validation takes the tail of every file (``studio.text.split``), so the training share is the corpus less the
+    validation characters that split takes; see ``studio.ui.finetune_runs.shape_for_tokens``.
     """
-    chars = sum(sizes) - max(sizes) if len(sizes) > 1 else 0.9 * sum(sizes)
-    return shape_for_tokens(int(chars / chars_per_token))
+    from studio.text.split import VALID_MAX_TOKENS, VALID_MIN_TOKENS, valid_chars
+
+    total = sum(sizes)
+    held = valid_chars(total, valid_fraction, int(VALID_MIN_TOKENS * chars_per_token),
+                       int(VALID_MAX_TOKENS * chars_per_token))
+    return shape_for_tokens(int((total - held) / chars_per_token))
 
 
 def start_training(cache: ModelCache, board: TrainingBoard, files: Any, base: str, minutes: float, max_steps: int,
@@ -105,6 +109,8 @@ def progress_view(job: TrainingJob | None) -> tuple[str, pd.DataFrame, str]:
     s = job.snapshot()
     kind, last, unit = s["kind"], s["last"], UNITS[s["kind"]]
     parts = [f"**{s['status']}**: `{s['out_dir']}` from **{s['base']}**, a {KIND_NAMES[kind]} model"]
+    if s["status"] in ("starting", "running") and not s["steps"]:
+        parts.append(_before_training(s))
     if s["base_valid"] is not None:
         parts.append(f"the base model scores {s['base_valid']:.3f} {unit} on your validation data")
     if last and kind == PIANO_ROLL:
@@ -126,14 +132,28 @@ def progress_view(job: TrainingJob | None) -> tuple[str, pd.DataFrame, str]:
     return "\n\n".join(parts), _curve(s["steps"], s["evals"], kind), notes
 
 
+def _before_training(s: dict[str, Any]) -> str:
+    """What a run does before its first step: reading the files, then scoring the base model (with a bar)."""
+    if s["phase"] == "reading":
+        extra = " and scoring the base model on them" if s["kind"] == PIANO_ROLL else ""
+        return f"reading your files{extra} …"
+    done, total = s["base_progress"]
+    if s["phase"] != "scoring" or not total:
+        return "scoring the base model on your validation data …"
+    filled = round(10 * done / total)
+    return (f"scoring the base model on your validation data: {'▰' * filled}{'▱' * (10 - filled)} "
+            f"{100 * done / total:.0f}% ({done} of {total} windows)")
+
+
 def _finished(summary: Any, status: str, out_dir: Path) -> list[str]:
-    """What a finished run says, as `studio finetune` does: validation before -> after, and how to use the model."""
+    """What a finished run says, as `studio finetune` does: validation before -> after, and how to use the model;
+    or that it made none, why, and what helps."""
     parts = []
     reason = "stopped" if status == "stopped" else summary.stop_reason
-    if summary.kept_base:
-        parts.append(f"no epoch beat the base model ({summary.before:.3f} {summary.unit}); the saved model is the "
-                     "base model unchanged")
-    elif summary.before is not None and summary.after is not None:
+    if not summary.new_model:
+        return [f"no new model after {summary.count} {summary.counter} ({reason}): {summary.no_model}. Nothing was "
+                "added to the model lists."]
+    if summary.before is not None and summary.after is not None:
         parts.append(f"validation {summary.before:.3f} → {summary.after:.3f} {summary.unit} after {summary.count} "
                      f"{summary.counter} ({reason})")
     parts.append(f"the model is ready as **{out_dir.name} (local)** in the model lists: {USES[summary.kind]}")
@@ -183,9 +203,10 @@ def build(cache: ModelCache, board: TrainingBoard) -> dict[str, Any]:
                                elem_id="train-base")
             about = gr.Markdown(model_help(cache, first), elem_id="train-model-help")
             name = gr.Textbox(label="Name of the new model", placeholder="e.g. letters (empty: base name and time)",
-                              max_length=40)
+                              max_length=40, elem_id="train-name")
         with gr.Column():
-            minutes = gr.Slider(*MINUTES, value=5, step=0.1, label="Time budget (minutes)")
+            minutes = gr.Slider(*MINUTES, value=5, step=0.1, label="Time budget (minutes)", elem_id="train-minutes",
+                                info="the whole run: reading, scoring the base model, training and a sample")
             with gr.Accordion("Advanced", open=False):
                 max_steps = gr.Slider(*MAX_STEPS, value=MAX_STEPS[1], step=1, label="Max steps",
                                       info="whichever ends first, steps or time; piano-roll models count epochs")

@@ -41,13 +41,15 @@ class TrainingJob:
     kind: str = TEXT                       # the base model's kind: text, leadsheet, polyphonic or piano_roll
     weight_drop: float | None = None       # text models: DropConnect on the recurrent weights, 0 for none
                                            # (None, as for music models: whatever the base model has)
-    status: str = "starting"               # starting, running, done, stopped, failed
+    status: str = "starting"               # starting, running, done, stopped, no new model, failed
     steps: list[tuple[int, float]] = field(default_factory=list)   # (step or epoch, training loss)
     evals: list[tuple[int, float]] = field(default_factory=list)   # (step or epoch, validation loss); 0: the base
     last: dict[str, Any] = field(default_factory=dict)              # the latest step event's data (or epoch row)
     error: str = ""
     result: Any = None                     # studio.ui.finetune_runs.RunSummary when done
     base_valid: float | None = None        # the base model's loss on the user's validation data, once known
+    phase: str = "reading"                 # reading (files, tokens), scoring (the base model), training, finishing
+    base_progress: tuple[int, int] = (0, 0)  # windows of the base model's scoring done, and in all
     started: float = field(default_factory=time.monotonic)
     stop_requested: bool = False
 
@@ -87,7 +89,8 @@ class TrainingJob:
         try:
             self.result = run(self.kind, self.base, self.corpus, self.out_dir, self.train_config, hooks, command,
                               weight_drop=self.weight_drop)
-            self.status = "stopped" if self.stop_requested else "done"
+            self.status = ("no new model" if not self.result.new_model else "stopped" if self.stop_requested
+                           else "done")
         except StudioError as error:
             self.error, self.status = str(error), "failed"
         except Exception as error:  # a bug: keep the server up, log it, and say so in the page
@@ -96,7 +99,14 @@ class TrainingJob:
 
     def _on_event(self, event: Any) -> None:
         with self._lock:
-            if event.kind == "step":
+            if event.kind == "start":
+                self.phase = "scoring" if not event.data.get("resumed") else "training"
+            elif event.kind == "base_progress":
+                self.base_progress = (int(event.data["done"]), int(event.data["total"]))
+            elif event.kind == "end":
+                self.phase = "finishing"
+            elif event.kind == "step":
+                self.phase = "training"
                 self.steps.append((event.step, float(event.data["loss"])))
                 self.last = {**event.data, "step": event.step, "max_steps": event.max_steps}
             elif event.kind == "eval":
@@ -105,6 +115,7 @@ class TrainingJob:
             self._on_base(float(event.data["valid_nats_per_token"]))
 
     def _on_epoch(self, row: dict[str, Any]) -> None:
+        self.phase = "training"
         if int(row["epoch"]) == 0:  # a piano-roll fine-tune's epoch 0 is the base model, before training
             self._on_base(float(row["valid"]))
             return
@@ -129,7 +140,7 @@ class TrainingJob:
             return {"status": self.status, "steps": list(self.steps), "evals": list(self.evals),
                     "last": dict(self.last), "notes": list(self.notes), "error": self.error,
                     "result": self.result, "out_dir": self.out_dir, "base": self.base, "kind": self.kind,
-                    "base_valid": self.base_valid,
+                    "base_valid": self.base_valid, "phase": self.phase, "base_progress": self.base_progress,
                     "elapsed_s": time.monotonic() - self.started}
 
 

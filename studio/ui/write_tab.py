@@ -102,6 +102,25 @@ def write_text(cache: ModelCache, model: str, prompt: str, length: int, search: 
 
 
 
+def model_help(cache: ModelCache, value: Any) -> str:
+    """One line on the chosen text model: its validation loss, and for a fine-tuned one the base model's on the same
+    text (the bar it beat); empty for a model the page does not offer."""
+    try:
+        entry = cache.entry(TEXT, value)
+    except StudioError:
+        return ""
+    card = entry.card
+    loss = (card.get("metrics") or {}).get("valid_nats_per_token")
+    if not isinstance(loss, (int, float)):
+        return f"**{entry.label}**"
+    base = (card.get("base_valid") or {}).get("valid_nats_per_token")
+    origin = card.get("finetuned_from") or {}
+    if isinstance(base, (int, float)) and origin:
+        return (f"**{entry.label}**, fine-tuned from {Path(str(origin.get('model'))).name}: validation loss "
+                f"{loss:.3f} nats/token on its validation text (the base model scored {base:.3f} on the same text)")
+    return f"**{entry.label}**: validation loss {loss:.3f} nats/token"
+
+
 def _write_download(path: Path, texts: list[str]) -> str:
     if len(texts) == 1:
         body = texts[0]
@@ -115,8 +134,10 @@ def build(cache: ModelCache) -> dict[str, Any]:
     """Lay out the Write tab (inside an open ``gr.Tab``) and wire its actions; returns its model dropdown."""
     with gr.Row():
         with gr.Column(scale=2):
-            model = gr.Dropdown(cache.choices(TEXT), value=cache.default(TEXT, "shakespeare"), label="Model",
-                                allow_custom_value=True)
+            first = cache.default(TEXT, "shakespeare")
+            model = gr.Dropdown(cache.choices(TEXT), value=first, label="Model", allow_custom_value=True,
+                                elem_id="write-model")
+            about = gr.Markdown(model_help(cache, first), elem_id="write-model-help")
             prompt = gr.Textbox(value="ROMEO:", lines=3, label="Prompt", max_length=MAX_PROMPT_CHARS)
             length = gr.Slider(*LENGTH, value=500, step=1, label="Length (tokens)", elem_id="write-length")
             search = gr.Radio(list(SEARCHES), value="sample", label="Search",
@@ -143,6 +164,8 @@ def build(cache: ModelCache) -> dict[str, Any]:
                               wrap=True, column_widths=["6%", "8%", "10%", "76%"])
 
     dice.click(v.random_seed, None, seed, api_name="write_random_seed", concurrency_limit=None)
+    model.change(lambda value: model_help(cache, value), model, about, api_name="write_model_help",
+                 concurrency_limit=None)
 
     @v.user_errors
     def write(model: str, prompt: str, length: int, search: str, temperature: float, top_k: int, top_p: float,

@@ -24,6 +24,7 @@ from studio.errors import StudioError
 from studio.loading import finetune_base
 from studio.music.leadsheet.tokenizer import LeadSheetTokenizer
 from studio.music.theory.chords import CHORD_VOCAB, NO_CHORD, STEPS_PER_BAR, LeadSheet, chord_features
+from studio.training.resume import read_resumable
 from studio.training.trainer import Callback, Trainer, TrainResult
 
 CONDITIONED_DEFAULTS = {"chord_vocab_size": len(CHORD_VOCAB), "chord_features": 25, "chord_embedding": 32,
@@ -120,8 +121,10 @@ def train_leadsheets(sheets: Sequence[LeadSheet], out_dir: str | Path, model_con
                      low: int = 36, high: int = 96, transpositions: Sequence[int] = (0,),
                      save_dtype: str = "float32", corpus_card: dict[str, Any] | None = None,
                      command: str | None = None, min_notes_per_bar: float = 0.5,
-                     base: str | Path | None = None) -> TrainResult:
-    """Train a chord-conditioned lead-sheet model on ``sheets`` into ``out_dir`` (a new run folder).
+                     base: str | Path | None = None, resume: bool = False,
+                     budget_overrides: dict[str, Any] | None = None) -> TrainResult:
+    """Train a chord-conditioned lead-sheet model on ``sheets`` into ``out_dir`` (a new run folder), or continue
+    the run there (``resume``: its own settings come from ``out_dir/last``, only ``budget_overrides`` change).
 
     Parameters
     ----------
@@ -137,13 +140,19 @@ def train_leadsheets(sheets: Sequence[LeadSheet], out_dir: str | Path, model_con
         shape and weights are kept; notes outside its pitch range are moved by octaves into it and reported.
     """
     out = Path(out_dir)
-    if (out / "last").exists() or (out / "best").exists():
-        raise StudioError(f"{out} already holds a training run; choose another --out")
-    tconf = train_config or TrainConfig()
+    run = read_resumable(out, budget_overrides, live=train_config) if resume else None
+    if run is None and ((out / "last").exists() or (out / "best").exists()):
+        raise StudioError(f"{out} already holds a training run; continue it with --resume, or choose another --out")
+    tconf = run.train_config if run else train_config or TrainConfig()
     tokenizer = LeadSheetTokenizer(low=low, high=high)
     initial_weights = None
     base_card: dict[str, Any] = {}
-    if base is not None:
+    if run is not None:
+        tokenizer = LeadSheetTokenizer.from_dict(run.bundle.card["tokenizer"])
+        model_config, base_card = run.model_config.to_dict(), run.card
+        transpositions = base_card["corpus"]["transpositions"]
+        min_notes_per_bar = base_card["corpus"]["min_notes_per_bar"]
+    elif base is not None:
         start = finetune_base(base, "leadsheet", LeadSheetTokenizer.from_dict)
         tokenizer, model_config, initial_weights, base_card = (start.tokenizer, start.model_config, start.weights,
                                                                start.card)
@@ -153,15 +162,18 @@ def train_leadsheets(sheets: Sequence[LeadSheet], out_dir: str | Path, model_con
     sparse = len(sheets) - len(dense)
     mconf = ModelConfig(**{**CONDITIONED_DEFAULTS, **(model_config or {}), "vocab_size": tokenizer.vocab_size})
     card = {**base_card, "name": out.name, "model_kind": "leadsheet",
-            "notes_moved_into_range": sum(moved.values()), "command": command or " ".join(["studio", *sys.argv[1:]]),
-            "corpus": {**(corpus_card or {}), "pieces": len(dense), "left_out_sparse": sparse,
-                       "min_notes_per_bar": min_notes_per_bar, "train_pieces": len(train_sheets),
-                       "valid_pieces": len(valid_sheets), "train_steps": int(train["tokens"].numel()),
-                       "valid_steps": int(valid["tokens"].numel()), "transpositions": list(transpositions)}}
+            "notes_moved_into_range": sum(moved.values()),
+            "command": base_card.get("command") or command or " ".join(["studio", *sys.argv[1:]]),
+            "corpus": {**base_card.get("corpus", {}), **(corpus_card or {}), "pieces": len(dense),
+                       "left_out_sparse": sparse, "min_notes_per_bar": min_notes_per_bar,
+                       "train_pieces": len(train_sheets), "valid_pieces": len(valid_sheets),
+                       "train_steps": int(train["tokens"].numel()), "valid_steps": int(valid["tokens"].numel()),
+                       "transpositions": list(transpositions)}}
     conds = ("chords", "positions")
     trainer = Trainer(mconf, tconf, tokenizer, train["tokens"], valid["tokens"], out, card=card,
                       callbacks=callbacks, save_dtype=save_dtype, initial_weights=initial_weights,
                       train_conditions={k: train[k] for k in conds}, valid_conditions={k: valid[k] for k in conds},
                       model_setup=lambda model: model.set_chord_features(chord_feature_table()),
-                      best_extras={PHRASES_EXTRA: {"hashes": phrase_hashes(train_sheets)}})
+                      best_extras={PHRASES_EXTRA: {"hashes": phrase_hashes(train_sheets)}},
+                      resume=run.bundle if run else None)
     return trainer.fit()

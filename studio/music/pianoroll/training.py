@@ -20,8 +20,10 @@ from typing import Any
 
 import torch
 
+from studio.checkpoint import Bundle
 from studio.errors import StudioError
 from studio.models.piano_roll import KEYS, LOWEST_MIDI, PianoRollConfig, PianoRollModel, frame_nll
+from studio.music.pianoroll.epoch_state import EpochLoop, load_loop, save_loop
 
 
 def pitches_to_roll(steps: Sequence[Sequence[int]]) -> torch.Tensor:
@@ -138,11 +140,14 @@ def epoch_batches(lengths: Sequence[int], batch_size: int, bucket: bool,
 def train_piano_roll(model_config: PianoRollConfig, train_config: RollTrainConfig, train: Sequence[torch.Tensor],
                      valid: Sequence[torch.Tensor],
                      on_epoch: Callable[[dict[str, Any]], None] | None = None,
-                     initial: dict[str, torch.Tensor] | None = None) -> RollResult:
+                     initial: dict[str, torch.Tensor] | None = None, last: Path | None = None,
+                     card: dict[str, Any] | None = None, resume: Bundle | None = None) -> RollResult:
     """Train on ``train`` with early stopping on ``valid``; return the best-validation model.
 
     With ``initial`` (a base model's weights) this fine-tunes: the base model's validation loss is epoch 0's, so
-    a run that never beats it returns the base model unchanged (``best_epoch`` 0), never a worse one.
+    a run that never beats it returns the base model unchanged (``best_epoch`` 0), never a worse one. With
+    ``last``, the loop's whole state is written there (a bundle with ``card``) after every epoch (and after the
+    base model is scored); ``resume`` (such a bundle, read with its state) continues it exactly.
     """
     c = train_config
     torch.manual_seed(c.seed)
@@ -151,25 +156,29 @@ def train_piano_roll(model_config: PianoRollConfig, train_config: RollTrainConfi
 
     device = pick_device(c.device)
     model = PianoRollModel(model_config).to(device)
-    best = math.inf
-    history: list[dict[str, Any]] = []
-    if initial is not None:
-        try:
-            model.load_state_dict({k: v.float().to(device) for k, v in initial.items()})
-        except RuntimeError as err:
-            raise StudioError(f"the base model's weights do not fit its model_config ({err})") from err
-        best = evaluate_rolls(model, valid)
-        history.append({"epoch": 0, "train": math.nan, "valid": best, "lr": 0.0, "seconds": 0.0})
-        if on_epoch is not None:
-            on_epoch(history[0])
     decay = [p for p in model.parameters() if p.dim() >= 2]
     rest = [p for p in model.parameters() if p.dim() < 2]
     optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": c.weight_decay},
                                    {"params": rest, "weight_decay": 0.0}], lr=c.lr)
-    best_state, best_epoch, since_best, since_lr = copy.deepcopy(model.state_dict()), 0, 0, 0
+    loop = EpochLoop()
+    if resume is not None:
+        loop, best_state = load_loop(resume, model, optimizer, generator)
+    else:
+        if initial is not None:
+            try:
+                model.load_state_dict({k: v.float().to(device) for k, v in initial.items()})
+            except RuntimeError as err:
+                raise StudioError(f"the base model's weights do not fit its model_config ({err})") from err
+            loop.best = evaluate_rolls(model, valid)
+            loop.history.append({"epoch": 0, "train": math.nan, "valid": loop.best, "lr": 0.0, "seconds": 0.0})
+            if on_epoch is not None:
+                on_epoch(loop.history[0])
+        best_state = copy.deepcopy(model.state_dict())
+        if last is not None:  # a run killed from here on resumes without scoring the base model again
+            save_loop(last, card or {}, model, optimizer, best_state, generator, loop)
     lengths = [roll.shape[0] for roll in train]
-    started, reason, epoch = time.monotonic(), "max_epochs", 0
-    for epoch in range(1, c.max_epochs + 1):
+    started, reason, before = time.monotonic(), "max_epochs", loop.elapsed_s
+    for epoch in range(loop.epoch + 1, c.max_epochs + 1):
         model.train()
         total, frames = 0.0, 0
         for indices in epoch_batches(lengths, c.batch_size, c.bucket, generator):
@@ -184,23 +193,26 @@ def train_piano_roll(model_config: PianoRollConfig, train_config: RollTrainConfi
             optimizer.step()
             total, frames = total + float(nats.detach()), frames + count
         valid_nll = evaluate_rolls(model, valid)
-        elapsed = time.monotonic() - started
+        elapsed = before + time.monotonic() - started
         row = {"epoch": epoch, "train": total / frames, "valid": valid_nll, "lr": optimizer.param_groups[0]["lr"],
                "seconds": elapsed}
-        history.append(row)
+        loop.history.append(row)
         if on_epoch is not None:
             on_epoch(row)
-        if valid_nll < best - 1e-4:
-            best, best_state, best_epoch = valid_nll, copy.deepcopy(model.state_dict()), epoch
-            since_best = since_lr = 0
+        if valid_nll < loop.best - 1e-4:
+            loop.best, best_state, loop.best_epoch = valid_nll, copy.deepcopy(model.state_dict()), epoch
+            loop.since_best = loop.since_lr = 0
         else:
-            since_best, since_lr = since_best + 1, since_lr + 1
-            if since_lr >= c.lr_patience:  # plateau: halve the rate and go on from the best weights
+            loop.since_best, loop.since_lr = loop.since_best + 1, loop.since_lr + 1
+            if loop.since_lr >= c.lr_patience:  # plateau: halve the rate and go on from the best weights
                 for group in optimizer.param_groups:
                     group["lr"] *= 0.5
                 model.load_state_dict(best_state)
-                since_lr = 0
-        if c.patience and since_best >= c.patience:
+                loop.since_lr = 0
+        loop.epoch, loop.elapsed_s = epoch, elapsed
+        if last is not None:
+            save_loop(last, card or {}, model, optimizer, best_state, generator, loop)
+        if c.patience and loop.since_best >= c.patience:
             reason = "early stopping"
             break
         if c.minutes and elapsed > c.minutes * 60:
@@ -208,7 +220,7 @@ def train_piano_roll(model_config: PianoRollConfig, train_config: RollTrainConfi
             break
     model.load_state_dict(best_state)
     model.eval()
-    return RollResult(model, best, best_epoch, epoch, time.monotonic() - started, reason, history)
+    return RollResult(model, loop.best, loop.best_epoch, loop.epoch, loop.elapsed_s, reason, loop.history)
 
 
 # -- corpora and bundles ---------------------------------------------------------------------------------------------
@@ -292,58 +304,3 @@ def save_roll_model(result: RollResult, out: str | Path, card: dict[str, Any], d
                         "stop_reason": result.stop_reason},
             **card}
     return write_bundle(out, Bundle(card=full, weights=weights))
-
-
-def finetune_config(lr: float = 5e-4, batch_size: int = 32, weight_decay: float = 0.01, grad_clip: float = 1.0,
-                    max_epochs: int = 500, minutes: float = 0.0, patience: int = 4, seed: int = 1337,
-                    device: str = "cpu") -> RollTrainConfig:
-    """``studio finetune``'s settings for a piano-roll base (the page uses the same): a gentle rate, early
-    stopping after ``patience`` epochs without a better validation loss, the rate halved after half of them."""
-    return RollTrainConfig(batch_size=batch_size, lr=lr, weight_decay=weight_decay, grad_clip=grad_clip,
-                           max_epochs=max_epochs, minutes=minutes, patience=patience,
-                           lr_patience=max(2, patience // 2), seed=seed, device=device)
-
-
-@dataclass
-class RollFinetune:
-    """What fine-tuning a piano-roll model on a user's music produced."""
-
-    result: RollResult
-    path: Path                 # the new bundle (OUT/best)
-    base_valid: float          # the base model's loss on the user's validation pieces (nats per frame)
-    skipped: list[str]         # files that could not be used, with the reason
-
-
-def finetune_rolls(base: str | Path, paths: Sequence[str | Path], out: str | Path, train_config: RollTrainConfig,
-                   on_epoch: Callable[[dict[str, Any]], None] | None = None, dtype: str = "float32",
-                   valid_fraction: float = 0.1) -> RollFinetune:
-    """Fine-tune piano-roll model ``base`` on a folder (or files) of the user's music into ``out``/best.
-
-    Each piece is moved to the base model's key and register first (``input_shift``, as composing does), so a
-    model trained on chorales in C learns the user's pieces in its own terms; the new model keeps the base's data
-    profile, and composing with it moves inputs and results exactly as before. The base model's validation loss on
-    the user's pieces is epoch 0: the result is never worse than the base on them.
-    """
-    from studio.loading import DTYPES, resolve_model
-    from studio.music.pianoroll.compose import input_shift, load_roll_model, shift_roll
-
-    out = Path(out)
-    if (out / "best").exists():
-        raise StudioError(f"{out} already holds a model; choose another --out")
-    if dtype not in DTYPES:  # before training, not after it
-        raise StudioError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
-    model = load_roll_model(base)
-    splits, skipped = rolls_from_music(paths, model.frames_per_beat, valid_fraction)
-    moved = {split: [shift_roll(r, input_shift(model, r), drop=True) for r in rolls] for split, rolls in splits.items()}
-    result = train_piano_roll(model.model.config, train_config, moved["train"], moved["valid"], on_epoch,
-                              initial=model.model.state_dict())
-    card = {"name": out.name, "frames_per_beat": model.frames_per_beat, "data": model.card.get("data", {}),
-            "corpus": {"paths": [str(p) for p in paths], "skipped": len(skipped),
-                       "train_pieces": len(moved["train"]), "valid_pieces": len(moved["valid"])},
-            "finetuned_from": {"model": str(base), "path": str(resolve_model(base)),
-                               "weights_sha256": model.card.get("weights", {}).get("sha256", ""),
-                               "valid_nats_per_frame": result.history[0]["valid"]},  # the base, on these pieces
-            "train_config": vars(train_config)}
-    path = save_roll_model(result, out / "best", card, dtype=dtype)
-    write_history(out, result.history)
-    return RollFinetune(result, path, result.history[0]["valid"], skipped)

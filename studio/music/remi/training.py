@@ -23,6 +23,7 @@ from studio.loading import finetune_base, load_model, pick_device
 from studio.music.io.corpus import split_pieces
 from studio.music.remi.tokenizer import PolyTokenizer
 from studio.sampling import BanTokens, build_processors, sample
+from studio.training.resume import read_resumable
 from studio.training.trainer import Callback, Trainer, TrainResult
 
 
@@ -41,30 +42,37 @@ def train_polyphonic(pieces: Sequence[tuple[str, pretty_midi.PrettyMIDI]], out_d
                      model_config: dict[str, Any] | None = None, train_config: TrainConfig | None = None,
                      callbacks: list[Callback] | None = None, save_dtype: str = "float32",
                      corpus_card: dict[str, Any] | None = None, command: str | None = None,
-                     base: str | Path | None = None) -> TrainResult:
+                     base: str | Path | None = None, resume: bool = False,
+                     budget_overrides: dict[str, Any] | None = None) -> TrainResult:
     """Train a REMI language model on ``(name, midi)`` pieces into ``out_dir`` (a new run folder); with ``base``,
-    fine-tune that polyphonic model (its tokenizer, shape and weights) instead of starting from scratch."""
+    fine-tune that polyphonic model (its tokenizer, shape and weights) instead of starting from scratch; with
+    ``resume``, continue the run in ``out_dir`` (its own settings from ``out_dir/last``; only ``budget_overrides``
+    change)."""
     out = Path(out_dir)
-    if (out / "last").exists() or (out / "best").exists():
-        raise StudioError(f"{out} already holds a training run; choose another --out")
+    run = read_resumable(out, budget_overrides, live=train_config) if resume else None
+    if run is None and ((out / "last").exists() or (out / "best").exists()):
+        raise StudioError(f"{out} already holds a training run; continue it with --resume, or choose another --out")
     if len(pieces) < 2:
         raise StudioError(f"a polyphonic model needs at least 2 pieces (one to validate on); got {len(pieces)}")
-    tconf = train_config or TrainConfig()
+    tconf = run.train_config if run else train_config or TrainConfig()
     tokenizer = PolyTokenizer()
     initial_weights, base_card = None, {}
-    if base is not None:
+    if run is not None:
+        tokenizer = PolyTokenizer.from_dict(run.bundle.card["tokenizer"])
+        model_config, base_card = run.model_config.to_dict(), run.card
+    elif base is not None:
         start = finetune_base(base, "polyphonic", PolyTokenizer.from_dict)
         tokenizer, model_config, initial_weights, base_card = (start.tokenizer, start.model_config, start.weights,
                                                                start.card)
     train, valid, train_idx, valid_idx = piece_streams(pieces, tokenizer, tconf.valid_fraction)
     mconf = ModelConfig(**{**(model_config or {}), "vocab_size": tokenizer.vocab_size})
     card = {**base_card, "name": out.name, "model_kind": "polyphonic",
-            "command": command or " ".join(["studio", *sys.argv[1:]]),
-            "corpus": {**(corpus_card or {}), "pieces": len(pieces), "train_pieces": len(train_idx),
-                       "valid_pieces": len(valid_idx), "train_tokens": int(train.numel()),
-                       "valid_tokens": int(valid.numel())}}
+            "command": base_card.get("command") or command or " ".join(["studio", *sys.argv[1:]]),
+            "corpus": {**base_card.get("corpus", {}), **(corpus_card or {}), "pieces": len(pieces),
+                       "train_pieces": len(train_idx), "valid_pieces": len(valid_idx),
+                       "train_tokens": int(train.numel()), "valid_tokens": int(valid.numel())}}
     trainer = Trainer(mconf, tconf, tokenizer, train, valid, out, card=card, callbacks=callbacks,
-                      save_dtype=save_dtype, initial_weights=initial_weights)
+                      save_dtype=save_dtype, initial_weights=initial_weights, resume=run.bundle if run else None)
     return trainer.fit()
 
 
