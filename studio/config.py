@@ -109,6 +109,10 @@ class ModelConfig(_Config):
     chord_embedding: int = 0       # width the chord features are projected to
     bar_positions: int = 0         # number of grid positions in a bar (16 for 4/4 in 16th notes)
     position_embedding: int = 0    # width of the bar-position embedding
+    next_chord: bool = False       # also read the next chord of the changes ("next_chords"), through the chord table
+    # More inputs joined at every step, each an embedding: (stream name, number of ids, width), e.g. the jazz
+    # soloist's ("styles", 9, 8) or ("until_change", 97, 8). The model takes each stream by name.
+    conditions: tuple[tuple[str, int, int], ...] = ()
 
     def validate(self) -> None:
         check_range("vocab_size", self.vocab_size, 2, 10_000_000, integer=True)
@@ -129,13 +133,29 @@ class ModelConfig(_Config):
             raise StudioError("bar-position conditioning needs bar_positions and position_embedding both set "
                               "(or both 0)")
         check_bool("tie_weights", self.tie_weights)
+        check_bool("next_chord", self.next_chord)
+        if self.next_chord and not self.chord_vocab_size:
+            raise StudioError("next_chord needs chord conditioning (chord_vocab_size, chord_features, chord_embedding)")
+        try:  # JSON gives lists; the config keeps tuples
+            self.conditions = tuple((str(name), int(ids), int(width)) for name, ids, width in self.conditions)
+        except (TypeError, ValueError):
+            raise StudioError("conditions must be a list of [name, number of ids, width] entries") from None
+        names = [name for name, _, _ in self.conditions]
+        if len(set(names)) != len(names) or {"chords", "next_chords", "positions"} & set(names):
+            raise StudioError(f"condition names must be distinct and not chords/next_chords/positions: {names}")
+        for name, ids, width in self.conditions:
+            check_range(f"condition {name!r} ids", ids, 1, 1_000_000, integer=True)
+            check_range(f"condition {name!r} width", width, 1, 65_536, integer=True)
 
     def to_dict(self) -> dict[str, Any]:
-        """As written into model cards; ``weight_drop`` only when set, so a card of a model trained without it
-        still loads in a Studio that predates the option (it matters only while training)."""
+        """As written into model cards; ``weight_drop``, ``next_chord`` and ``conditions`` only when set, so a card
+        of a model that does not use them still loads in a Studio that predates them."""
         data = super().to_dict()
-        if not data["weight_drop"]:
-            del data["weight_drop"]
+        for name in ("weight_drop", "next_chord", "conditions"):  # the newer inputs, only when used
+            if not data[name]:
+                del data[name]
+        if "conditions" in data:
+            data["conditions"] = [list(entry) for entry in data["conditions"]]
         return data
 
 

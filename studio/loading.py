@@ -214,6 +214,12 @@ def describe(card: dict[str, Any]) -> str:
         parts += [f"{split} {metrics[f'{split}_nats_per_frame']:.3f} nats/frame" for split in ("valid", "test")
                   if isinstance(metrics.get(f"{split}_nats_per_frame"), (int, float))]
         return ", ".join(parts)
+    if card.get("model_kind") == "jazz":  # events on the 48-per-bar grid, scored per note
+        parts.append(f"jazz soloist, {len(card.get('soloists', {}))} soloists, {len(card.get('styles', []))} styles")
+        test = (card.get("evaluation") or {}).get("test_nats_per_note")
+        if isinstance(test, (int, float)):
+            parts.append(f"test {test:.3f} nats/note")
+        return ", ".join(parts)
     tokenizer = card.get("tokenizer") if isinstance(card.get("tokenizer"), dict) else {}
     parts.append(f"{tokenizer.get('kind', '?')} tokens (vocab {mc.get('vocab_size', '?')})")
     loss = metrics.get("valid_nats_per_token")

@@ -187,12 +187,31 @@ def test_blues_beam_search_and_key_lock(client: Client, blues: dict) -> None:
 def test_bad_blues_settings_come_back_as_messages(client: Client, blues: dict) -> None:
     assert "bar 2 of the chord chart" in _error(client, "/compose_blues", **{**blues, "chart": "C7 | C7 F7 G7"})
     assert "unknown" in _error(client, "/compose_blues", **{**blues, "chart": "H7 | C7"}).lower()
-    assert "unknown blues (lead-sheet) model" in _error(client, "/compose_blues", **{**blues, "model": "/etc"})
+    assert "unknown jazz soloist or blues (lead-sheet) model" in _error(client, "/compose_blues",
+                                                                        **{**blues, "model": "/etc"})
     assert "minutes of music" in _error(client, "/compose_blues", **{**blues, "choruses": 8, "tempo": 40,
                                                                        "chart": " | ".join(["C7"] * 48)})
     assert _error(client, "/compose_blues", **{**blues, "temperature": 0})   # outside the slider: refused
     assert _error(client, "/compose_blues", **{**blues, "bass": "tuba"})
     assert _error(client, "/compose_blues", **{**blues, "seed": -3})
+
+
+def test_a_jazz_soloist_plays_in_a_style_and_a_manner(client: Client, runs: Path) -> None:
+    from studio.music.io.export import read_meta
+
+    jazz = str(runs / "tiny-jazz")
+    names = client.predict(model=jazz, api_name="/blues_soloists")
+    assert names["value"] == "none" and "Test Bird" in str(names)
+    wav, _, sheet, downloads, stats, info = client.predict(
+        **{**BLUES, "model": jazz, "style": "bebop", "soloist": "Test Bird", "chart": "D-7 | G7 | Cj7 | C79b"},
+        api_name="/compose_blues")
+    assert Path(wav).stat().st_size > 10_000 and "<svg" in sheet and "in the manner of Test Bird" in info
+    midi = next(p for p in downloads if p.endswith(".mid"))
+    meta = read_meta(midi)
+    assert meta["style"] == "bebop" and meta["soloist"] == "Test Bird" and 0.5 <= meta["band_swing"] <= 0.8
+    assert {"notes per bar", "chord tones (%)", "phrases copied from training (%)"} <= set(stats)
+    assert "Test Bird" in _error(client, "/compose_blues", **{**BLUES, "model": jazz, "soloist": "Nobody"})
+    assert "grunge" in _error(client, "/compose_blues", **{**BLUES, "model": jazz, "style": "grunge"})
 
 
 def test_eight_simultaneous_compose_requests_all_succeed(client: Client, blues: dict) -> None:

@@ -2,9 +2,9 @@
 
 The tiny models go into one ``runs`` folder per test session (built once, whichever test module asks first), so
 the page lists them as local models beside the shipped ones: ``runs/tiny-blues`` (a lead-sheet improviser),
-``runs/tiny-chorale`` (a polyphonic REMI model), ``runs/tiny-rolls`` (a piano-roll harmoniser) and
-``runs/tiny-text`` (a character model to fine-tune). ``chord_piece``, ``bach_chorales`` and ``blues_midis`` write
-real music files to upload.
+``runs/tiny-chorale`` (a polyphonic REMI model), ``runs/tiny-rolls`` (a piano-roll harmoniser),
+``runs/tiny-text`` (a character model to fine-tune) and ``runs/tiny-jazz`` (a jazz soloist). ``chord_piece``,
+``bach_chorales`` and ``blues_midis`` write real music files to upload.
 """
 
 from __future__ import annotations
@@ -119,6 +119,14 @@ def _train_tiny_models(base: Path, runs: Path) -> None:
     corpus.write_text(CORPUS, encoding="utf-8")
     train_text(corpus, runs / "tiny-text", small, TokenizerConfig(),
                TrainConfig(batch_size=4, seq_len=32, max_steps=10, eval_every=10, warmup_steps=2, device="cpu"),
+               command="test")
+    from jazz_support import write_jazz_folder
+
+    from studio.music.jazz.training import train_jazz
+
+    train_jazz(write_jazz_folder(base / "jazz-corpus", solos=6), runs / "tiny-jazz",
+               {"hidden_size": 16, "embedding_size": 8},
+               TrainConfig(batch_size=2, seq_len=32, max_steps=6, eval_every=6, warmup_steps=1, device="cpu"),
                command="test")
 
 

@@ -11,6 +11,7 @@ import argparse
 import sys
 
 from studio.cli.common import EXIT_INTERRUPTED, EXIT_USAGE
+from studio.cli.jazz import cmd_train_jazz
 from studio.cli.music import cmd_compose, cmd_train_leadsheet, cmd_train_midi
 from studio.cli.parser import build_parser
 from studio.cli.rolls import cmd_train_rolls
@@ -39,8 +40,10 @@ def main(argv: list[str] | None = None) -> int:
                 return cmd_train_midi(args)
             if args.domain == "rolls":
                 return cmd_train_rolls(args)
+            if args.domain == "jazz":
+                return cmd_train_jazz(args)
             if args.domain != "text":
-                parser.error("say what to train: studio train text|leadsheet|midi|rolls (see studio train --help)")
+                parser.error("say what to train: studio train text|leadsheet|jazz|midi|rolls (see studio train --help)")
             return cmd_train_text(args)
         if args.command not in handlers:
             parser.print_help()

@@ -110,10 +110,14 @@ def cmd_compose(args: argparse.Namespace) -> int:
     if args.frames is not None or args.max_notes is not None or args.min_notes is not None:
         raise StudioError(f"--frames, --max-notes and --min-notes are for piano-roll models (e.g. --model jsb); "
                           f"{args.model} is not one (--tokens sets a REMI model's length)")
+    if kind != "jazz" and (args.style or args.soloist or args.form != "auto"):
+        raise StudioError(f"--style, --soloist and --form are inputs of the jazz soloist (--model jazz); "
+                          f"{args.model} has none")
     if args.tempo is None:
-        args.tempo = 120.0
+        args.tempo = 160.0 if kind == "jazz" else 120.0
     check_range("tempo", args.tempo, 20, 400)
-    check_range("swing", args.swing, 0.5, 0.8)
+    if args.swing is not None:
+        check_range("swing", args.swing, 0.5, 0.8)
     check_range("choruses", args.choruses, 1, 64, integer=True)
     check_range("lead_program", args.lead_program, 0, 127, integer=True)
     config = GenerationConfig(length=1, temperature=args.temperature if args.temperature is not None or args.greedy
@@ -124,6 +128,10 @@ def cmd_compose(args: argparse.Namespace) -> int:
         return _compose_polyphonic(args, config, formats, out)
     if args.primer:
         raise StudioError(f"--primer continues polyphonic models; {args.model} improvises over --chart")
+    if kind == "jazz":
+        from studio.cli.jazz import compose_jazz
+
+        return compose_jazz(args, config, formats, out)
     return _compose_blues(args, config, formats, out)
 
 
@@ -149,7 +157,8 @@ def _compose_blues(args: argparse.Namespace, config: Any, formats: list[str], ou
     rows = []
     for i, piece in enumerate(tqdm(pieces, desc="rendering", unit="piece", disable=len(pieces) < 2)):
         meta = {**piece.params, "sample": i + 1}
-        midi = render_midi(piece.sheet, tempo=args.tempo, swing=args.swing, lead_program=args.lead_program,
+        midi = render_midi(piece.sheet, tempo=args.tempo, swing=0.62 if args.swing is None else args.swing,
+                           lead_program=args.lead_program,
                            bass_style=args.bass if args.bass != "none" else "walking",
                            comping_instrument=args.comping if args.comping != "none" else "piano", parts=parts,
                            seed=piece.seed + i, meta=meta)
@@ -166,16 +175,18 @@ def _compose_blues(args: argparse.Namespace, config: Any, formats: list[str], ou
         atomic_write(stem.with_suffix(".json"), json.dumps({**meta, "logprob": piece.logprob, "metrics": metrics},
                                                             indent=2, default=float))
         rows.append((stem.name, metrics))
-    _print_metrics(rows)
+    print_metrics(rows)
     print(f"wrote {len(pieces)} piece(s) to {out} (seed {pieces[0].seed})", file=sys.stderr)
     return 0
 
 
-def _print_metrics(rows: list[tuple[str, dict[str, float]]]) -> None:
+BLUES_COLUMNS = [("chord tones", "chord_tone_share", "{:.0%}"), ("blues tones", "blues_share", "{:.0%}"),
+                 ("novelty", "novelty", "{:.0%}"), ("notes/bar", "note_density", "{:.1f}"),
+                 ("range", "pitch_range", "{:.0f}"), ("repetition", "repetition", "{:.0%}")]
+
+
+def print_metrics(rows: list[tuple[str, dict[str, float]]], cols: list[tuple[str, str, str]] = BLUES_COLUMNS) -> None:
     """The table a batch ends with: one line per piece, then the means."""
-    cols = [("chord tones", "chord_tone_share", "{:.0%}"), ("blues tones", "blues_share", "{:.0%}"),
-            ("novelty", "novelty", "{:.0%}"), ("notes/bar", "note_density", "{:.1f}"),
-            ("range", "pitch_range", "{:.0f}"), ("repetition", "repetition", "{:.0%}")]
     print("piece".ljust(28) + "".join(name.rjust(13) for name, _, _ in cols))
     for name, metrics in rows:
         print(name.ljust(28) + "".join(_fmt_metric(metrics.get(key), fmt).rjust(13) for _, key, fmt in cols))

@@ -101,6 +101,17 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_options(lead)
     _add_train_options(lead)
 
+    jazz = train_sub.add_parser("jazz", help="train the jazz soloist on transcribed solos in the jazz layout (the "
+                                "Weimar Jazz Database: wjd_solos.csv, wjd_notes.csv.gz, wjd_beats.csv.gz; the "
+                                "Omnibook too when present)")
+    jazz.add_argument("--corpus", required=True, help="a folder in the jazz layout, e.g. ../shared/corpora/jazz")
+    jazz.add_argument("--out", default="runs/jazz", help="run folder (default runs/jazz)")
+    jazz.add_argument("--no-omnibook", action="store_true", help="leave the Omnibook out even when it is there")
+    jazz.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    _add_model_options(jazz)
+    _add_train_options(jazz)
+    jazz.set_defaults(hidden=384, embedding=64, dropout=0.3, dropout_embedding=0.1, eval_every=500)
+
     fine = sub.add_parser("finetune", help="fine-tune a model on your own folder or zip of text or music")
     fine.add_argument("--base", default="shakespeare", help="shipped model name or model folder to start from: "
                       "shakespeare or prose (text), blues (lead sheets), chorale (polyphonic MIDI), jsb or folk "
@@ -161,21 +172,28 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--device", default="cpu", help="cpu, cuda, mps or auto (default cpu: these models are small)")
     g.add_argument("--save-dtype", default="float32", help="float32, float16 or bfloat16 (default float32)")
 
-    comp = sub.add_parser("compose", help="compose music: blues improvisations over a chart with a band, or "
+    comp = sub.add_parser("compose", help="compose music: jazz and blues solos over a chart with a band, or "
                           "continuations of a primer with a polyphonic model")
-    comp.add_argument("--model", default="blues", help="blues (or another lead-sheet model) for --chart; chorale "
-                      "(or another polyphonic model) for --primer; jsb (or another piano-roll model) for --melody "
-                      "to harmonise, --primer or neither")
-    g = comp.add_argument_group("blues (lead-sheet models)")
+    comp.add_argument("--model", default="jazz", help="jazz (the soloist learned from the Weimar Jazz Database; "
+                      "default) or blues (the older lead-sheet improviser) for --chart; chorale (or another "
+                      "polyphonic model) for --primer; jsb or folk (piano-roll models) for --melody to harmonise, "
+                      "--primer or neither")
+    g = comp.add_argument_group("jazz and blues soloists")
     g.add_argument("--chart", default="12-bar", help="a form (12-bar, quick-change, jazz, minor, 8-bar) or a chart "
                    "like 'C7 | F7 | C7 | C7 | ...' (default 12-bar)")
     g.add_argument("--key", default=None, help="key of a named form, e.g. Bb, F#, Eb (default C); piano-roll "
                    "models: the key of your --melody or --primer (e.g. G, Em) when the one read from its notes is "
                    "wrong (a tune ending on its third can fool it)")
-    g.add_argument("--tempo", type=float, default=None, help="beats per minute, 20..400 (default 120; piano-roll "
-                   "models: the primer's or melody's tempo, else 90)")
-    g.add_argument("--swing", type=float, default=0.62, help="swing ratio applied when rendering, 0.5 (straight) "
-                   "..0.8 (default 0.62)")
+    g.add_argument("--tempo", type=float, default=None, help="beats per minute, 20..400 (default 160 for jazz, 120 "
+                   "for blues; piano-roll models: the primer's or melody's tempo, else 90)")
+    g.add_argument("--swing", type=float, default=None, help="the band's swing ratio, 0.5 (straight)..0.8 "
+                   "(default: jazz, the solo's own feel read from its eighths; blues 0.62, lead and band)")
+    g.add_argument("--style", default=None, help="jazz: the style to play in: traditional, swing, bebop, cool, "
+                   "hardbop, postbop, free or fusion (default: any; `studio models` lists them)")
+    g.add_argument("--soloist", default=None, help="jazz: play in the manner of a Weimar Jazz Database soloist, "
+                   "e.g. 'Charlie Parker' (default: none; `studio models` lists them)")
+    g.add_argument("--form", default="auto", choices=("auto", "blues", "other", "none"),
+                   help="jazz: the form input; auto = blues for a 12-bar chart (default auto)")
     g.add_argument("--choruses", type=int, default=1, help="times through the form, 1..64 (default 1)")
     g.add_argument("--bass", default="walking", choices=("walking", "shuffle", "none"), help="bass line style")
     g.add_argument("--comping", default="piano", choices=("piano", "guitar", "none"), help="who plays the chords")

@@ -168,11 +168,16 @@ def cmd_models(args: argparse.Namespace) -> int:
         print("no models found: train one with `studio train text --corpus FILE`")
         return 0
     for origin, name, path in rows:
+        card: dict[str, Any] = {}
         try:
-            summary = describe(read_card(path))
+            card = read_card(path)
+            summary = describe(card)
         except StudioError as err:
             summary = f"unreadable: {err}"
         print(f"{name:<16} {origin:<8} {summary}\n{'':<25} {path}")
+        if card.get("model_kind") == "jazz":  # its inputs, for --style and --soloist
+            print(f"{'':<25} styles: {', '.join(card.get('styles', []))}")
+            print(f"{'':<25} soloists: {', '.join(card.get('soloists', {}))}")
     return 0
 
 

@@ -44,8 +44,12 @@ class RNNLanguageModel(nn.Module):
         if c.chord_vocab_size:
             self.register_buffer("chord_table", torch.zeros(c.chord_vocab_size, c.chord_features))
             self.chord_projection = nn.Linear(c.chord_features, c.chord_embedding)
+        # The next chord of the changes reads the same feature table through a projection of its own.
+        self.next_chord_projection = nn.Linear(c.chord_features, c.chord_embedding) if c.next_chord else None
         self.position_table = nn.Embedding(c.bar_positions, c.position_embedding) if c.bar_positions else None
-        rnn_in = c.embedding_size + c.chord_embedding + c.position_embedding
+        self.condition_tables = nn.ModuleDict({name: nn.Embedding(ids, width) for name, ids, width in c.conditions})
+        rnn_in = (c.embedding_size + c.chord_embedding * (2 if c.next_chord else 1) + c.position_embedding
+                  + sum(width for _, _, width in c.conditions))
         self.rnn = _CELLS[c.cell](rnn_in, c.hidden_size, num_layers=c.num_layers, batch_first=True,
                                   dropout=c.dropout_between if c.num_layers > 1 else 0.0, **rnn_kwargs)
         self.dropout_output = nn.Dropout(c.dropout_output)
@@ -88,8 +92,8 @@ class RNNLanguageModel(nn.Module):
 
     @property
     def conditioned(self) -> bool:
-        """True when the model reads chords and/or bar positions beside the tokens."""
-        return bool(self.config.chord_vocab_size or self.config.bar_positions)
+        """True when the model reads chords, bar positions or other condition streams beside the tokens."""
+        return bool(self.config.chord_vocab_size or self.config.bar_positions or self.config.conditions)
 
     def set_chord_features(self, table: torch.Tensor) -> None:
         """Fill the chord feature table, shape (chord_vocab_size, chord_features)."""
@@ -99,19 +103,28 @@ class RNNLanguageModel(nn.Module):
             self.chord_table.copy_(table)
 
     def embed(self, tokens: torch.Tensor, chords: torch.Tensor | None = None,
-              positions: torch.Tensor | None = None) -> torch.Tensor:
-        """The recurrent layers' input: token embedding, joined with chord and position embeddings when the model
-        is conditioned. All index tensors have shape (batch, time); the result is (batch, time, rnn input width)."""
+              positions: torch.Tensor | None = None, **conditions: torch.Tensor) -> torch.Tensor:
+        """The recurrent layers' input: token embedding, joined with the chord, next-chord, position and other
+        condition embeddings the model reads (in that order). All index tensors have shape (batch, time); the
+        result is (batch, time, rnn input width)."""
         parts = [self.embedding(tokens)]
         c = self.config
         if c.chord_vocab_size:
             if chords is None:
                 raise ValueError("this model is chord-conditioned: pass chords (batch, time)")
             parts.append(self.chord_projection(self.chord_table[chords]))
+        if self.next_chord_projection is not None:
+            if conditions.get("next_chords") is None:
+                raise ValueError("this model reads the next chord: pass next_chords (batch, time)")
+            parts.append(self.next_chord_projection(self.chord_table[conditions["next_chords"]]))
         if self.position_table is not None:
             if positions is None:
                 raise ValueError("this model is conditioned on bar positions: pass positions (batch, time)")
             parts.append(self.position_table(positions))
+        for name, table in self.condition_tables.items():
+            if conditions.get(name) is None:
+                raise ValueError(f"this model reads the condition {name!r}: pass {name} (batch, time)")
+            parts.append(table(conditions[name]))
         return parts[0] if len(parts) == 1 else torch.cat(parts, dim=-1)
 
     def run_rnn(self, x: torch.Tensor, rnn_state):
@@ -143,7 +156,7 @@ class RNNLanguageModel(nn.Module):
             rnn._flat_weights = kept
 
     def forward(self, tokens: torch.Tensor, state: State | None = None, chords: torch.Tensor | None = None,
-                positions: torch.Tensor | None = None) -> tuple[torch.Tensor, State]:
+                positions: torch.Tensor | None = None, **conditions: torch.Tensor) -> tuple[torch.Tensor, State]:
         """Next-token logits for every position.
 
         Parameters
@@ -153,13 +166,15 @@ class RNNLanguageModel(nn.Module):
             The state after the previous tokens; zeros when omitted.
         chords, positions : LongTensor, shape (batch, time), optional
             For conditioned models: the chord id and bar position of the step each output predicts.
+        **conditions : LongTensor, shape (batch, time)
+            The other streams the config names (``next_chords`` and each of ``config.conditions``), likewise.
 
         Returns
         -------
         logits : Tensor, shape (batch, time, vocab_size)
         state : tuple of Tensor, each (num_layers, batch, hidden_size)
         """
-        x = self.dropout_embedding(self.embed(tokens, chords, positions))
+        x = self.dropout_embedding(self.embed(tokens, chords, positions, **conditions))
         if state is None:
             state = self.initial_state(tokens.shape[0], tokens.device, x.dtype)
         rnn_state = state if self.config.cell == "lstm" else state[0]

@@ -35,8 +35,12 @@ class SingleStepper:
             # Conditioned models: the projected chord vectors and position embeddings, precomputed per id.
             self.chord_vectors = (model.chord_projection(model.chord_table).detach().to(dtype)
                                   if c.chord_vocab_size else None)
+            self.next_chord_vectors = (model.next_chord_projection(model.chord_table).detach().to(dtype)
+                                       if model.next_chord_projection is not None else None)
             self.position_vectors = (model.position_table.weight.detach().to(dtype)
                                      if model.position_table is not None else None)
+            self.condition_vectors = {name: table.weight.detach().to(dtype)
+                                      for name, table in model.condition_tables.items()}
             self.weights, self.biases, self.weights_hh, self.biases_hh = [], [], [], []
             for layer in range(c.num_layers):
                 w_ih = getattr(model.rnn, f"weight_ih_l{layer}").detach()
@@ -62,7 +66,7 @@ class SingleStepper:
         return tuple(s.to(self.dtype) for s in state)
 
     def __call__(self, tokens: torch.Tensor, state: State, chords: torch.Tensor | None = None,
-                 positions: torch.Tensor | None = None) -> tuple[torch.Tensor, State]:
+                 positions: torch.Tensor | None = None, **conditions: torch.Tensor) -> tuple[torch.Tensor, State]:
         """One step.
 
         Parameters
@@ -71,6 +75,8 @@ class SingleStepper:
         state : tuple of Tensor, each (num_layers, batch, hidden_size), in this stepper's dtype
         chords, positions : LongTensor, shape (batch, 1), optional
             For conditioned models: the chord id and bar position of the step being predicted.
+        **conditions : LongTensor, shape (batch, 1)
+            The model's other streams (``next_chords``, each of ``config.conditions``), likewise.
 
         Returns
         -------
@@ -78,12 +84,15 @@ class SingleStepper:
         state : tuple of Tensor, each (num_layers, batch, hidden_size)
         """
         x = self.embedding[tokens[:, 0]]
-        if self.chord_vectors is not None or self.position_vectors is not None:
-            parts = [x]
+        if self.chord_vectors is not None or self.position_vectors is not None or self.condition_vectors:
+            parts = [x]  # the order of RNNLanguageModel.embed
             if self.chord_vectors is not None:
                 parts.append(self.chord_vectors[chords[:, 0]])
+            if self.next_chord_vectors is not None:
+                parts.append(self.next_chord_vectors[conditions["next_chords"][:, 0]])
             if self.position_vectors is not None:
                 parts.append(self.position_vectors[positions[:, 0]])
+            parts += [vectors[conditions[name][:, 0]] for name, vectors in self.condition_vectors.items()]
             x = torch.cat(parts, dim=1)
         h_all = state[0]
         new_h, new_c = [], []

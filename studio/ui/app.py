@@ -23,7 +23,7 @@ from typing import Any
 import gradio as gr  # studio/ui/__init__.py has already set Gradio's offline environment
 
 from studio.ui import blues_tab, compose_tab, models_tab, train_tab, write_tab
-from studio.ui.model_cache import LEADSHEET, TEXT, ModelCache
+from studio.ui.model_cache import TEXT, ModelCache
 from studio.ui.options import DEFAULT_HOST, DEFAULT_PORT, add_arguments
 from studio.ui.training_job import TrainingBoard
 
@@ -68,15 +68,17 @@ def build_app(runs_dir: str | Path = "runs", cache: ModelCache | None = None,
 
         def refresh_models() -> tuple:
             """Every model list as it is now (new local models appear; a page load or a finished run)."""
-            return (gr.update(choices=cache.choices(LEADSHEET)), gr.update(choices=compose_tab.model_choices(cache)),
+            return (gr.update(choices=blues_tab.model_choices(cache)),
+                    gr.update(choices=compose_tab.model_choices(cache)),
                     gr.update(choices=cache.choices(TEXT)), gr.update(choices=train_tab.model_choices(cache)),
                     gr.update(choices=models_tab.all_choices(cache)), models_tab.model_table(cache))
 
         app.load(refresh_models, None, lists, api_name="refresh_models", concurrency_limit=None)
         app.load(models["show_card"], models["model"], models["card"], api_name="first_model_card",
                  concurrency_limit=None)
-        train["event"].then(refresh_models, None, lists, api_name="refresh_models_after_training",
-                            concurrency_limit=None)
+        for event in train["events"]:  # a fine-tune (or a resumed one) that made a model adds it to the lists
+            event.then(refresh_models, None, lists, api_name="refresh_models_after_training",
+                       concurrency_limit=None)
     app.queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_SIZE)
     app.studio_cache = cache
     app.studio_board = board

@@ -4,8 +4,8 @@ A model is offered by the value its dropdown sends: a shipped model's name (``bl
 (``runs/letters``, found by ``studio.loading.local_models``). Handlers accept only offered values, so an API client
 cannot make the server load an arbitrary path. Models load on first use and stay loaded (least recently used first
 out beyond ``max_loaded``); a model whose card changed on disk (retrained, fine-tuned again) is loaded afresh.
-Loaded ``Generator``, ``Composer`` and ``RollModel`` objects are shared by concurrent requests: they hold no
-per-request state.
+Loaded ``Generator``, ``Composer``, ``Soloist`` and ``RollModel`` objects are shared by concurrent requests: they
+hold no per-request state.
 """
 
 from __future__ import annotations
@@ -18,9 +18,10 @@ from typing import Any
 
 from studio.errors import StudioError
 
-TEXT, LEADSHEET, POLYPHONIC, PIANO_ROLL = "text", "leadsheet", "polyphonic", "piano_roll"
-KINDS = (TEXT, LEADSHEET, POLYPHONIC, PIANO_ROLL)
-KIND_WORDS = {TEXT: "text", LEADSHEET: "blues (lead-sheet)", POLYPHONIC: "polyphonic", PIANO_ROLL: "piano-roll"}
+TEXT, LEADSHEET, POLYPHONIC, PIANO_ROLL, JAZZ = "text", "leadsheet", "polyphonic", "piano_roll", "jazz"
+KINDS = (TEXT, LEADSHEET, POLYPHONIC, PIANO_ROLL, JAZZ)
+KIND_WORDS = {TEXT: "text", LEADSHEET: "blues (lead-sheet)", POLYPHONIC: "polyphonic", PIANO_ROLL: "piano-roll",
+              JAZZ: "jazz soloist"}
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,7 @@ class ModelEntry:
     value: str      # what the dropdowns send: a shipped name or a run folder
     label: str      # what people see
     origin: str     # shipped or local
-    kind: str       # text, leadsheet, polyphonic or piano_roll
+    kind: str       # text, leadsheet, polyphonic, piano_roll or jazz
     path: Path      # the bundle folder (holding model.json)
     card: dict[str, Any]
 
@@ -130,6 +131,13 @@ class ModelCache:
 
         entry = self.entry(LEADSHEET, value)
         return self._load(entry, lambda: Composer(entry.path))
+
+    def soloist(self, value: Any):
+        """The loaded ``studio.music.jazz.soloist.Soloist`` of jazz model ``value``."""
+        from studio.music.jazz.soloist import Soloist
+
+        entry = self.entry(JAZZ, value)
+        return self._load(entry, lambda: Soloist(entry.path))
 
     def roll_model(self, value: Any):
         """The loaded ``studio.music.pianoroll.compose.RollModel`` of piano-roll model ``value``."""

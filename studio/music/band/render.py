@@ -33,7 +33,7 @@ MIX = {"lead": (110, 70), "bass": (104, 58), "comping": (84, 44), "drums": (96, 
 RESOLUTION = 480                # ticks per quarter note: swung 8ths at 2/3 land within 1/1440 of a beat
 
 
-def step_seconds(step: float, tempo: float, swing: float = 0.5) -> float:
+def step_seconds(step: float, tempo: float, swing: float = 0.5, steps_per_beat: int = STEPS_PER_BEAT) -> float:
     """The time in seconds of grid ``step`` at ``tempo`` beats per minute with ``swing``.
 
     Parameters
@@ -44,13 +44,15 @@ def step_seconds(step: float, tempo: float, swing: float = 0.5) -> float:
         Quarter notes per minute.
     swing : float
         Where the off-beat 8th falls, as a fraction of the beat (0.5 = straight).
+    steps_per_beat : int
+        The grid: 4 (16th notes, lead sheets) or 12 (the jazz soloist's 48-per-bar grid).
 
     Returns
     -------
     float
         Seconds from the start of the piece.
     """
-    beat, fraction = divmod(step / STEPS_PER_BEAT, 1.0)
+    beat, fraction = divmod(step / steps_per_beat, 1.0)
     # Two linear pieces: [0, 0.5] of the beat stretches onto [0, swing], [0.5, 1] squeezes onto [swing, 1].
     swung = fraction * swing / 0.5 if fraction <= 0.5 else swing + (fraction - 0.5) * (1.0 - swing) / 0.5
     return (beat + swung) * 60.0 / tempo
@@ -65,7 +67,7 @@ def chorus_count(sheet: LeadSheet) -> int:
 def render_midi(sheet: LeadSheet, *, tempo: float | None = None, swing: float = 0.5, choruses: int | None = None,
                 lead_program: int = 66, bass_style: str = "walking", comping_instrument: str = "piano",
                 parts: Mapping[str, bool] | None = None, seed: int = 0,
-                meta: Mapping[str, object] | None = None) -> pretty_midi.PrettyMIDI:
+                meta: Mapping[str, object] | None = None, lead_grid: int = STEPS_PER_BEAT) -> pretty_midi.PrettyMIDI:
     """Perform a lead sheet with a backing band as General MIDI.
 
     Parameters
@@ -91,6 +93,10 @@ def render_midi(sheet: LeadSheet, *, tempo: float | None = None, swing: float = 
     meta : mapping of str to object, optional
         Facts to store in the file (model, its seed, sampling parameters...), JSON-serialisable values. The
         rendering parameters are added under ``render.*`` keys.
+    lead_grid : int
+        Grid steps per beat of the lead's notes: 4 (16ths, swung by ``swing`` like the band), or any other grid
+        whose notes already say where they fall (the jazz soloist's): the lead is then placed exactly, never swung
+        again.
 
     Returns
     -------
@@ -104,6 +110,7 @@ def render_midi(sheet: LeadSheet, *, tempo: float | None = None, swing: float = 
     check_range("tempo (beats per minute)", tempo, *TEMPO_RANGE)
     check_range("swing (where the off-beat 8th falls: 0.5 straight, 0.67 triplet swing)", swing, *SWING_RANGE)
     check_range("lead_program (General MIDI program)", lead_program, 0, 127, integer=True)
+    check_range("lead_grid (steps per beat)", lead_grid, 1, 960, integer=True)
     check_choice("bass_style", bass_style, BASS_STYLES)
     check_choice("comping_instrument", comping_instrument, tuple(COMPING_PROGRAMS))
     switches = _switches(parts)
@@ -121,13 +128,16 @@ def render_midi(sheet: LeadSheet, *, tempo: float | None = None, swing: float = 
               ("drums", 0, True, band.get("drums", []))]
     for name, program, is_drum, notes in tracks:
         if notes:
-            instrument = _instrument(name, program, is_drum, notes, float(tempo), swing)
+            lead = name == "lead" and lead_grid != STEPS_PER_BEAT
+            instrument = _instrument(name, program, is_drum, notes, float(tempo), 0.5 if lead else swing,
+                                     lead_grid if lead else STEPS_PER_BEAT)
             volume, pan = MIX[name]
             instrument.control_changes += [pretty_midi.ControlChange(7, volume, 0.0),
                                            pretty_midi.ControlChange(10, pan, 0.0)]
             pm.instruments.append(instrument)
 
-    settings = {"tempo": tempo, "swing": swing, "choruses": choruses, "lead_program": lead_program,
+    settings = {"tempo": tempo, "swing": swing, "lead_grid": lead_grid, "choruses": choruses,
+                "lead_program": lead_program,
                 "bass_style": bass_style, "comping_instrument": comping_instrument, "parts": switches,
                 "band_seed": seed, "chart": sheet.chart.text(), "sheet": sheet.name}
     events = {**dict(meta or {}), **{f"render.{key}": value for key, value in settings.items()}}
@@ -154,13 +164,13 @@ def _check_melody(melody: list[Note]) -> None:
 
 
 def _instrument(name: str, program: int, is_drum: bool, notes: list[Note], tempo: float,
-                swing: float) -> pretty_midi.Instrument:
+                swing: float, steps_per_beat: int = STEPS_PER_BEAT) -> pretty_midi.Instrument:
     instrument = pretty_midi.Instrument(program=program, is_drum=is_drum, name=name)
     seconds: dict[int, float] = {}  # many notes share start and end steps: compute each time once
 
     def at(step: int) -> float:
         if step not in seconds:
-            seconds[step] = step_seconds(step, tempo, swing)
+            seconds[step] = step_seconds(step, tempo, swing, steps_per_beat)
         return seconds[step]
 
     instrument.notes = [pretty_midi.Note(velocity=n.velocity, pitch=n.pitch, start=at(n.start), end=at(n.end))

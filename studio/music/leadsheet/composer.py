@@ -28,7 +28,8 @@ from studio.music.leadsheet.metrics import phrase_keys, summarise
 from studio.music.leadsheet.tokenizer import LeadSheetTokenizer
 from studio.music.leadsheet.training import PHRASES_EXTRA, phrase_hash
 from studio.music.theory.chords import STEPS_PER_BAR, ChordChart, LeadSheet
-from studio.sampling import TokenMask, beam_search, build_processors, sample, stochastic_beam_search
+from studio.sampling import TokenMask
+from studio.sampling.run import run_search, search_rows
 
 MAX_CHORUSES = 64
 
@@ -138,15 +139,7 @@ class Composer:
         settings = config.resolved()
         steps = request.choruses * request.chart.num_bars * STEPS_PER_BAR
         chords, positions = self._conditions(request.chart, steps)
-        samples_tokens = config.samples_tokens
-        rules, drawing = build_processors(
-            repetition_penalty=config.repetition_penalty, no_repeat_ngram=config.no_repeat_ngram,
-            banned=config.banned, masks=[self._mask(request)],
-            temperature=settings["temperature"] if samples_tokens else None,
-            top_k=settings["top_k"] if samples_tokens else None, top_p=settings["top_p"] if samples_tokens else None)
-        rows = {"sample": config.num_samples, "greedy": config.num_samples}.get(
-            config.mode, config.beams * (settings["branch_factor"] or 1))
-        stepper = self._stepper(rows)
+        stepper = self._stepper(search_rows(config))
         model = self.loaded.model
         generator = torch.Generator(device=self.device).manual_seed(seed)
 
@@ -171,21 +164,8 @@ class Composer:
             out, rnn = model(prefix, chords=chords[:1].view(1, 1), positions=positions[:1].view(1, 1))
             if stepper is not None:
                 rnn = stepper.convert_state(rnn)
-            first = out[:, -1, :]
-            state = (1, rnn)
-            if config.mode in ("sample", "greedy"):
-                k = config.num_samples
-                rows_index = torch.zeros(k, dtype=torch.long, device=self.device)
-                hyps = sample(step, select(state, rows_index), first.expand(k, -1), prefix.expand(k, -1), steps,
-                              rules, drawing, generator, greedy=config.mode == "greedy")
-            elif config.mode == "stochastic_beam":
-                hyps = stochastic_beam_search(step, select, state, first, prefix, steps, rules, drawing, config.beams,
-                                              settings["branch_factor"], settings["steps_per_iteration"], generator,
-                                              settings["length_penalty"], None, config.num_samples)
-            else:
-                hyps = beam_search(step, select, state, first, prefix, steps, rules, config.beams,
-                                   groups=config.beam_groups, diversity=settings["diversity"] or 0.0,
-                                   length_penalty=settings["length_penalty"], num_return=config.num_samples)
+            hyps = run_search(config, step, select, (1, rnn), out[:, -1, :], prefix, steps, generator,
+                              [self._mask(request)])
         chart = ChordChart([bar for _ in range(request.choruses) for bar in request.chart.bars])
         params = {"model": self.name, "model_sha256": self.model_hash, "chart": request.chart.text(),
                   "choruses": request.choruses, "tempo": request.tempo, **settings, "seed": seed}

@@ -1,7 +1,8 @@
 """Chords, chord charts and blues forms: the harmony every music module shares.
 
 A ``Chord`` is a root pitch class and a quality from ``QUALITIES``; ``parse_chord`` reads lead-sheet symbols ("C7",
-"Bbm7", "F#m7b5", "Ebmaj7", "G7/B", "N.C.", and anything music21's ``ChordSymbol`` understands). A ``ChordChart``
+"Bbm7", "F#m7b5", "Ebmaj7", "G7/B", "N.C."), the Weimar Jazz Database's spellings ("D-7", "Fj7", "C79b", "F79#",
+"Fsus7913", "Ebj7911#", "Co7", "NC") and anything music21's ``ChordSymbol`` understands. A ``ChordChart``
 is a list of bars, each holding one or more chords that share the bar equally; it is written as text with ``|``
 between bars and spaces between the chords of a bar. ``blues_chart(form, key)`` builds the named blues forms in any
 key. Music time is counted in grid steps (16th notes by default: ``STEPS_PER_BEAT = 4``, 4/4 bars of 16 steps).
@@ -43,6 +44,15 @@ _SUFFIXES: dict[str, str] = {
     "9sus4": "7sus4", "mmaj7": "mmaj7", "m(maj7)": "mmaj7", "-maj7": "mmaj7",
 }
 _SYMBOL = re.compile(r"^([A-G])([#b]*)(.*?)(?:/([A-G][#b]*))?$")
+# The Weimar Jazz Database's spellings: a base (``-`` minor, ``j7`` major seventh, ``o`` diminished, ``+`` augmented,
+# ``sus``), then tensions as digits with their alterations after them (``79b`` = 7(b9), ``7911#`` = 7(9, #11)).
+# Tensions colour a chord without changing its function, so they fold into the base's quality, as above.
+_WJD_BASES: dict[str, str] = {
+    "": "maj", "-": "min", "+": "aug", "o": "dim", "o7": "dim7", "m7b5": "m7b5", "sus": "sus4", "sus7": "7sus4",
+    "j7": "maj7", "7": "7", "6": "6", "69": "6", "-6": "m6", "-69": "m6", "-7": "m7", "-j7": "mmaj7",
+    "+7": "7", "+j7": "maj7",
+}
+_WJD_TENSIONS = re.compile(r"^(?:(?:9|11|13)[#b]?)*$")
 NO_CHORD_SYMBOLS = {"N.C.", "NC", "N.C", "n.c.", "nc", "-", "x"}
 
 
@@ -114,16 +124,20 @@ def chord_vocab_index(chord: Chord) -> int:
     return _vocab_positions()[chord]
 
 
-def chord_features(chord: Chord) -> list[float]:
-    """A 25-number description of a chord for the model: root one-hot (12), chord-tone pitch classes (12), and a
-    "no chord" flag. Chords that share tones share features, so the model generalises across roots and qualities."""
-    out = [0.0] * 25
+def chord_features(chord: Chord, intervals: bool = False) -> list[float]:
+    """A description of a chord for a model: root one-hot (12), chord-tone pitch classes (12), with ``intervals``
+    its tones as intervals above the root (12: the quality, the same in every key), and a "no chord" flag last;
+    25 or 37 numbers. Chords that share tones share features, so a model generalises across roots and qualities."""
+    width = 37 if intervals else 25
+    out = [0.0] * width
     if chord.root is None:
-        out[24] = 1.0
+        out[width - 1] = 1.0
         return out
     out[chord.root] = 1.0
     for pc in chord.pitch_classes:
         out[12 + pc] = 1.0
+        if intervals:
+            out[24 + (pc - chord.root) % 12] = 1.0
     return out
 
 
@@ -138,12 +152,23 @@ def parse_chord(symbol: str) -> Chord:
         suffix = suffix.replace("(", "").replace(")", "") if suffix not in _SUFFIXES else suffix
         if suffix in _SUFFIXES:
             return Chord(pitch_class(letter + accidentals), _SUFFIXES[suffix])
+        quality = _wjd_quality(suffix)
+        if quality is not None:
+            return Chord(pitch_class(letter + accidentals), quality)
     chord = _parse_with_music21(text)
     if chord is not None:
         return chord
     raise StudioError(f"unknown chord symbol {symbol!r}: write a root (A-G, optional # or b) and a quality such as "
                       "C, Cm, C7, Cmaj7, Cm7, C6, Cm6, Cdim, Cdim7, Cm7b5, Caug, Csus4, C9, C13, optionally /bass; "
-                      "or N.C. for no chord")
+                      "the Weimar Jazz Database's C-7, Cj7, C79b, C7911#, Co7, Csus7913; or N.C. (NC) for no chord")
+
+
+def _wjd_quality(suffix: str) -> str | None:
+    """The quality of a Weimar Jazz Database suffix (base + tensions), or None when it is not one."""
+    for base in sorted(_WJD_BASES, key=len, reverse=True):
+        if suffix.startswith(base) and _WJD_TENSIONS.match(suffix[len(base):]):
+            return _WJD_BASES[base]
+    return None
 
 
 def _parse_with_music21(text: str) -> Chord | None:

@@ -1,0 +1,53 @@
+"""``studio eval`` for the jazz soloist: nats per note (and its pitch and timing parts) on a folder of solos.
+
+Which solos are scored: a folder that is the model's own training corpus (the same files, by hash) is scored on
+the model's test split (the card lists its ids; a corpus too small to have one, on its validation solos), never on
+solos it learned from; any other folder in the jazz layout is scored whole. ``split`` says it outright (``all``,
+``train``, ``valid`` or ``test``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from studio.errors import StudioError
+from studio.loading import load_model, pick_device
+from studio.music.jazz.corpus import read_jazz_corpus
+from studio.music.jazz.scoring import score_solos, summary
+from studio.music.jazz.tokenizer import JazzTokenizer
+from studio.music.jazz.training import corpus_sha256, split_solos
+
+SPLITS = ("auto", "all", "train", "valid", "test")
+
+
+def evaluate_jazz(model: str | Path, corpus: str | Path, split: str = "auto", device: str = "cpu",
+                  style: bool = True, soloist: bool = True, form: bool = True) -> dict[str, Any]:
+    """Score a jazz model on the solos of ``corpus``; a JSON-ready dict naming its unit (``nats_per_note``).
+
+    Raises
+    ------
+    StudioError
+        For a model that is not a jazz soloist, a folder not in the jazz layout, or an unknown split.
+    """
+    if split not in SPLITS:
+        raise StudioError(f"split must be one of {', '.join(SPLITS)}; got {split!r}")
+    loaded = load_model(model, device=pick_device(device), read_tokenizer=JazzTokenizer.from_dict)
+    if loaded.card.get("model_kind") != "jazz":
+        raise StudioError(f"{model} is not a jazz soloist model")
+    solos, report = read_jazz_corpus(corpus)
+    own = loaded.card.get("corpus", {}).get("sha256") == corpus_sha256(corpus)
+    chosen = ("test" if own else "all") if split == "auto" else split
+    if chosen != "all":
+        parts = split_solos(solos)
+        if split == "auto" and not parts["test"]:  # a small corpus may have no test solo: its validation solos
+            chosen = "valid"
+        solos = parts[chosen]
+    if not solos:
+        raise StudioError(f"no solos of {corpus} are in the {chosen} split")
+    where = next(loaded.model.parameters()).device
+    scores = score_solos(loaded.model, loaded.tokenizer, solos, style, soloist, form, device=where)
+    return {"model": str(model), "corpus": str(corpus), "unit": "nats_per_note", "split": chosen,
+            "own_training_corpus": own, **summary(scores),
+            "inputs": {"style": style, "soloist": soloist, "form": form},
+            "skipped": report.skipped + report.bad_rows}

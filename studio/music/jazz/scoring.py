@@ -1,0 +1,87 @@
+"""Score solos as the literature does: negative log-likelihood of the whole melody given its changes, per note.
+
+``nats_per_note`` is the NLL of every token the soloist emits for a solo (what to play, pitch or rest, and how long)
+divided by the number of notes, so it does not depend on how rests and timing are encoded; it splits into a
+``pitch`` part (the choice of pitch of each note) and a ``timing`` part (every length, and where rests fall). Each
+solo is scored from a fresh state, as one stream, with the inputs a person would give (style, soloist, form) unless
+told to leave some out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from studio.music.jazz.corpus import Solo
+from studio.music.jazz.tokenizer import CONDITIONS, JazzEvents, JazzTokenizer
+
+
+@dataclass
+class SoloScore:
+    """One solo's NLL in nats: ``pitch`` + ``timing`` = ``total``, over ``notes`` notes."""
+
+    id: str
+    notes: int
+    pitch: float
+    timing: float
+
+    @property
+    def total(self) -> float:
+        return self.pitch + self.timing
+
+
+def encode_all(solos: Sequence[Solo], tokenizer: JazzTokenizer, style: bool = True, soloist: bool = True,
+               form: bool = True) -> list[JazzEvents]:
+    return [tokenizer.encode(s, style=style, soloist=soloist, form=form) for s in solos]
+
+
+@torch.inference_mode()
+def token_nll(model: torch.nn.Module, encoded: Sequence[JazzEvents], batch: int = 16,
+              device: torch.device | str = "cpu") -> list[torch.Tensor]:
+    """Per-token NLL (nats) of each encoded solo's tokens 1..n-1 (BOS is given), shape (n - 1,) each."""
+    out: list[torch.Tensor] = []
+    for start in range(0, len(encoded), batch):
+        chunk = encoded[start:start + batch]
+        width = max(len(e) for e in chunk)
+        tokens = torch.zeros(len(chunk), width, dtype=torch.long)
+        conds = {name: torch.zeros(len(chunk), width, dtype=torch.long) for name in CONDITIONS}
+        for row, e in enumerate(chunk):
+            tokens[row, : len(e)] = torch.tensor(e.tokens)
+            for name in CONDITIONS:
+                conds[name][row, : len(e)] = torch.tensor(e.conditions[name])
+        # The model reads token t with the conditions of token t + 1, the one it predicts.
+        inputs = tokens[:, :-1].to(device)
+        kwargs = {name: c[:, 1:].to(device) for name, c in conds.items()}
+        logits, _ = model(inputs, **kwargs)
+        nll = F.cross_entropy(logits.float().transpose(1, 2), tokens[:, 1:].to(device), reduction="none").cpu()
+        out += [nll[row, : len(e) - 1] for row, e in enumerate(chunk)]
+    return out
+
+
+def split_parts(events: JazzEvents, nll: torch.Tensor, tokenizer: JazzTokenizer, solo_id: str) -> SoloScore:
+    """Sum a solo's per-token NLL (tokens 1..n-1) into its pitch part (the pitch of each note) and the rest."""
+    targets = torch.tensor(events.tokens[1:])
+    pitch = (targets != tokenizer.REST) & (targets < tokenizer.first_length) & (targets != tokenizer.BOS)
+    return SoloScore(solo_id, events.notes, float(nll[pitch].sum()), float(nll[~pitch].sum()))
+
+
+def score_solos(model: torch.nn.Module, tokenizer: JazzTokenizer, solos: Sequence[Solo], style: bool = True,
+                soloist: bool = True, form: bool = True, device: torch.device | str = "cpu") -> list[SoloScore]:
+    """Each solo's pitch and timing NLL under ``model`` (in eval mode), with the chosen inputs given."""
+    model.eval()
+    encoded = encode_all(solos, tokenizer, style, soloist, form)
+    return [split_parts(e, nll, tokenizer, s.id)
+            for s, e, nll in zip(solos, encoded, token_nll(model, encoded, device=device), strict=True)]
+
+
+def summary(scores: Sequence[SoloScore]) -> dict[str, float | int]:
+    """Corpus figures: NLL per note over all notes (a long solo weighs by its notes), and its two parts."""
+    notes = sum(s.notes for s in scores)
+    if not notes:
+        return {"solos": len(scores), "notes": 0}
+    return {"solos": len(scores), "notes": notes, "nats_per_note": sum(s.total for s in scores) / notes,
+            "pitch_nats_per_note": sum(s.pitch for s in scores) / notes,
+            "timing_nats_per_note": sum(s.timing for s in scores) / notes}

@@ -1,0 +1,127 @@
+"""Train the jazz soloist on real solos: a jazz-layout folder in, a model bundle out.
+
+The split is fixed by solo (``corpus.split_of``: about 80/10/10 by a hash of the solo's id) and written into the
+card with the ids of the validation and test solos, so every figure can be checked on solos the model never saw.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from studio.checkpoint import read_bundle
+from studio.config import ModelConfig, TrainConfig
+from studio.errors import StudioError
+from studio.music.jazz.corpus import STYLES, Solo, read_jazz_corpus, split_of
+from studio.music.jazz.phrases import PHRASES_EXTRA, phrase_hashes
+from studio.music.jazz.streams import chord_feature_table, plain_streams, training_streams
+from studio.music.jazz.tokenizer import CONDITIONS, JazzTokenizer
+from studio.training.trainer import Callback, Trainer, TrainResult
+
+# The shape of the shipped soloist. Widths of the condition embeddings are small: each input is a few dozen ids.
+JAZZ_DEFAULTS: dict[str, Any] = {
+    "cell": "lstm", "num_layers": 2, "hidden_size": 512, "embedding_size": 64, "chord_features": 37,
+    "chord_embedding": 32, "next_chord": True, "bar_positions": 48, "position_embedding": 16,
+    "dropout_embedding": 0.1, "dropout_between": 0.3, "dropout_output": 0.3,
+}
+EMBEDDING_WIDTHS = {"until_change": 8, "form_bars": 8, "styles": 8, "soloists": 16, "forms": 4}
+
+
+def model_config_for(tokenizer: JazzTokenizer, overrides: dict[str, Any] | None = None) -> ModelConfig:
+    """The soloist's ModelConfig: ``JAZZ_DEFAULTS`` with ``overrides``, sized to the tokenizer's vocabulary and
+    conditions (chords and next chords through the chord table, bar positions, the rest as embeddings)."""
+    sizes = tokenizer.condition_sizes
+    conditions = [(name, sizes[name], EMBEDDING_WIDTHS[name]) for name in CONDITIONS if name in EMBEDDING_WIDTHS]
+    return ModelConfig(**{**JAZZ_DEFAULTS, **(overrides or {}), "vocab_size": tokenizer.vocab_size,
+                          "chord_vocab_size": sizes["chords"], "conditions": tuple(conditions)})
+
+
+def split_solos(solos: list[Solo]) -> dict[str, list[Solo]]:
+    """The fixed split by solo: ``train``, ``valid`` and ``test`` lists. A small folder whose hashes put no solo in
+    validation lends it one training solo (the first by id), so a user's own handful of solos can train."""
+    parts: dict[str, list[Solo]] = {"train": [], "valid": [], "test": []}
+    for solo in solos:
+        parts[split_of(solo.id)].append(solo)
+    if not parts["valid"] and len(parts["train"]) >= 2:
+        lent = min(parts["train"], key=lambda s: s.id)
+        parts["train"].remove(lent)
+        parts["valid"].append(lent)
+    if not parts["train"] or not parts["valid"]:
+        raise StudioError(f"too few solos to split ({len(solos)}): the soloist needs at least two, one to learn from "
+                          "and one to validate on")
+    return parts
+
+
+def corpus_sha256(folder: str | Path) -> str:
+    """One hash over the jazz files a run read (in a fixed order), for the card."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(folder).glob("*.csv*")):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def train_jazz(corpus: str | Path, out_dir: str | Path, model_config: dict[str, Any] | None = None,
+               train_config: TrainConfig | None = None, callbacks: list[Callback] | None = None,
+               save_dtype: str = "float32", command: str | None = None, omnibook: bool = True,
+               on_note: Any = None, resume: bool = False, budget_overrides: dict[str, Any] | None = None
+               ) -> TrainResult:
+    """Train the soloist on a jazz-layout folder into ``out_dir`` (a new run folder).
+
+    Parameters
+    ----------
+    corpus : path
+        A folder in the jazz layout (``studio.music.jazz.corpus``).
+    model_config : dict, optional
+        ModelConfig fields over ``JAZZ_DEFAULTS``.
+    omnibook : bool
+        Also learn from the Omnibook when the folder has it.
+    on_note : callable, optional
+        Receives each line of the corpus report (skipped solos, bad rows).
+    resume : bool
+        Continue the run in ``out_dir`` from ``last/`` exactly (same corpus, same streams); ``budget_overrides``
+        may change ``max_steps`` and ``minutes``.
+    """
+    out = Path(out_dir)
+    bundle = None
+    if resume:
+        bundle = read_bundle(out / "last", with_state=True)
+        stored = bundle.card
+        if stored["corpus"]["sha256"] != corpus_sha256(corpus):
+            raise StudioError(f"the corpus at {corpus} differs from the one this run started on; resume with it")
+        tconf_dict = dict(stored["train_config"], **(budget_overrides or {}))
+        tconf = TrainConfig.from_dict({**tconf_dict, "betas": tuple(tconf_dict["betas"])})
+        omnibook, command = stored["corpus"]["omnibook"], stored["command"]
+    elif (out / "last").exists() or (out / "best").exists():
+        raise StudioError(f"{out} already holds a training run; pass --resume to continue it, or choose another --out")
+    else:
+        tconf = train_config or TrainConfig()
+    solos, report = read_jazz_corpus(corpus, omnibook=omnibook)
+    for line in report.lines():
+        if on_note is not None:
+            on_note(line)
+    parts = split_solos(solos)
+    players = Counter(s.performer for s in parts["train"] if s.performer)
+    tokenizer = JazzTokenizer(soloists=sorted(players))
+    train = training_streams(parts["train"], tokenizer, seed=tconf.seed)
+    valid = plain_streams(parts["valid"], tokenizer)
+    mconf = (ModelConfig.from_dict(bundle.card["model_config"]) if bundle is not None
+             else model_config_for(tokenizer, model_config))
+    card = {"name": out.name, "model_kind": "jazz", "command": command or " ".join(["studio", *sys.argv[1:]]),
+            "styles": [s.lower() for s in STYLES], "soloists": {name: players[name] for name in tokenizer.soloists},
+            "corpus": {"name": Path(corpus).name, "sha256": corpus_sha256(corpus), "solos": len(solos),
+                       "notes": report.notes, "skipped": len(report.skipped), "omnibook": omnibook,
+                       "split": "by solo: sha256(id) mod 100 < 80 train, < 90 valid, else test",
+                       "train_solos": len(parts["train"]), "valid_ids": sorted(s.id for s in parts["valid"]),
+                       "test_ids": sorted(s.id for s in parts["test"]), "train_tokens": int(train["tokens"].numel()),
+                       "valid_tokens": int(valid["tokens"].numel()), "keys": "all 12 (-5..+6 semitones)"}}
+    trainer = Trainer(mconf, tconf, tokenizer, train["tokens"], valid["tokens"], out, card=card,
+                      callbacks=callbacks, save_dtype=save_dtype, resume=bundle,
+                      train_conditions={k: train[k] for k in CONDITIONS},
+                      valid_conditions={k: valid[k] for k in CONDITIONS},
+                      model_setup=lambda model: model.set_chord_features(chord_feature_table()),
+                      best_extras={PHRASES_EXTRA: {"hashes": phrase_hashes(s.notes for s in parts["train"])}})
+    return trainer.fit()
