@@ -1,7 +1,7 @@
 """Fine-tune a piano-roll model (``jsb``, ``folk`` or one's own) on a folder of the user's music, or continue such a
 run: the job behind ``studio finetune --base jsb`` and the page's Train tab for piano-roll models.
 
-The run keeps its exact state in ``OUT/last`` after every epoch (``studio.music.pianoroll.epoch_state``), so a run
+The run keeps its exact state in ``OUT/last`` after every epoch (``studio.training.epoch_state``), so a run
 killed at any moment resumes with the same losses. The base model's validation loss on the user's pieces is epoch
 0: a run in which no epoch beats it leaves no new model (``RollFinetune.path`` is None), never the base model saved
 again under a new name.

@@ -23,7 +23,7 @@ import torch
 from studio.checkpoint import Bundle
 from studio.errors import StudioError
 from studio.models.piano_roll import KEYS, LOWEST_MIDI, PianoRollConfig, PianoRollModel, frame_nll
-from studio.music.pianoroll.epoch_state import EpochLoop, load_loop, save_loop
+from studio.training.epoch_state import EpochLoop, load_loop, save_loop
 
 
 def pitches_to_roll(steps: Sequence[Sequence[int]]) -> torch.Tensor:
@@ -246,14 +246,12 @@ def data_profile(rolls: Sequence[torch.Tensor]) -> dict[str, Any]:
             "concert_shift": -12 * round((top_median - SOPRANO_MIDDLE) / 12)}
 
 
-def rolls_from_music(paths: Sequence[str | Path], frames_per_beat: int,
-                     valid_fraction: float = 0.1) -> tuple[dict[str, list[torch.Tensor]], list[str]]:
-    """A folder (or files) of MIDI/MusicXML/ABC/kern as train/valid frame rolls, split by a hash of each file name.
-
-    Returns the splits and one line per skipped file (unreadable, or no notes on the piano); a bad file never
-    stops the others.
-    """
-    from studio.music.io.corpus import load_music_files, split_pieces
+def music_rolls(paths: Sequence[str | Path], frames_per_beat: int
+                ) -> tuple[list[str], list[torch.Tensor], list[str]]:
+    """Every music file (MIDI/MusicXML/ABC/kern) under ``paths`` as a frame roll: (names, rolls (time, 88), one
+    line per skipped file: unreadable, no notes on the piano, or shorter than two frames). A bad file never stops
+    the others."""
+    from studio.music.io.corpus import load_music_files
     from studio.music.pianoroll.frames import midi_to_frames
 
     pieces, skipped = load_music_files(list(paths))
@@ -272,6 +270,18 @@ def rolls_from_music(paths: Sequence[str | Path], frames_per_beat: int,
             continue
         names.append(name)
         rolls.append(roll)
+    return names, rolls, skipped
+
+
+def rolls_from_music(paths: Sequence[str | Path], frames_per_beat: int,
+                     valid_fraction: float = 0.1) -> tuple[dict[str, list[torch.Tensor]], list[str]]:
+    """A folder (or files) of MIDI/MusicXML/ABC/kern as train/valid frame rolls, split by a hash of each file name.
+
+    Returns the splits and one line per skipped file (``music_rolls``).
+    """
+    from studio.music.io.corpus import split_pieces
+
+    names, rolls, skipped = music_rolls(paths, frames_per_beat)
     if len(rolls) < 2:
         raise StudioError(f"a piano-roll model needs at least 2 usable pieces (one to validate on); got {len(rolls)}")
     train, valid = split_pieces(names, valid_fraction)

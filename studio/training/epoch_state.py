@@ -1,10 +1,11 @@
-"""The exact state of a piano-roll epoch loop, saved as a run's ``last/`` after every epoch.
+"""The exact state of an epoch loop, saved as a run's ``last/`` after every epoch.
 
-Piano-roll models train by epochs outside the Trainer (``studio.music.pianoroll.training``), so they keep their own
-resumable state: the weights, the AdamW moments, the best weights so far, the counters of early stopping and rate
-halving, the per-epoch history, and the random generators (the data order and transpositions, and torch's, which
-draws the dropout masks). A run killed at any moment, a checkpoint write included (bundles are written beside and
-renamed into place), resumes from its last whole epoch and gives the same losses as a run never stopped.
+Models that train by epochs outside the Trainer (piano-roll models, ``studio.music.pianoroll.training``; the
+call-and-response model, ``studio.music.trade.training``) keep their own resumable state here: the weights, the
+AdamW moments, the best weights so far, the counters of early stopping and rate halving, the per-epoch history, and
+the random generators (the data order and transpositions, and torch's, which draws the dropout masks). A run killed
+at any moment, a checkpoint write included (bundles are written beside and renamed into place), resumes from its
+last whole epoch and gives the same losses as a run never stopped.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ def load_loop(bundle: Bundle, model: torch.nn.Module, optimizer: torch.optim.Opt
     """Restore ``model``, ``optimizer`` and ``generator`` from a ``save_loop`` bundle; returns the loop's counters
     and the best weights so far."""
     if bundle.state is None or "loop" not in bundle.state:
-        raise StudioError(f"checkpoint {bundle.path} holds no piano-roll training state to resume from")
+        raise StudioError(f"checkpoint {bundle.path} holds no epoch-loop training state to resume from")
     device = next(model.parameters()).device
     try:
         model.load_state_dict({k: v.float().to(device) for k, v in bundle.weights.items()})
