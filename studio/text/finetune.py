@@ -120,6 +120,7 @@ def finetune_text(base: str | Path, corpus: str | Path, out_dir: str | Path, tra
         start = _fresh(base, train_config or TrainConfig())
         start.card.update(name=out.name, command=command or start.card["command"])
     tconf, card = start.train_config, start.card
+    asked = tconf.minutes  # a caller that shrinks it meanwhile (the page's Stop) has the last word
     # A resumed run gets what is left of the whole run's budget (a spent one: a moment, to save and say so).
     budget = Budget(max(1e-3, card["budget_minutes"] * 60 - start.elapsed_before) if card["budget_minutes"] else 0.0)
     texts, report = read_text_files(corpus)
@@ -165,7 +166,8 @@ def finetune_text(base: str | Path, corpus: str | Path, out_dir: str | Path, tra
                       callbacks=[*(callbacks or []), watch], resume=start.bundle,
                       valid_chars_per_token=len(split.valid) / max(1, valid_ids.numel()), initial_weights=weights,
                       best_extras={NGRAMS_EXTRA: ngrams})
-    if plan is not None:  # the Trainer gets what is left now, less the samples' time; it counts earlier parts too
+    if plan is not None and tconf.minutes == asked:  # the Trainer gets what is left now, less the samples' time;
+        # it counts the run's earlier parts too
         tconf.minutes = max(1e-6, (start.elapsed_before + budget.left() - plan.samples_s) / 60)
     result = trainer.fit()  # scores the (grown) base model on the validation text first, as it scores the rest
     outcome = FinetuneResult(result.best_path, result.steps, result.stop_reason, result.base_metrics or {},

@@ -118,29 +118,32 @@ def fit_batches(config: Any, tokens: int, unit: str, note: Callable[[str], None]
 
 
 def run(kind: str, base: str, corpus: Path, out: Path, config: Any, hooks: Hooks, command: str,
-        weight_drop: float | None = None) -> RunSummary:
+        weight_drop: float | None = None, resume: bool = False) -> RunSummary:
     """Fine-tune ``base`` (a model of ``kind``) on the files in ``corpus`` into ``out``; blocks until done.
     ``weight_drop`` (text models only, refused for others by the Train tab; None keeps the base's) is DropConnect on
-    the recurrent weights."""
+    the recurrent weights. ``resume`` continues the run in ``out`` from its last checkpoint: ``config`` keeps its
+    budgets (the whole run's) and takes every other setting from the run."""
     if kind == TEXT:
-        return _text(base, corpus, out, config, hooks, command, weight_drop)
+        return _text(base, corpus, out, config, hooks, command, weight_drop, resume)
     runner = {LEADSHEET: _leadsheet, POLYPHONIC: _polyphonic, PIANO_ROLL: _piano_roll}[kind]
-    return runner(base, corpus, out, config, hooks, command)
+    return runner(base, corpus, out, config, hooks, command, resume)
 
 
 def _text(base: str, corpus: Path, out: Path, config: Any, hooks: Hooks, command: str,
-          weight_drop: float | None = None) -> RunSummary:
+          weight_drop: float | None = None, resume: bool = False) -> RunSummary:
     from studio.text.finetune import finetune_text
 
     result = finetune_text(base, corpus, out, config, callbacks=[hooks.on_event], command=command, samples=1,
-                           on_note=lambda line: hooks.on_note(_tidy(line, corpus)), weight_drop=weight_drop)
+                           on_note=lambda line: hooks.on_note(_tidy(line, corpus)),
+                           weight_drop=None if resume else weight_drop, resume=resume)
     before = result.base_valid.get("valid_nats_per_token")
     return RunSummary(TEXT, result.steps, result.stop_reason, before,
                       result.best_valid.get("valid_nats_per_token"), out, result.no_model, samples=result.samples,
                       novelty=result.novelty)
 
 
-def _leadsheet(base: str, corpus: Path, out: Path, config: Any, hooks: Hooks, command: str) -> RunSummary:
+def _leadsheet(base: str, corpus: Path, out: Path, config: Any, hooks: Hooks, command: str,
+               resume: bool = False) -> RunSummary:
     from studio.music.io.corpus import read_leadsheet_corpus
     from studio.music.leadsheet.tokenizer import LeadSheetTokenizer
     from studio.music.leadsheet.training import leadsheet_split, train_leadsheets
@@ -150,15 +153,17 @@ def _leadsheet(base: str, corpus: Path, out: Path, config: Any, hooks: Hooks, co
         hooks.on_note(_tidy(line, corpus))
     if not sheets:
         raise StudioError("no usable lead sheet among your files (each needs melody notes; see the notes)")
-    # The service's own split and encoding, only to size the batches before it runs.
-    split = leadsheet_split(sheets, _base_tokenizer(base, LeadSheetTokenizer.from_dict), config.valid_fraction)
-    fit_batches(config, int(split.train["tokens"].numel()), "16th-note steps", hooks.on_note)
+    if not resume:  # the service's own split and encoding, only to size the batches before it runs
+        split = leadsheet_split(sheets, _base_tokenizer(base, LeadSheetTokenizer.from_dict), config.valid_fraction)
+        fit_batches(config, int(split.train["tokens"].numel()), "16th-note steps", hooks.on_note)
     result = train_leadsheets(sheets, out, train_config=config, callbacks=[hooks.on_event], base=base,
-                              corpus_card=_corpus_card(len(report.used), len(report.skipped)), command=command)
+                              corpus_card=_corpus_card(len(report.used), len(report.skipped)), command=command,
+                              resume=resume)
     return _trained(LEADSHEET, result, out)
 
 
-def _polyphonic(base: str, corpus: Path, out: Path, config: Any, hooks: Hooks, command: str) -> RunSummary:
+def _polyphonic(base: str, corpus: Path, out: Path, config: Any, hooks: Hooks, command: str,
+                resume: bool = False) -> RunSummary:
     from studio.music.io.corpus import load_music_files
     from studio.music.remi.tokenizer import PolyTokenizer
     from studio.music.remi.training import piece_streams, train_polyphonic
@@ -170,18 +175,19 @@ def _polyphonic(base: str, corpus: Path, out: Path, config: Any, hooks: Hooks, c
     if len(pieces) < 2:
         raise StudioError(f"a polyphonic model needs at least 2 usable pieces (one to validate on); your files gave "
                           f"{len(pieces)}: upload {2 - len(pieces)} more")
-    # The service's own split and encoding, only to size the batches before it runs.
-    train, _, _, _ = piece_streams(pieces, _base_tokenizer(base, PolyTokenizer.from_dict), config.valid_fraction)
-    fit_batches(config, int(train.numel()), "REMI tokens", hooks.on_note)
+    if not resume:  # the service's own split and encoding, only to size the batches before it runs
+        train, _, _, _ = piece_streams(pieces, _base_tokenizer(base, PolyTokenizer.from_dict), config.valid_fraction)
+        fit_batches(config, int(train.numel()), "REMI tokens", hooks.on_note)
     result = train_polyphonic(pieces, out, train_config=config, callbacks=[hooks.on_event], base=base,
-                              corpus_card=_corpus_card(len(pieces), skipped), command=command)
+                              corpus_card=_corpus_card(len(pieces), skipped), command=command, resume=resume)
     return _trained(POLYPHONIC, result, out)
 
 
-def _piano_roll(base: str, corpus: Path, out: Path, config: Any, hooks: Hooks, command: str) -> RunSummary:
+def _piano_roll(base: str, corpus: Path, out: Path, config: Any, hooks: Hooks, command: str,
+                resume: bool = False) -> RunSummary:
     from studio.music.pianoroll.finetune import finetune_rolls
 
-    tuned = finetune_rolls(base, [corpus], out, config, on_epoch=hooks.on_epoch)
+    tuned = finetune_rolls(base, [corpus], out, config, on_epoch=hooks.on_epoch, resume=resume)
     for line in tuned.skipped:
         hooks.on_note(_tidy(f"skipped {line}", corpus))
     result = tuned.result

@@ -26,8 +26,8 @@ from studio.ui.corpus_kinds import accept_uploads, gather_corpus, takes, text_ch
 from studio.ui.finetune_runs import BATCH, SEQ_LEN, UNITS, USES, make_config, shape_for_tokens
 from studio.ui.model_cache import KINDS, PIANO_ROLL, TEXT, ModelCache
 from studio.ui.models_tab import KIND_NAMES
+from studio.ui.page_runs import CORPUS, describe, interrupted_runs, progress
 from studio.ui.training_job import TrainingBoard, TrainingJob
-from studio.ui.workspace import new_folder
 
 TRAINABLE = KINDS  # every kind of model fine-tunes here
 MINUTES = (0.1, 30.0)
@@ -88,7 +88,8 @@ def start_training(cache: ModelCache, board: TrainingBoard, files: Any, base: st
     if not kept:
         raise StudioError(f"no usable files: {entry.short_name()} fine-tunes on {takes(entry.kind)}"
                           + (f" ({'; '.join(notes)})" if notes else ""))
-    corpus = gather_corpus(kept, entry.kind, new_folder("train") / "corpus")
+    # The uploads live in the run's folder while it trains, so a restarted server can resume it (page_runs).
+    corpus = gather_corpus(kept, entry.kind, out / CORPUS)
     if entry.kind == TEXT:  # music corpora are sized in the run, once read (studio.ui.finetune_runs.fit_batches)
         chars_per_token = {"char": 1.0, "word": 5.0, "bpe": 4.0}.get(entry.card.get("tokenizer", {}).get("kind"), 1.0)
         batch_size, seq_len = batch_shape(text_chars(kept), chars_per_token)
@@ -99,6 +100,30 @@ def start_training(cache: ModelCache, board: TrainingBoard, files: Any, base: st
         config = make_config(entry.kind, minutes, max_steps)
     job = TrainingJob(base=entry.value, corpus=corpus, out_dir=out, train_config=config, notes=notes,
                       kind=entry.kind, weight_drop=weight_drop if entry.kind == TEXT else None)
+    return board.start(job)
+
+
+def resume_training(cache: ModelCache, board: TrainingBoard, name: Any, minutes: float) -> TrainingJob:
+    """Continue a run a server restart cut short, for ``minutes`` more, from its last checkpoint (a run stopped
+    before its first one starts again)."""
+    found = interrupted_runs(cache.runs_dir, board.current.out_dir if board.current and board.current.running
+                             else None)
+    if name not in found:
+        listed = ", ".join(found) or "none"
+        raise StudioError(f"{name!r} is not an interrupted run of this page; interrupted runs: {listed}")
+    from studio.checkpoint import bundle_exists
+
+    more = v.number("time budget (minutes)", minutes, *MINUTES)
+    record, out = found[name], cache.runs_dir / name
+    resume = bundle_exists(out / "last")
+    done, seconds = progress(out) if resume else (0, 0.0)
+    # The budgets count the whole run (what it spent before, too): the slider gives it that much more.
+    config = make_config(record.kind, seconds / 60 + more, record.max_steps, record.batch_size or BATCH,
+                         record.seq_len or SEQ_LEN)
+    note = (f"resumed from its last checkpoint ({'epoch' if record.kind == PIANO_ROLL else 'step'} {done}) for "
+            f"{more:g} more minutes" if resume else "started again: it had stopped before its first checkpoint")
+    job = TrainingJob(base=record.base, corpus=out / CORPUS, out_dir=out, train_config=config, notes=[note],
+                      kind=record.kind, weight_drop=record.weight_drop, resume=resume)
     return board.start(job)
 
 
@@ -182,7 +207,11 @@ def _clock(seconds: float) -> str:
 def train(cache: ModelCache, board: TrainingBoard, files: Any, base: str, minutes: float, max_steps: int,
           name: str, weight_drop: float = 0.0) -> Iterator[tuple[str, pd.DataFrame, str]]:
     """Start a run and yield its progress until it ends."""
-    job = start_training(cache, board, files, base, minutes, max_steps, name, weight_drop)
+    yield from follow(start_training(cache, board, files, base, minutes, max_steps, name, weight_drop))
+
+
+def follow(job: TrainingJob) -> Iterator[tuple[str, pd.DataFrame, str]]:
+    """Yield a job's progress until it ends."""
     while not job.wait(POLL_SECONDS):
         yield progress_view(job)
     view = progress_view(job)
@@ -218,6 +247,13 @@ def build(cache: ModelCache, board: TrainingBoard) -> dict[str, Any]:
                 go = gr.Button("Fine-tune", variant="primary", elem_id="train-go")
                 stop = gr.Button("Stop", variant="stop")
                 refresh = gr.Button("Refresh status")
+    found = interrupted_runs(cache.runs_dir)
+    with gr.Row(visible=bool(found)) as interrupted_row:
+        interrupted = gr.Markdown(describe(cache.runs_dir, found), elem_id="train-interrupted")
+        with gr.Column(scale=0, min_width=260):
+            pick = gr.Dropdown(list(found), value=next(iter(found), None), label="Interrupted run",
+                               allow_custom_value=True, elem_id="train-interrupted-pick")
+            resume = gr.Button("Resume for the time budget above", elem_id="train-resume")
     status = gr.Markdown("No training run yet.", elem_id="train-status")
     curve = gr.LinePlot(x="step", y="nats", color="series", label="Loss", height=280,
                         x_title="step (piano-roll models: epoch)", y_title="nats per token (piano roll: per frame)")
@@ -231,14 +267,28 @@ def build(cache: ModelCache, board: TrainingBoard) -> dict[str, Any]:
     def stop_training() -> str:
         return "stopping: a last evaluation, then the best model is saved" if board.stop() else "no run in progress"
 
+    @v.user_errors
+    def resume_run(name: str, minutes: float) -> Iterator[tuple]:
+        yield from follow(resume_training(cache, board, name, minutes))
+
     def training_status() -> tuple:
         return progress_view(board.current)
+
+    def list_interrupted() -> tuple:
+        now = interrupted_runs(cache.runs_dir, board.current.out_dir if board.current and board.current.running
+                               else None)
+        return (gr.update(visible=bool(now)), describe(cache.runs_dir, now),
+                gr.update(choices=list(now), value=next(iter(now), None)))
 
     base.change(lambda value: model_help(cache, value), base, about, api_name="train_model_help",
                 concurrency_limit=None)
     event = go.click(run, [files, base, minutes, max_steps, name, weight_drop], [status, curve, notes],
                      api_name="train", concurrency_limit=1, concurrency_id="train")
     stop.click(stop_training, None, status, api_name="stop_training", concurrency_limit=None)
+    resumed = resume.click(resume_run, [pick, minutes], [status, curve, notes], api_name="resume_training",
+                           concurrency_limit=1, concurrency_id="train")
     refresh.click(training_status, None, [status, curve, notes], api_name="training_status",
                   concurrency_limit=None)
-    return {"model": base, "event": event}
+    for trigger, api in ((refresh.click, "interrupted_runs"), (resumed.then, "interrupted_runs_after_resume")):
+        trigger(list_interrupted, None, [interrupted_row, interrupted, pick], api_name=api, concurrency_limit=None)
+    return {"model": base, "events": [event, resumed]}

@@ -41,6 +41,7 @@ class TrainingJob:
     kind: str = TEXT                       # the base model's kind: text, leadsheet, polyphonic or piano_roll
     weight_drop: float | None = None       # text models: DropConnect on the recurrent weights, 0 for none
                                            # (None, as for music models: whatever the base model has)
+    resume: bool = False                   # continue the run in out_dir from its last checkpoint
     status: str = "starting"               # starting, running, done, stopped, no new model, failed
     steps: list[tuple[int, float]] = field(default_factory=list)   # (step or epoch, training loss)
     evals: list[tuple[int, float]] = field(default_factory=list)   # (step or epoch, validation loss); 0: the base
@@ -80,15 +81,18 @@ class TrainingJob:
     # -- the run ------------------------------------------------------------------------------------------------
     def _run(self) -> None:
         from studio.ui.finetune_runs import Hooks, run
+        from studio.ui.page_runs import finish, record_from, write_record
 
         self.status = "running"
+        if not self.resume:  # the record a restarted server finds this run by (studio.ui.page_runs)
+            write_record(self.out_dir, record_from(self))
         command = (f"studio finetune --base {self.base} --corpus <files uploaded to the Studio page> "
                    f"--minutes {self.train_config.minutes:g} --out {self.out_dir}"
                    + (f" --weight-drop {self.weight_drop:g}" if self.weight_drop is not None else ""))
         hooks = Hooks(on_event=self._on_event, on_epoch=self._on_epoch, on_note=self._on_note)
         try:
             self.result = run(self.kind, self.base, self.corpus, self.out_dir, self.train_config, hooks, command,
-                              weight_drop=self.weight_drop)
+                              weight_drop=self.weight_drop, resume=self.resume)
             self.status = ("no new model" if not self.result.new_model else "stopped" if self.stop_requested
                            else "done")
         except StudioError as error:
@@ -96,6 +100,7 @@ class TrainingJob:
         except Exception as error:  # a bug: keep the server up, log it, and say so in the page
             log.exception("training job %s failed", self.out_dir)
             self.error, self.status = f"{type(error).__name__}: {error}", "failed"
+        finish(self.out_dir, self.status)
 
     def _on_event(self, event: Any) -> None:
         with self._lock:
