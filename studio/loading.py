@@ -159,10 +159,13 @@ def model_from_bundle(bundle: Bundle, read_tokenizer: TokenizerReader = text_tok
 
 
 def load_model(name_or_path: str | Path, device: str | torch.device = "cpu",
-               read_tokenizer: TokenizerReader = text_tokenizer_from_dict) -> LoadedModel:
-    """Load a shipped or local model for inference (eval mode, float32, on ``device``), with its extras."""
+               read_tokenizer: TokenizerReader = text_tokenizer_from_dict, kind: str | None = None) -> LoadedModel:
+    """Load a shipped or local model for inference (eval mode, float32, on ``device``), with its extras; with
+    ``kind`` (a card's ``model_kind``: leadsheet, polyphonic ...), a model of another kind is a StudioError."""
     path = resolve_model(name_or_path)
     bundle = read_bundle(path)
+    if kind is not None and bundle.card.get("model_kind", "text") != kind:
+        raise StudioError(f"{name_or_path} is not a {kind} model (its card says {bundle.card.get('model_kind')!r})")
     model, tokenizer = model_from_bundle(bundle, read_tokenizer)
     model.to(device).eval()
     return LoadedModel(model=model, tokenizer=tokenizer, card=bundle.card, path=bundle.path or path,

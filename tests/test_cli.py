@@ -591,7 +591,7 @@ def test_subprocess_write_and_errors(trained: tuple[Path, Path], tmp_path: Path)
 
 
 @pytest.mark.parametrize(("command", "model", "hint"), [("write", "blues", "--chart 12-bar"),
-                                                         ("eval", "chorale", "--primer"),
+                                                         ("eval", "chorale", "reads MIDI, MusicXML, ABC or kern"),
                                                          ("write", "jsb", "--melody")])
 def test_text_commands_point_music_models_to_compose(command: str, model: str, hint: str, tmp_path: Path,
                                                      capsys: pytest.CaptureFixture) -> None:

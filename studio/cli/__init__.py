@@ -15,7 +15,8 @@ from studio.cli.jazz import cmd_train_jazz
 from studio.cli.music import cmd_compose, cmd_train_leadsheet, cmd_train_midi
 from studio.cli.parser import build_parser
 from studio.cli.rolls import cmd_train_rolls
-from studio.cli.text import cmd_eval, cmd_finetune, cmd_models, cmd_train_text, cmd_write
+from studio.cli.scoring import cmd_eval
+from studio.cli.text import cmd_finetune, cmd_models, cmd_train_text, cmd_write
 from studio.errors import StudioError
 
 __all__ = ["build_parser", "main"]

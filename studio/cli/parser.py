@@ -275,18 +275,27 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--json", action="store_true", help="print the result as JSON")
     g.add_argument("--device", default="cpu", help="cpu, cuda, mps or auto (default cpu)")
 
-    ev = sub.add_parser("eval", help="held-out loss of a model on a text corpus")
+    ev = sub.add_parser("eval", help="held-out loss of any model on a corpus of its kind, one line or JSON",
+                        description="Score a model on held-out data of its kind: text models on text (nats/token), "
+                        "piano-roll models on a JSON data set of splits or on music files (nats/frame), REMI models "
+                        "on music files (nats/token), lead-sheet models on lead sheets (nats/step and nats/note).")
     ev.add_argument("--model", required=True, help="shipped model name or model folder")
-    ev.add_argument("--corpus", required=True, help="a text file or a folder of .txt/.md files")
-    ev.add_argument("--split", default="all", choices=("all", "valid"),
-                    help="score all of it, or only its tail share used for validation in training (default all)")
-    ev.add_argument("--valid-fraction", type=float, default=0.1, help="tail share for --split valid, (0, 0.5]")
-    ev.add_argument("--streams", type=int, default=64,
-                    help="side-by-side streams the text is cut into, the state carried within each, 1..4096 "
-                    "(default 64; training validates with its batch size; 1 reads the whole text as one stream, "
-                    "so only its first token lacks context)")
+    ev.add_argument("--corpus", required=True, help="text models: a text file, a folder of .txt/.md files or a "
+                    ".zip; piano-roll models: a .json data set or music files; REMI and lead-sheet models: a "
+                    "folder (or file) of MIDI/MusicXML/ABC/kern (and .ls for lead sheets)")
+    ev.add_argument("--split", default="auto", choices=("auto", "all", "train", "valid", "test"),
+                    help="auto (default): all of a text or a folder, the test split of a JSON data set (all of it "
+                    "when it has none); valid: a text's tail share used for validation in training; train, valid, "
+                    "test: that split of a JSON data set")
+    ev.add_argument("--valid-fraction", type=float, default=None,
+                    help="text models: the tail share for --split valid, (0, 0.5] (default 0.1)")
+    ev.add_argument("--streams", type=int, default=None,
+                    help="text models: side-by-side streams the text is cut into, the state carried within each, "
+                    "1..4096 (default 64; training validates with its batch size; 1 reads the whole text as one "
+                    "stream, so only its first token lacks context)")
     ev.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default auto)")
-    ev.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    ev.add_argument("--json", action="store_true", help="print the result as JSON: the unit (nats_per_token, "
+                    "nats_per_frame, nats_per_step ...), the loss, items scored and files skipped with reasons")
 
     models = sub.add_parser("models", help="list shipped and local models with their cards")
     models.add_argument("--dir", default="runs", help="folder of local training runs (default ./runs)")

@@ -124,37 +124,6 @@ def _write_samples(folder: Path, result: Any) -> None:
     print(f"wrote {len(result.texts)} sample(s) to {folder}", file=sys.stderr)
 
 
-def cmd_eval(args: argparse.Namespace) -> int:
-    from studio.config import check_range
-    from studio.loading import load_model, pick_device, read_card, require_text_card, resolve_model
-    from studio.text.corpus import read_text_corpus, split_text, to_tensor
-    from studio.training.evaluate import evaluate_loss, loss_metrics
-
-    check_range("valid_fraction", args.valid_fraction, 0.0, 0.5, low_open=True)
-    check_range("streams", args.streams, 1, 4096, integer=True)
-    device = pick_device(args.device)
-    require_text_card(read_card(resolve_model(args.model)), args.model)
-    loaded = load_model(args.model, device=device)
-    text, report = read_text_corpus(args.corpus)
-    for note in report.lines():
-        print(f"note: {note}", file=sys.stderr)
-    if args.split == "valid":
-        text = split_text(text, args.valid_fraction)[1]
-    ids = loaded.tokenizer.encode(text)
-    if loaded.tokenizer.last_unknown:
-        print(f"note: {loaded.tokenizer.unknown_report()}", file=sys.stderr)
-    nats, count = evaluate_loss(loaded.model, to_tensor(ids), batch_size=args.streams, device=device)
-    metrics = loss_metrics(nats, count, len(text) / max(1, len(ids)))
-    metrics.update(model=str(loaded.path), corpus=str(args.corpus), split=args.split, corpus_sha256=report.sha256,
-                   streams=args.streams)
-    if args.json:
-        print(json.dumps(metrics))
-    else:
-        print(f"{metrics['nats_per_token']:.4f} nats/token, {metrics['bits_per_char']:.4f} bits/char, "
-              f"perplexity {metrics['perplexity']:.2f} over {count:,} tokens")
-    return 0
-
-
 def cmd_models(args: argparse.Namespace) -> int:
     from studio.loading import describe, local_models, read_card, resolve_model, shipped_models
 

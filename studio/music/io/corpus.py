@@ -60,6 +60,23 @@ def load_music_files(paths: list[str | Path]) -> tuple[list[tuple[str, pretty_mi
     return pieces, skipped
 
 
+def whole_folder(split: str) -> str:
+    """The split of a folder of music files to score: all of it (``auto`` or ``all``); a folder has no other."""
+    if split not in ("auto", "all"):
+        raise StudioError(f"a folder of music files has no {split!r} split: leave --split out (or give all); only a "
+                          "JSON data set has train, valid and test")
+    return "all"
+
+
+def skipped_entries(lines: list[str]) -> list[dict[str, str]]:
+    """``"FILE: reason"`` lines (``load_music_files``'s) as ``{"file", "reason"}`` entries, for reports."""
+    entries = []
+    for line in lines:
+        file, _, reason = line.partition(": ")
+        entries.append({"file": file, "reason": reason or "unreadable"})
+    return entries
+
+
 def music_files(path: str | Path) -> list[Path]:
     root = Path(path)
     if not root.exists():
