@@ -214,6 +214,20 @@ def test_a_jazz_soloist_plays_in_a_style_and_a_manner(client: Client, runs: Path
     assert "grunge" in _error(client, "/compose_blues", **{**BLUES, "model": jazz, "style": "grunge"})
 
 
+def test_trade_answers_a_played_call_and_refuses_bad_ones(client: Client, runs: Path) -> None:
+    trade = {"played": json.dumps([[60 + i, 0.25 * i, 0.25 * i + 0.2] for i in range(8)]), "upload": None,
+             "chart": "12-bar", "key": "F", "tempo": 120, "bars": 4, "rounds": 2, "model": str(runs / "tiny-trade"),
+             "temperature": 1.0, "seed": 3}
+    wav, roll, attention, sheet, downloads, info = client.predict(**trade, api_name="/trade")
+    assert Path(wav).stat().st_size > 10_000 and Path(roll).exists() and Path(attention).exists()
+    assert "<svg" in sheet and "8-note call" in info and "2 answer(s)" in info
+    midi = next(p for p in downloads if p.endswith(".mid"))
+    assert {"call", "response"} <= {i.name for i in pretty_midi.PrettyMIDI(midi).instruments}
+    assert "no notes" in _error(client, "/trade", **{**trade, "played": "[]"})
+    assert "bars long" in _error(client, "/trade", **{**trade, "played": json.dumps([[60, 9.0, 9.5]])})
+    assert "could not be read" in _error(client, "/trade", **{**trade, "played": "{not json"})
+
+
 def test_eight_simultaneous_compose_requests_all_succeed(client: Client, blues: dict) -> None:
     started = time.monotonic()
     jobs = [client.submit(**{**blues, "seed": 100 + i}, api_name="/compose_blues") for i in range(8)]
@@ -677,10 +691,12 @@ def test_models_tab_lists_shipped_and_local_models_with_cards(client: Client, ru
 
 
 def test_dice_and_refresh_actions(client: Client, runs: Path) -> None:
-    for name in ("/blues_random_seed", "/compose_random_seed", "/write_random_seed"):
+    for name in ("/blues_random_seed", "/compose_random_seed", "/write_random_seed", "/trade_random_seed"):
         assert 0 <= int(client.predict(api_name=name)) < 2**31
     refreshed = client.predict(api_name="/refresh_models")
-    assert len(refreshed) == 6
+    assert len(refreshed) == 7
+    assert str(runs / "tiny-trade") in {value for _, value in refreshed[6]["choices"]}  # the Trade tab's models
+    assert str(runs / "tiny-jazz") in {value for _, value in refreshed[0]["choices"]}  # the Blues tab's soloists
     train_bases = {value for _, value in refreshed[3]["choices"]}  # the Train tab keeps its music models
     assert {"shakespeare", "blues", "chorale", "jsb"} <= train_bases
 

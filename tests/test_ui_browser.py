@@ -189,3 +189,44 @@ def test_fine_tune_two_files_for_half_a_minute_and_write_with_the_new_model(page
                            timeout=60_000)
     assert page.input_value("#write-output textarea").startswith("ROMEO:")
     assert page.outside == [], f"the page reached out to the network: {page.outside}"
+
+
+def test_play_a_call_on_the_keyboard_and_hear_the_answer(page) -> None:
+    import json
+
+    page.get_by_role("tab", name="Trade").click()
+    for slider, value in (("#trade-tempo", "240"), ("#trade-bars", "2")):
+        box = page.locator(f"{slider} input[type=number]")
+        box.fill(value)
+        box.press("Enter")
+    page.wait_for_timeout(300)
+    page.click("#trade-record")
+    page.wait_for_timeout(1100)  # the count-in: one bar of four clicks at 240 bpm
+    # A scale up (each key pressed and released), one key held while the page repeats it, and two keys together.
+    for key in "asdfg":
+        page.keyboard.down(key)
+        page.wait_for_timeout(70)
+        page.keyboard.up(key)
+        page.wait_for_timeout(50)
+    page.keyboard.down("h")
+    page.keyboard.down("h")  # an auto-repeat: still one note
+    page.wait_for_timeout(90)
+    page.keyboard.up("h")
+    page.keyboard.down("j")
+    page.keyboard.down("k")
+    page.wait_for_timeout(120)
+    page.keyboard.up("j")
+    page.keyboard.up("k")
+    page.wait_for_function("() => document.querySelector('#trade-status').innerText.startsWith('recorded')",
+                           timeout=10_000)
+    played = json.loads(page.input_value("#trade-played textarea"))
+    assert [n[0] for n in played] == [60, 62, 64, 65, 67, 69, 71, 72], played  # no note dropped or doubled
+    assert all(0 <= start <= end <= 2.0 for _, start, end in played)
+    page.click("#trade-go")
+    page.wait_for_function("() => { const a = document.querySelector('#trade-audio audio');"
+                           " return a !== null && (a.currentSrc || a.src || '').length > 0; }", timeout=90_000)
+    page.wait_for_selector("#trade-attention img", timeout=30_000)
+    page.wait_for_selector("#trade-downloads a[href$='.mid']", timeout=30_000)
+    assert "-note call" in page.inner_text("#trade-info")  # two keys struck together are one onset: the top note
+    _screenshot(page, "ui-trade.png")
+    assert page.outside == [], f"the page reached out to the network: {page.outside}"

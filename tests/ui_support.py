@@ -3,8 +3,9 @@
 The tiny models go into one ``runs`` folder per test session (built once, whichever test module asks first), so
 the page lists them as local models beside the shipped ones: ``runs/tiny-blues`` (a lead-sheet improviser),
 ``runs/tiny-chorale`` (a polyphonic REMI model), ``runs/tiny-rolls`` (a piano-roll harmoniser),
-``runs/tiny-text`` (a character model to fine-tune) and ``runs/tiny-jazz`` (a jazz soloist). ``chord_piece``,
-``bach_chorales`` and ``blues_midis`` write real music files to upload.
+``runs/tiny-text`` (a character model to fine-tune), ``runs/tiny-jazz`` (a jazz soloist) and ``runs/tiny-trade``
+(a call-and-response model). ``chord_piece``, ``bach_chorales`` and ``blues_midis`` write real music files to
+upload.
 """
 
 from __future__ import annotations
@@ -124,10 +125,16 @@ def _train_tiny_models(base: Path, runs: Path) -> None:
 
     from studio.music.jazz.training import train_jazz
 
-    train_jazz(write_jazz_folder(base / "jazz-corpus", solos=6), runs / "tiny-jazz",
-               {"hidden_size": 16, "embedding_size": 8},
+    jazz_corpus = write_jazz_folder(base / "jazz-corpus", solos=6)
+    train_jazz(jazz_corpus, runs / "tiny-jazz", {"hidden_size": 16, "embedding_size": 8},
                TrainConfig(batch_size=2, seq_len=32, max_steps=6, eval_every=6, warmup_steps=1, device="cpu"),
                command="test")
+    from studio.models.seq2seq import CallResponseConfig
+    from studio.music.trade.training import TradeTrainConfig, train_trade
+
+    train_trade(jazz_corpus, runs / "tiny-trade", CallResponseConfig(decoder_hidden=16, encoder_hidden=8,
+                                                                     attention_size=8),
+                TradeTrainConfig(max_epochs=1, batch_size=8), command="test", max_pairs=16)
 
 
 def free_port() -> int:

@@ -112,6 +112,26 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train_options(jazz)
     jazz.set_defaults(hidden=384, embedding=64, dropout=0.3, dropout_embedding=0.1, eval_every=500)
 
+    trade = train_sub.add_parser("trade", help="train a call-and-response model (encoder-decoder with attention) on "
+                                 "phrase pairs of the solos in a jazz-layout folder")
+    trade.add_argument("--corpus", required=True, help="a folder in the jazz layout, e.g. ../shared/corpora/jazz")
+    trade.add_argument("--out", default="runs/trade", help="run folder (default runs/trade)")
+    trade.add_argument("--bridge", default="attention", choices=("none", "final", "attention"),
+                       help="what the answer reads of the call: nothing, the encoder's final state, or that and "
+                       "attention at every step (default attention)")
+    trade.add_argument("--hidden", type=int, default=256, help="decoder units, 1..65536 (default 256)")
+    trade.add_argument("--encoder-hidden", type=int, default=128, help="encoder units a direction (default 128)")
+    trade.add_argument("--dropout", type=float, default=0.2, help="0..0.95 (default 0.2)")
+    trade.add_argument("--batch-size", type=int, default=32, help="pairs per step, 1..4096 (default 32)")
+    trade.add_argument("--lr", type=float, default=2e-3, help="AdamW learning rate (default 2e-3)")
+    trade.add_argument("--max-epochs", type=int, default=40, help="1..10000 (default 40)")
+    trade.add_argument("--minutes", type=float, default=0.0, help="wall-clock budget, 0: none (default 0)")
+    trade.add_argument("--patience", type=int, default=4, help="epochs without improvement before stopping")
+    trade.add_argument("--max-pairs", type=int, default=0, help="use this many training pairs (0: all)")
+    trade.add_argument("--seed", type=int, default=0)
+    trade.add_argument("--save-dtype", default="float32", help="float32, float16 or bfloat16 (default float32)")
+    trade.add_argument("--resume", action="store_true", help="continue the run in --out from its last epoch")
+
     fine = sub.add_parser("finetune", help="fine-tune a model on your own folder or zip of text or music")
     fine.add_argument("--base", default="shakespeare", help="shipped model name or model folder to start from: "
                       "shakespeare or prose (text), blues (lead sheets), chorale (polyphonic MIDI), jsb or folk "
@@ -228,6 +248,23 @@ def build_parser() -> argparse.ArgumentParser:
                    help="comma-separated: mid, wav, musicxml, png, json (default mid,wav,musicxml,png)")
     g.add_argument("--out", default="compositions", help="output folder (default ./compositions)")
     g.add_argument("--device", default="cpu", help="cpu, cuda, mps or auto (default cpu)")
+
+    tr = sub.add_parser("trade", help="trade fours: answer a call (MIDI or MusicXML) over the next bars of a chart, "
+                        "round after round, with the band")
+    tr.add_argument("--call", required=True, help="a MIDI or MusicXML file: its top line, in 4/4, at most --bars bars")
+    tr.add_argument("--chart", default="12-bar", help="a form (12-bar, jazz, minor...) or a chart 'C7 | F7 | ...'; "
+                    "the call is over its first bars, each answer over the next (default 12-bar)")
+    tr.add_argument("--key", default="C", help="key of a named form, e.g. Bb (default C)")
+    tr.add_argument("--tempo", type=float, default=160.0, help="beats per minute, 20..400 (default 160)")
+    tr.add_argument("--bars", type=int, default=4, help="bars a call and an answer last, 1..16 (default 4)")
+    tr.add_argument("--rounds", type=int, default=1, help="answers, each to the one before, 1..16 (default 1)")
+    tr.add_argument("--model", default="trade", help="a call-and-response model (default: the shipped trade)")
+    tr.add_argument("--temperature", type=float, default=None, help="softmax temperature, (0, 100] (default 1.0)")
+    tr.add_argument("--top-p", type=float, default=None, help="nucleus, (0, 1] (1: off)")
+    tr.add_argument("--beam", type=int, default=1, help="beam width, 1..256")
+    tr.add_argument("--seed", type=int, default=None, help="random seed, >= 0 (default: random, reported)")
+    tr.add_argument("--out", default="trades", help="output folder (default ./trades)")
+    tr.add_argument("--device", default="cpu", help="cpu, cuda, mps or auto (default cpu)")
 
     write = sub.add_parser("write", help="generate text with a model",
                            description="Generate text. Modes: sampling (default), --greedy, --beam N (beam search), "

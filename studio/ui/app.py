@@ -22,8 +22,8 @@ from typing import Any
 
 import gradio as gr  # studio/ui/__init__.py has already set Gradio's offline environment
 
-from studio.ui import blues_tab, compose_tab, models_tab, train_tab, write_tab
-from studio.ui.model_cache import TEXT, ModelCache
+from studio.ui import blues_tab, compose_tab, models_tab, trade_tab, train_tab, write_tab
+from studio.ui.model_cache import TEXT, TRADE, ModelCache
 from studio.ui.options import DEFAULT_HOST, DEFAULT_PORT, add_arguments
 from studio.ui.training_job import TrainingBoard
 
@@ -35,8 +35,9 @@ CSS = """
 .studio-sheet { max-height: 70vh; overflow: auto; background: #fff; border-radius: 6px; padding: 4px; }
 .studio-sheet svg { width: 100%; height: auto; }
 """
-INTRO = ("# Studio\nMusic and prose from recurrent networks: improvise a blues with a band, harmonise a melody or "
-         "continue a piece, write text, fine-tune a model on your own writing. Everything runs on this machine.")
+INTRO = ("# Studio\nMusic and prose from recurrent networks: a jazz soloist over any chart with a band, trading fours "
+         "with you, harmonise a melody or continue a piece, write text, fine-tune a model on your own writing. "
+         "Everything runs on this machine.")
 
 
 def _theme() -> gr.themes.Base:
@@ -55,6 +56,8 @@ def build_app(runs_dir: str | Path = "runs", cache: ModelCache | None = None,
         with gr.Tabs():
             with gr.Tab("Blues", id="blues"):
                 blues = blues_tab.build(cache)
+            with gr.Tab("Trade", id="trade"):
+                trading = trade_tab.build(cache)
             with gr.Tab("Compose", id="compose"):
                 compose = compose_tab.build(cache)
             with gr.Tab("Write", id="write"):
@@ -64,14 +67,16 @@ def build_app(runs_dir: str | Path = "runs", cache: ModelCache | None = None,
             with gr.Tab("Models", id="models"):
                 models = models_tab.build(cache)
 
-        lists = [blues["model"], compose["model"], write["model"], train["model"], models["model"], models["table"]]
+        lists = [blues["model"], compose["model"], write["model"], train["model"], models["model"], models["table"],
+                 trading["model"]]
 
         def refresh_models() -> tuple:
             """Every model list as it is now (new local models appear; a page load or a finished run)."""
             return (gr.update(choices=blues_tab.model_choices(cache)),
                     gr.update(choices=compose_tab.model_choices(cache)),
                     gr.update(choices=cache.choices(TEXT)), gr.update(choices=train_tab.model_choices(cache)),
-                    gr.update(choices=models_tab.all_choices(cache)), models_tab.model_table(cache))
+                    gr.update(choices=models_tab.all_choices(cache)), models_tab.model_table(cache),
+                    gr.update(choices=cache.choices(TRADE)))
 
         app.load(refresh_models, None, lists, api_name="refresh_models", concurrency_limit=None)
         app.load(models["show_card"], models["model"], models["card"], api_name="first_model_card",

@@ -233,8 +233,10 @@ def build(cache: ModelCache) -> dict[str, Any]:
     fill = v.user_errors(chart_for)
     gr.on([form.change, key.change], fill, [form, key], chart, api_name="blues_chart", concurrency_limit=None)
     dice.click(v.random_seed, None, seed, api_name="blues_random_seed", concurrency_limit=None)
-    model.change(lambda value: gr.update(choices=soloist_names(cache, value), value=NO_SOLOIST), model, manner,
-                 api_name="blues_soloists", concurrency_limit=None)
+    def players(model: Any) -> dict[str, Any]:
+        return gr.update(choices=soloist_names(cache, model), value=NO_SOLOIST)
+
+    model.change(players, model, manner, api_name="blues_soloists", concurrency_limit=None)
 
     @v.user_errors
     def compose(chart: str, key: str, tempo: float, swing: float, choruses: int, bass: str, drums: bool,

@@ -4,8 +4,8 @@ A model is offered by the value its dropdown sends: a shipped model's name (``bl
 (``runs/letters``, found by ``studio.loading.local_models``). Handlers accept only offered values, so an API client
 cannot make the server load an arbitrary path. Models load on first use and stay loaded (least recently used first
 out beyond ``max_loaded``); a model whose card changed on disk (retrained, fine-tuned again) is loaded afresh.
-Loaded ``Generator``, ``Composer``, ``Soloist`` and ``RollModel`` objects are shared by concurrent requests: they
-hold no per-request state.
+Loaded ``Generator``, ``Composer``, ``Soloist``, ``Responder`` and ``RollModel`` objects are shared by concurrent
+requests: they hold no per-request state.
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ from typing import Any
 
 from studio.errors import StudioError
 
-TEXT, LEADSHEET, POLYPHONIC, PIANO_ROLL, JAZZ = "text", "leadsheet", "polyphonic", "piano_roll", "jazz"
-KINDS = (TEXT, LEADSHEET, POLYPHONIC, PIANO_ROLL, JAZZ)
+TEXT, LEADSHEET, POLYPHONIC, PIANO_ROLL, JAZZ, TRADE = "text", "leadsheet", "polyphonic", "piano_roll", "jazz", "trade"
+KINDS = (TEXT, LEADSHEET, POLYPHONIC, PIANO_ROLL, JAZZ, TRADE)
 KIND_WORDS = {TEXT: "text", LEADSHEET: "blues (lead-sheet)", POLYPHONIC: "polyphonic", PIANO_ROLL: "piano-roll",
-              JAZZ: "jazz soloist"}
+              JAZZ: "jazz soloist", TRADE: "call-and-response"}
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,7 @@ class ModelEntry:
     value: str      # what the dropdowns send: a shipped name or a run folder
     label: str      # what people see
     origin: str     # shipped or local
-    kind: str       # text, leadsheet, polyphonic, piano_roll or jazz
+    kind: str       # text, leadsheet, polyphonic, piano_roll, jazz or trade
     path: Path      # the bundle folder (holding model.json)
     card: dict[str, Any]
 
@@ -138,6 +138,13 @@ class ModelCache:
 
         entry = self.entry(JAZZ, value)
         return self._load(entry, lambda: Soloist(entry.path))
+
+    def responder(self, value: Any):
+        """The loaded ``studio.music.trade.responder.Responder`` of call-and-response model ``value``."""
+        from studio.music.trade.responder import Responder
+
+        entry = self.entry(TRADE, value)
+        return self._load(entry, lambda: Responder(entry.path))
 
     def roll_model(self, value: Any):
         """The loaded ``studio.music.pianoroll.compose.RollModel`` of piano-roll model ``value``."""

@@ -101,6 +101,20 @@ def lead_sheet(notes: Sequence[SoloNote], chart: ChordChart, tempo: float, eight
     return LeadSheet(melody, chart, tempo, name)
 
 
+def solo_instrument(notes: Sequence[SoloNote], tempo: float, name: str, program: int = 66,
+                    start_bar: int = 0, eighth: float | None = None) -> pretty_midi.Instrument:
+    """One more soloist beside a band (a call, a response): ``notes`` from bar ``start_bar``, placed and shaped as
+    ``perform`` places the lead (straight off-beat eighths at ``eighth``, default the WJD players' at ``tempo``)."""
+    eighth = straight_eighth_place(tempo) if eighth is None else eighth
+    shifted = [SoloNote(n.onset + start_bar * TICKS_PER_BAR, n.duration, n.pitch) for n in notes]
+    sheet = lead_sheet(shifted, ChordChart([[]]), tempo, eighth, name)
+    seconds = 60.0 / tempo / PERFORMED_GRID
+    instrument = pretty_midi.Instrument(program=program, name=name)
+    instrument.notes = [pretty_midi.Note(velocity=n.velocity, pitch=n.pitch, start=n.start * seconds,
+                                         end=n.end * seconds) for n in sheet.melody]
+    return instrument
+
+
 def perform(notes: Sequence[SoloNote], chart: ChordChart, choruses: int, tempo: float, *,
             swing: float | None = None, lead_program: int = 66, bass_style: str = "walking",
             comping_instrument: str = "piano", parts: Mapping[str, bool] | None = None, seed: int = 0,

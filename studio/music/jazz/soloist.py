@@ -137,22 +137,7 @@ class Soloist:
         tok = self.tokenizer
         low = tok.low if request.low is None else request.low
         high = tok.high if request.high is None else request.high
-        if not tok.low <= low <= high <= tok.high:
-            raise StudioError(f"pitch range {low}..{high} must lie within the model's range {tok.low}..{tok.high}")
-        what = torch.zeros(tok.vocab_size, dtype=torch.bool, device=self.device)
-        what[tok.REST] = True
-        for pitch in range(low, high + 1):
-            if request.key_lock is None or pitch % 12 in request.key_lock:
-                what[tok.pitch_id(pitch)] = True
-        lengths = torch.arange(tok.vocab_size, device=self.device) - tok.first_length + 1  # 1.. for length ids
-
-        def allowed(tokens: torch.Tensor) -> torch.Tensor:
-            time = elapsed(tokens, tok)
-            after_what = (tokens[:, -1] != tok.BOS) & (tokens[:, -1] < tok.first_length)
-            fits = (lengths[None, :] >= 1) & (lengths[None, :] <= (end - time)[:, None])
-            return torch.where(after_what[:, None], fits, what[None, :].expand(len(tokens), -1))
-
-        return TokenMask(allowed, "jazz grammar and form")
+        return event_mask(tok, end, low, high, request.key_lock, self.device)
 
     # -- playing ---------------------------------------------------------------------------------------------------
     def improvise(self, request: SoloRequest) -> list[JazzSolo]:
@@ -211,10 +196,33 @@ class Soloist:
                          params) for h in hyps]
 
 
+def event_mask(tok: JazzTokenizer, end: int, low: int, high: int, pitch_classes: list[int] | None = None,
+               device: torch.device | str = "cpu") -> TokenMask:
+    """The grammar and form of events as a sampling mask: after BOS or a length, a rest or a pitch in
+    ``low``..``high`` (of ``pitch_classes`` when given); after a pitch or a rest, a length that does not run past
+    tick ``end``. A range outside the model's is refused, naming both."""
+    if not tok.low <= low <= high <= tok.high:
+        raise StudioError(f"pitch range {low}..{high} must lie within the model's range {tok.low}..{tok.high}")
+    what = torch.zeros(tok.vocab_size, dtype=torch.bool, device=device)
+    what[tok.REST] = True
+    for pitch in range(low, high + 1):
+        if pitch_classes is None or pitch % 12 in pitch_classes:
+            what[tok.pitch_id(pitch)] = True
+    lengths = torch.arange(tok.vocab_size, device=device) - tok.first_length + 1  # 1.. for length ids
+
+    def allowed(tokens: torch.Tensor) -> torch.Tensor:
+        time = elapsed(tokens, tok)
+        after_what = (tokens[:, -1] != tok.BOS) & (tokens[:, -1] < tok.first_length)
+        fits = (lengths[None, :] >= 1) & (lengths[None, :] <= (end - time)[:, None])
+        return torch.where(after_what[:, None], fits, what[None, :].expand(len(tokens), -1))
+
+    return TokenMask(allowed, "grammar of events and the form")
+
+
 def elapsed(tokens: torch.Tensor, tokenizer: JazzTokenizer) -> torch.Tensor:
     """Ticks covered by each row's tokens (the sum of its lengths), shape (rows,)."""
     first = tokenizer.first_length
     return torch.where(tokens >= first, tokens - first + 1, 0).sum(dim=1)
 
 
-__all__ = ["FORM_CHOICES", "TICKS_PER_BEAT", "JazzSolo", "SoloRequest", "Soloist", "elapsed"]
+__all__ = ["FORM_CHOICES", "TICKS_PER_BEAT", "JazzSolo", "SoloRequest", "Soloist", "elapsed", "event_mask"]

@@ -1,0 +1,172 @@
+"""Call and response as sequence to sequence: a bidirectional GRU reads the call, an LSTM decoder plays the answer.
+
+The encoder (Cho et al. 2014; bidirectional as in Bahdanau et al. 2015) reads the call's tokens with the chord and
+the place in the bar of each. The decoder reads, at every step, its previous token with the changes of the step it
+predicts (the soloist's inputs: chord and next chord through a fixed chord table, place in the bar, ticks to the
+change) and, depending on ``bridge``:
+
+- ``"none"``: nothing of the call (the soloist alone, the ablation's floor);
+- ``"final"``: its state starts from the encoder's final states (Sutskever et al. 2014; Cho et al. 2014);
+- ``"attention"``: that, and at every step a context vector, the call's encoder states weighted by Bahdanau's
+  additive attention ``a_ti = softmax_i(v . tanh(W s_(t-1) + U h_i))`` on the previous decoder state, joined to the
+  decoder's input and to its output layer.
+
+Shapes: the call is (batch, call_len) with a mask of real tokens; the answer (batch, answer_len). ``forward``
+returns logits (batch, answer_len, vocab) and the attention weights (batch, answer_len, call_len).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from studio.config import _Config, check_choice, check_range
+
+BRIDGES = ("none", "final", "attention")
+State = tuple[torch.Tensor, torch.Tensor]
+
+
+@dataclass
+class CallResponseConfig(_Config):
+    """The shape of a ``CallResponseModel``; the model is built from this alone."""
+
+    vocab_size: int = 172           # the jazz tokenizer's ids (what and how long)
+    bridge: str = "attention"       # none, final or attention (see the module docstring)
+    embedding_size: int = 48        # token embedding, shared by encoder and decoder
+    encoder_hidden: int = 128       # each direction of the bidirectional GRU
+    decoder_hidden: int = 256       # the decoder LSTM cell
+    attention_size: int = 128       # width of the additive attention's hidden layer
+    chord_vocab_size: int = 169     # chord ids (studio.music.theory.chords.CHORD_VOCAB)
+    chord_features: int = 37        # width of a chord's feature vector (a fixed table, saved with the weights)
+    chord_embedding: int = 24       # chords (and next chords) are projected to this width
+    bar_positions: int = 48         # ticks in a bar
+    position_embedding: int = 12
+    until_change: int = 97          # ids of "ticks until the chord changes" (0..96)
+    until_embedding: int = 8
+    dropout: float = 0.2            # on embedded inputs and on the decoder's output
+
+    def validate(self) -> None:
+        check_choice("bridge", self.bridge, BRIDGES)
+        for name in ("vocab_size", "embedding_size", "encoder_hidden", "decoder_hidden", "attention_size",
+                     "chord_vocab_size", "chord_features", "chord_embedding", "bar_positions", "position_embedding",
+                     "until_change", "until_embedding"):
+            check_range(name, getattr(self, name), 1, 1_000_000, integer=True)
+        check_range("dropout", self.dropout, 0.0, 0.95)
+
+    @property
+    def context_size(self) -> int:
+        return 2 * self.encoder_hidden if self.bridge == "attention" else 0
+
+
+class CallResponseModel(nn.Module):
+    """Encoder-decoder with additive attention over the call (see the module docstring)."""
+
+    def __init__(self, config: CallResponseConfig) -> None:
+        super().__init__()
+        c = self.config = config
+        self.embedding = nn.Embedding(c.vocab_size, c.embedding_size)
+        self.register_buffer("chord_table", torch.zeros(c.chord_vocab_size, c.chord_features))
+        self.chord_projection = nn.Linear(c.chord_features, c.chord_embedding)
+        self.next_chord_projection = nn.Linear(c.chord_features, c.chord_embedding)
+        self.positions = nn.Embedding(c.bar_positions, c.position_embedding)
+        self.until = nn.Embedding(c.until_change, c.until_embedding)
+        self.dropout = nn.Dropout(c.dropout)
+        if c.bridge != "none":
+            call_in = c.embedding_size + c.chord_embedding + c.position_embedding
+            self.encoder = nn.GRU(call_in, c.encoder_hidden, batch_first=True, bidirectional=True)
+            self.bridge_h = nn.Linear(2 * c.encoder_hidden, c.decoder_hidden)
+            self.bridge_c = nn.Linear(2 * c.encoder_hidden, c.decoder_hidden)
+        if c.bridge == "attention":
+            self.attend_state = nn.Linear(c.decoder_hidden, c.attention_size, bias=False)
+            self.attend_call = nn.Linear(2 * c.encoder_hidden, c.attention_size)
+            self.attend_v = nn.Linear(c.attention_size, 1, bias=False)
+        step_in = c.embedding_size + 2 * c.chord_embedding + c.position_embedding + c.until_embedding + c.context_size
+        self.cell = nn.LSTMCell(step_in, c.decoder_hidden)
+        self.output = nn.Linear(c.decoder_hidden + c.context_size, c.vocab_size)
+        with torch.no_grad():  # forget-gate bias 1 (Jozefowicz et al. 2015)
+            self.cell.bias_ih.zero_()
+            self.cell.bias_hh.zero_()
+            self.cell.bias_ih[c.decoder_hidden:2 * c.decoder_hidden].fill_(1.0)
+
+    def set_chord_features(self, table: torch.Tensor) -> None:
+        with torch.no_grad():
+            self.chord_table.copy_(table)
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    # -- the call ----------------------------------------------------------------------------------------------------
+    def encode(self, call: torch.Tensor, call_mask: torch.Tensor, call_chords: torch.Tensor,
+               call_positions: torch.Tensor) -> tuple[torch.Tensor | None, State]:
+        """Encoder states (batch, call_len, 2 x encoder_hidden), or None without an encoder, and the decoder's
+        initial (h, c), each (batch, decoder_hidden)."""
+        c = self.config
+        batch = call.shape[0]
+        zeros = call.new_zeros(batch, c.decoder_hidden, dtype=self.embedding.weight.dtype)
+        if c.bridge == "none":
+            return None, (zeros, zeros.clone())
+        x = torch.cat([self.embedding(call), self.chord_projection(self.chord_table[call_chords]),
+                       self.positions(call_positions)], dim=-1)
+        lengths = call_mask.sum(dim=1).clamp(min=1).cpu()
+        packed = nn.utils.rnn.pack_padded_sequence(self.dropout(x), lengths, batch_first=True, enforce_sorted=False)
+        out, last = self.encoder(packed)
+        out, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=call.shape[1])
+        summary = torch.cat([last[0], last[1]], dim=-1)  # forward's last state, backward's first
+        return out, (torch.tanh(self.bridge_h(summary)), torch.tanh(self.bridge_c(summary)))
+
+    # -- the answer --------------------------------------------------------------------------------------------------
+    def keys(self, memory: torch.Tensor | None) -> torch.Tensor | None:
+        """The call's attention keys ``U h_i`` (batch, call_len, attention_size), computed once per call."""
+        return self.attend_call(memory) if self.config.bridge == "attention" and memory is not None else None
+
+    def step(self, token: torch.Tensor, state: State, conditions: dict[str, torch.Tensor],
+             memory: torch.Tensor | None, keys: torch.Tensor | None, call_mask: torch.Tensor
+             ) -> tuple[torch.Tensor, State, torch.Tensor | None]:
+        """One decoder step: token (batch,), conditions of the predicted step (batch,) each; ``memory`` and
+        ``keys`` from ``encode`` and ``keys``.
+
+        Returns logits (batch, vocab), the new state, and the attention weights (batch, call_len) or None.
+        """
+        h, cell = state
+        parts = [self.embedding(token), self.chord_projection(self.chord_table[conditions["chords"]]),
+                 self.next_chord_projection(self.chord_table[conditions["next_chords"]]),
+                 self.positions(conditions["positions"]), self.until(conditions["until_change"])]
+        weights = context = None
+        if keys is not None and memory is not None:
+            scores = self.attend_v(torch.tanh(self.attend_state(h)[:, None, :] + keys))[..., 0]
+            weights = torch.softmax(scores.masked_fill(~call_mask, float("-inf")), dim=-1)
+            context = torch.bmm(weights[:, None, :], memory)[:, 0]
+            parts.append(context)
+        h, cell = self.cell(self.dropout(torch.cat(parts, dim=-1)), (h, cell))
+        top = torch.cat([h, context], dim=-1) if context is not None else h
+        return self.output(self.dropout(top)), (h, cell), weights
+
+    def forward(self, call: torch.Tensor, call_mask: torch.Tensor, call_conditions: dict[str, torch.Tensor],
+                answer: torch.Tensor, answer_conditions: dict[str, torch.Tensor]
+                ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Teacher-forced logits for every answer position: the model reads ``answer[:, t]`` with
+        ``answer_conditions[k][:, t]``, which describe the token it predicts at step t (the caller aligns them).
+        Returns logits (batch, T, vocab) and attention (batch, T, call_len) or None."""
+        memory, state = self.encode(call, call_mask, call_conditions["chords"], call_conditions["positions"])
+        keys = self.keys(memory)
+        logits, attention = [], []
+        for t in range(answer.shape[1]):
+            cond = {k: v[:, t] for k, v in answer_conditions.items()}
+            out, state, weights = self.step(answer[:, t], state, cond, memory, keys, call_mask)
+            logits.append(out)
+            if weights is not None:
+                attention.append(weights)
+        return torch.stack(logits, dim=1), (torch.stack(attention, dim=1) if attention else None)
+
+
+def answer_loss(logits: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Summed cross-entropy (nats) of the real answer tokens: logits (B, T, V), targets and mask (B, T)."""
+    nll = F.cross_entropy(logits.float().transpose(1, 2), targets, reduction="none")
+    return (nll * mask).sum()
+
+
+__all__: list[Any] = ["BRIDGES", "CallResponseConfig", "CallResponseModel", "answer_loss"]

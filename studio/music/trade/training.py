@@ -1,0 +1,201 @@
+"""Train a call-and-response model on phrase pairs of real solos: a jazz-layout folder in, a model bundle out.
+
+Pairs come from the soloist's own split by solo (``studio.music.jazz.training.split_solos``), 4-bar and 2-bar
+pairs alike. Each training pair is moved to a random key every epoch (-5..+6 semitones, call and answer together).
+An epoch loop (``studio.training.epoch_state``) keeps ``last/`` resumable after every epoch; ``best/`` holds the
+weights with the lowest validation nats per answer note.
+"""
+
+from __future__ import annotations
+
+import random
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from studio.checkpoint import Bundle, read_bundle, write_bundle
+from studio.config import _Config, check_range
+from studio.errors import StudioError
+from studio.loading import DTYPES
+from studio.models.seq2seq import CallResponseConfig, CallResponseModel, answer_loss
+from studio.music.jazz.corpus import read_jazz_corpus
+from studio.music.jazz.streams import chord_feature_table
+from studio.music.jazz.tokenizer import JazzTokenizer
+from studio.music.jazz.training import corpus_sha256, split_solos
+from studio.music.trade.pairs import DECODER_INPUTS, EncodedPair, PhrasePair, collate, encode_pair, phrase_pairs
+from studio.training.epoch_state import EpochLoop, load_loop, save_loop
+from studio.training.state import seed_everything
+
+KEYS = tuple(range(-5, 7))
+PAIR_BARS = (4, 2)
+
+
+@dataclass
+class TradeTrainConfig(_Config):
+    """How a call-and-response model is trained."""
+
+    batch_size: int = 32
+    lr: float = 2e-3
+    weight_decay: float = 0.01
+    grad_clip: float = 1.0
+    max_epochs: int = 40
+    minutes: float = 0.0            # wall-clock budget (0: none)
+    patience: int = 4               # epochs without a better validation loss before stopping (0: never)
+    seed: int = 0
+
+    def validate(self) -> None:
+        check_range("batch_size", self.batch_size, 1, 4096, integer=True)
+        check_range("lr", self.lr, 0.0, 1.0, low_open=True)
+        check_range("weight_decay", self.weight_decay, 0.0, 10.0)
+        check_range("grad_clip", self.grad_clip, 0.0, 1e6)
+        check_range("max_epochs", self.max_epochs, 1, 10_000, integer=True)
+        check_range("minutes", self.minutes, 0.0, 1e6)
+        check_range("patience", self.patience, 0, 10_000, integer=True)
+        check_range("seed", self.seed, 0, 2**31 - 1, integer=True)
+
+
+def pair_splits(solos: list, bars: Sequence[int] = PAIR_BARS) -> dict[str, list[PhrasePair]]:
+    """Train, valid and test phrase pairs (of every length in ``bars``) from the soloist's split by solo."""
+    parts = split_solos(solos)
+    return {name: [p for b in bars for p in phrase_pairs(group, b)] for name, group in parts.items()}
+
+
+def batches(pairs: Sequence[EncodedPair], size: int, rng: random.Random | None = None) -> list[list[EncodedPair]]:
+    """Batches of similar answer lengths (less padding), in a random order when ``rng`` is given."""
+    order = sorted(range(len(pairs)), key=lambda i: (len(pairs[i].answer), len(pairs[i].call)))
+    groups = [[pairs[i] for i in order[s:s + size]] for s in range(0, len(order), size)]
+    if rng is not None:
+        rng.shuffle(groups)
+    return groups
+
+
+def batch_nll(model: CallResponseModel, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Summed answer NLL of a collated batch (a tensor that can back-propagate) and its target token count."""
+    logits, _ = model(batch["call"], batch["call_mask"],
+                      {"chords": batch["call_chords"], "positions": batch["call_positions"]},
+                      batch["inputs"], {name: batch[name] for name in DECODER_INPUTS})
+    return answer_loss(logits, batch["targets"], batch["target_mask"]), batch["target_mask"].sum()
+
+
+@torch.inference_mode()
+def evaluate_pairs(model: CallResponseModel, pairs: Sequence[EncodedPair], batch_size: int = 64) -> dict[str, float]:
+    """Answer NLL over ``pairs``: nats per answer note and per token."""
+    model.eval()
+    nats = tokens = notes = 0.0
+    for group in batches(pairs, batch_size):
+        batch = collate(group)
+        loss, count = batch_nll(model, batch)
+        nats, tokens, notes = nats + float(loss), tokens + float(count), notes + float(batch["notes"].sum())
+    return {"nats_per_note": nats / max(notes, 1.0), "nats_per_token": nats / max(tokens, 1.0),
+            "pairs": len(pairs), "notes": int(notes)}
+
+
+def train_trade(corpus: str | Path, out_dir: str | Path, model_config: CallResponseConfig | None = None,
+                train_config: TradeTrainConfig | None = None, resume: bool = False, save_dtype: str = "float32",
+                command: str | None = None, on_epoch: Callable[[dict[str, Any]], None] | None = None,
+                max_pairs: int = 0) -> Path:
+    """Train (or, with ``resume``, continue) a call-and-response model; returns the ``best/`` folder.
+
+    ``max_pairs`` > 0 keeps that many training pairs (a quick run; 0: all).
+    """
+    out = Path(out_dir)
+    if save_dtype not in DTYPES:
+        raise StudioError(f"save dtype must be one of {', '.join(DTYPES)}, got {save_dtype!r}")
+    bundle = None
+    if resume:
+        bundle = read_bundle(out / "last", with_state=True)
+        model_config = CallResponseConfig.from_dict(bundle.card["model_config"])
+        train_config = TradeTrainConfig.from_dict(bundle.card["train_config"])
+        command, max_pairs = bundle.card["command"], bundle.card["corpus"]["max_pairs"]
+        if bundle.card["corpus"]["sha256"] != corpus_sha256(corpus):
+            raise StudioError(f"the corpus at {corpus} differs from the one this run started on; resume with it")
+    elif (out / "last").exists() or (out / "best").exists():
+        raise StudioError(f"{out} already holds a training run; pass --resume to continue it, or choose another --out")
+    tconf = train_config or TradeTrainConfig()
+    seed_everything(tconf.seed)
+    solos, _ = read_jazz_corpus(corpus)
+    tokenizer = JazzTokenizer()
+    pairs = pair_splits(solos)
+    train = pairs["train"][:max_pairs] if max_pairs else pairs["train"]
+    valid = [encode_pair(tokenizer, p) for p in pairs["valid"]]
+    mconf = model_config or CallResponseConfig(vocab_size=tokenizer.vocab_size)
+    model = CallResponseModel(mconf)
+    model.set_chord_features(chord_feature_table())
+    optimizer = torch.optim.AdamW(model.parameters(), lr=tconf.lr, weight_decay=tconf.weight_decay)
+    generator = torch.Generator().manual_seed(tconf.seed)
+    loop, best_state = EpochLoop(), {k: v.detach().clone() for k, v in model.state_dict().items()}
+    if bundle is not None:
+        loop, best_state = load_loop(bundle, model, optimizer, generator)
+    card = {"name": out.name, "model_kind": "trade", "command": command or " ".join(["studio", *sys.argv[1:]]),
+            "model_config": mconf.to_dict(), "train_config": tconf.to_dict(), "tokenizer": tokenizer.to_dict(),
+            "corpus": {"name": Path(corpus).name, "sha256": corpus_sha256(corpus), "max_pairs": max_pairs,
+                       "pairs": {k: len(v) for k, v in pairs.items()}, "bars": list(PAIR_BARS),
+                       "split": "the jazz soloist's, by solo"}}
+    started = time.monotonic()
+    while loop.epoch < tconf.max_epochs:
+        if tconf.minutes and loop.elapsed_s + time.monotonic() - started >= tconf.minutes * 60:
+            break
+        # A Python RNG seeded from the saved generator: the epoch's keys and order resume exactly.
+        rng = random.Random(int(torch.randint(2**31 - 1, (1,), generator=generator)))
+        encoded = [encode_pair(tokenizer, p.transpose(rng.choice(KEYS))) for p in train]
+        model.train()
+        total = count = 0.0
+        for group in batches(encoded, tconf.batch_size, rng):
+            loss, tokens = batch_nll(model, collate(group))
+            optimizer.zero_grad(set_to_none=True)
+            (loss / tokens).backward()
+            if tconf.grad_clip:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), tconf.grad_clip)
+            optimizer.step()
+            total, count = total + float(loss.detach()), count + float(tokens)
+        metrics = evaluate_pairs(model, valid)
+        loop.epoch += 1
+        loop.elapsed_s += time.monotonic() - started
+        started = time.monotonic()
+        improved = metrics["nats_per_note"] < loop.best - 1e-6
+        if improved:
+            loop.best, loop.best_epoch, loop.since_best = metrics["nats_per_note"], loop.epoch, 0
+            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            _save_best(out / "best", card, best_state, loop, metrics, save_dtype)
+        else:
+            loop.since_best += 1
+        row = {"epoch": loop.epoch, "train_nats_per_token": total / max(count, 1.0),
+               "valid_nats_per_note": metrics["nats_per_note"], "improved": improved, "elapsed_s": loop.elapsed_s}
+        loop.history.append(row)
+        save_loop(out / "last", card, model, optimizer, best_state, generator, loop)
+        if on_epoch is not None:
+            on_epoch(row)
+        if tconf.patience and loop.since_best >= tconf.patience:
+            break
+    if not (out / "best").exists():
+        raise StudioError("no epoch finished within the budget: give it more --minutes")
+    return out / "best"
+
+
+def _save_best(path: Path, card: dict[str, Any], state: dict[str, torch.Tensor], loop: EpochLoop,
+               metrics: dict[str, Any], dtype: str) -> None:
+    weights = {k: v.to(DTYPES[dtype]) if v.is_floating_point() else v for k, v in state.items()}
+    best = {**card, "metrics": {"valid_" + k: v for k, v in metrics.items()},
+            "training": {"epochs": loop.epoch, "seconds": round(loop.elapsed_s, 1)}}
+    write_bundle(path, Bundle(best, weights))
+
+
+def load_trade_model(path: str | Path, device: str | torch.device = "cpu"
+                     ) -> tuple[CallResponseModel, JazzTokenizer, dict[str, Any]]:
+    """A trained call-and-response model (eval mode, float32) with its tokenizer and card."""
+    from studio.loading import resolve_model
+
+    bundle = read_bundle(resolve_model(path))
+    if bundle.card.get("model_kind") != "trade":
+        raise StudioError(f"{path} is not a call-and-response model (train one with `studio train trade`)")
+    model = CallResponseModel(CallResponseConfig.from_dict(bundle.card["model_config"]))
+    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in bundle.weights.items()})
+    return model.to(device).eval(), JazzTokenizer.from_dict(bundle.card["tokenizer"]), bundle.card
+
+
+__all__ = ["TradeTrainConfig", "evaluate_pairs", "load_trade_model", "pair_splits", "train_trade"]
