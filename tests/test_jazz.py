@@ -209,6 +209,15 @@ def test_eval_reports_nats_per_note_as_json(trained, folder, capsys) -> None:
     assert other["split"] == "all" and other["solos"] == 3 and other["nats_per_note"] > 0
 
 
+def test_studio_eval_scores_a_jazz_folder(trained, folder, capsys) -> None:
+    assert main(["eval", "--model", str(trained / "best"), "--corpus", str(folder), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert report["unit"] == "nats_per_note" and report["kind"] == "jazz" and report["nats_per_note"] > 0
+    assert any("3/4" in entry["reason"] for entry in report["skipped"])
+    assert main(["eval", "--model", str(trained / "best"), "--corpus", str(folder / "wjd_solos.csv"), "--split",
+                 "all"]) == 2  # a file, not a folder in the layout
+
+
 def test_a_solo_fills_the_form_and_is_reproducible(trained) -> None:
     soloist = Soloist(trained)
     chart = ChordChart.parse("D-7 | G7 | Cj7 | C79b")

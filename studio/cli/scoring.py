@@ -34,6 +34,7 @@ SCORERS: dict[str, tuple[str, str]] = {
     "leadsheet": ("studio.music.leadsheet.scoring", "score_leadsheets"),
     "polyphonic": ("studio.music.remi.scoring", "score_remi"),
     "piano_roll": ("studio.music.pianoroll.scoring", "score_rolls"),
+    "jazz": ("studio.music.jazz.evaluation", "evaluate_jazz"),
 }
 
 # studio.text.corpus.TEXT_SUFFIXES and zips of them (not imported: it pulls in torch, and `studio --help` should not)
@@ -48,6 +49,8 @@ READS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "piano_roll": ("a music model (a piano-roll harmoniser)", "a JSON data set of train/valid/test splits (the "
                    "layout of ../shared/corpora/polyphonic) or MIDI, MusicXML, ABC or kern files",
                    (".json", *_MIDI, *_SCORES)),
+    "jazz": ("the jazz soloist", "a folder in the jazz layout (wjd_solos.csv, wjd_notes.csv.gz, wjd_beats.csv.gz, "
+             "as ../shared/corpora/jazz)", (".csv", ".gz")),
 }
 OPTIONS = ("streams", "valid_fraction")  # the options only some scorers take (parsed as None when not given)
 
@@ -101,7 +104,8 @@ def one_line(report: dict[str, Any]) -> str:
     unit = report["unit"]
     parts = [f"{report[unit]:.4f} {unit.replace('_per_', '/')}"]
     parts += [f"{report[key]:.4f} {words}" for key, words in (("bits_per_char", "bits/char"),
-                                                              ("nats_per_note", "nats/note")) if key in report]
+                                                              ("nats_per_note", "nats/note"))
+              if key in report and key != unit]
     if "perplexity" in report:
         parts.append(f"perplexity {report['perplexity']:.2f}")
     line = ", ".join(parts)

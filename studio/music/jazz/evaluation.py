@@ -32,9 +32,7 @@ def evaluate_jazz(model: str | Path, corpus: str | Path, split: str = "auto", de
     """
     if split not in SPLITS:
         raise StudioError(f"split must be one of {', '.join(SPLITS)}; got {split!r}")
-    loaded = load_model(model, device=pick_device(device), read_tokenizer=JazzTokenizer.from_dict)
-    if loaded.card.get("model_kind") != "jazz":
-        raise StudioError(f"{model} is not a jazz soloist model")
+    loaded = load_model(model, device=pick_device(device), read_tokenizer=JazzTokenizer.from_dict, kind="jazz")
     solos, report = read_jazz_corpus(corpus)
     own = loaded.card.get("corpus", {}).get("sha256") == corpus_sha256(corpus)
     chosen = ("test" if own else "all") if split == "auto" else split
@@ -47,7 +45,9 @@ def evaluate_jazz(model: str | Path, corpus: str | Path, split: str = "auto", de
         raise StudioError(f"no solos of {corpus} are in the {chosen} split")
     where = next(loaded.model.parameters()).device
     scores = score_solos(loaded.model, loaded.tokenizer, solos, style, soloist, form, device=where)
-    return {"model": str(model), "corpus": str(corpus), "unit": "nats_per_note", "split": chosen,
-            "own_training_corpus": own, **summary(scores),
-            "inputs": {"style": style, "soloist": soloist, "form": form},
-            "skipped": report.skipped + report.bad_rows}
+    figures = summary(scores)
+    skipped = [{"file": line.split(": ", 1)[0], "reason": line.split(": ", 1)[-1]}
+               for line in report.skipped + report.bad_rows]
+    return {"model": str(model), "corpus": str(corpus), "kind": "jazz", "unit": "nats_per_note", "split": chosen,
+            "own_training_corpus": own, **figures, "items": figures["solos"], "item": "solos (parts)",
+            "inputs": {"style": style, "soloist": soloist, "form": form}, "skipped": skipped}

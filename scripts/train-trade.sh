@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Trains the call-and-response models of the trading-fours ablation on the Weimar Jazz Database (CPU, one thread
+# each, one after the other): the decoder alone (bridge none), the encoder's final state (final), and attention,
+# which ships as checkpoints/trade. Usage: scripts/train-trade.sh [OUT_PREFIX] [MINUTES_EACH]
+# Run it again to resume: each run continues from its last epoch. Then: python benchmarks/trade_ablation.py
+set -euo pipefail
+cd "$(dirname "$0")/.."
+prefix=${1:-runs/trade}
+minutes=${2:-25}
+corpus=${JAZZ_CORPUS:-../shared/corpora/jazz}
+for bridge in none final attention; do
+  out="$prefix-$bridge"
+  resume=()
+  [ -d "$out/last" ] && resume=(--resume)
+  OMP_NUM_THREADS=${THREADS:-1} .venv/bin/python -m studio train trade --corpus "$corpus" --out "$out" \
+      "${resume[@]}" --bridge "$bridge" --hidden 256 --encoder-hidden 128 --dropout 0.2 --batch-size 32 --lr 2e-3 \
+      --max-epochs 8 --minutes "$minutes" --patience 2 --seed 0 --save-dtype float16
+done
