@@ -153,8 +153,8 @@ def test_every_kind_has_a_scorer_and_says_what_it_reads() -> None:
     from studio.text.corpus import TEXT_SUFFIXES
     from studio.ui.model_cache import KINDS
 
-    # The jazz family (studio/music/jazz) plugs its own scorer in, reading its own corpus layout.
-    assert set(KINDS) - {"jazz"} <= set(SCORERS) and set(SCORERS) - {"jazz"} <= set(READS)
+    assert {"text", "leadsheet", "polyphonic", "piano_roll"} <= set(KINDS) & set(SCORERS)
+    assert set(SCORERS) <= set(READS)  # every kind that can be scored says what it reads
     assert set(READS["text"][2]) == {*TEXT_SUFFIXES, ".zip"}
     assert set(READS["leadsheet"][2]) == {*MIDI_SUFFIXES, *MUSIC21_SUFFIXES, *IMPRO_VISOR_SUFFIXES}
 

@@ -127,12 +127,17 @@ def test_a_budget_spent_before_the_first_step_leaves_no_new_model(base_model: Pa
 def test_the_time_budget_covers_the_whole_run_and_validation_is_a_fixed_sample(base_model: Path,
                                                                                tmp_path: Path) -> None:
     events: list = []
+    notes: list[str] = []
     budget_s = 6.0
     result = finetune_text(base_model, _letters(tmp_path), tmp_path / "timed",
                            TrainConfig(batch_size=4, seq_len=32, max_steps=100_000, minutes=budget_s / 60,
-                                       eval_every=2, warmup_steps=0, lr=3e-3), callbacks=[events.append], samples=1)
-    assert result.stop_reason == "time budget" and result.new_model and result.samples
-    assert result.elapsed_s <= budget_s + 1.5, f"a {budget_s} s budget took {result.elapsed_s:.1f} s"
+                                       eval_every=2, warmup_steps=0, lr=3e-3), callbacks=[events.append], samples=1,
+                           on_note=notes.append)
+    assert result.stop_reason == "time budget" and result.new_model
+    # The run keeps room for its last step, final evaluation and sample; on a CPU shared with other work one step
+    # can take seconds, hence the slack.
+    assert result.elapsed_s <= 1.5 * budget_s, f"a {budget_s} s budget took {result.elapsed_s:.1f} s"
+    assert result.samples or "no samples: the time budget is spent" in notes[-1]  # late samples are left out
     card = json.loads((tmp_path / "timed" / "best" / "model.json").read_text(encoding="utf-8"))
     sample = card["train_config"]["eval_sample_tokens"]
     assert 0 < sample < card["corpus"]["valid_tokens"]  # many evaluations: each reads a sample

@@ -579,3 +579,25 @@ def test_weight_drop_changes_training_but_evaluation_and_checkpoints_read_the_re
     final = trainer.validation_metrics()["valid_nats_per_token"]
     assert final == pytest.approx(dropped.evals[20]["valid_nats_per_token"], abs=1e-6)
     assert trainer.model.training  # evaluation put the model back as it found it
+
+
+@pytest.mark.parametrize(("length", "tokens", "span_len"), [(10_000, 1_000, 128), (5_000, 300, 300), (999, 87, 87),
+                                                           (20_001, 4_096, 512)])
+def test_a_validation_sample_is_fixed_spread_and_scores_its_own_tokens(length: int, tokens: int,
+                                                                       span_len: int) -> None:
+    from studio.training.batches import sample_spans, span_windows
+
+    starts = sample_spans(length, tokens, span_len, seed=3)
+    assert starts is not None and torch.equal(starts, sample_spans(length, tokens, span_len, seed=3))
+    assert not torch.equal(starts, sample_spans(length, tokens, span_len, seed=4))  # the seed places them
+    assert len(starts) == tokens // span_len and int(starts.min()) >= 0
+    assert int(starts.max()) + span_len + 1 <= length  # every target inside the stream
+    gaps = starts[1:] - starts[:-1]
+    assert bool((gaps > span_len).all())  # in order, never overlapping: one span a stratum of the stream
+    stream = torch.arange(length)
+    windows = list(span_windows(stream, starts, span_len, 32))
+    inputs = torch.cat([w[0] for w in windows], dim=1)
+    targets = torch.cat([w[1] for w in windows], dim=1)
+    assert inputs.shape == (len(starts), span_len) and torch.equal(targets, inputs + 1)
+    assert torch.equal(inputs[:, 0], starts)
+    assert sample_spans(1_000, 950, 100, seed=3) is None  # nearly the whole stream: score all of it

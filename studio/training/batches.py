@@ -93,8 +93,9 @@ def sample_spans(length: int, tokens: int, span_len: int, seed: int) -> torch.Te
     -------
     LongTensor, shape (spans,), or None
     """
-    span_len = max(1, min(span_len, tokens))
-    spans = max(1, tokens // span_len)
+    if not 1 <= span_len <= tokens:
+        raise ValueError(f"span_len must lie in 1..{tokens}, got {span_len}")
+    spans = tokens // span_len
     stratum = (length - 1) // spans
     if stratum < span_len + 1 or spans * span_len >= 0.9 * (length - 1):
         return None  # about as long as the stream itself: score all of it

@@ -165,7 +165,7 @@ class Trainer:
         self.valid_conditions = valid_conditions
         # A sampled validation: spans of a few windows each, fixed by the seed, so every evaluation (and the base
         # model's) reads the same tokens.
-        self.span_len = 4 * c.seq_len
+        self.span_len = max(1, min(4 * c.seq_len, c.eval_sample_tokens))
         self.valid_spans = (sample_spans(valid_tokens.numel(), c.eval_sample_tokens, self.span_len, c.seed)
                             if c.eval_sample_tokens else None)
         self.card["data_sha256"] = data_fingerprint(train_tokens, valid_tokens)
