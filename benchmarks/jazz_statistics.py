@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         rows["real solos"].append(solo_statistics(solo.notes, solo.beats, bars, phrases))
         config = GenerationConfig(temperature=args.temperature, top_p=args.top_p, seed=args.seed + k)
         request = SoloRequest(solo.chart(), 1, solo.tempo, style=solo.style or None,
-                              form="blues" if solo.blues else "other", form_length=solo.form_length, config=config)
+                              form="blues" if solo.blues else "other", form_bars=solo.form_bars, config=config)
         played = soloist.improvise(request)[0].notes
         rows["jazz model"].append(solo_statistics(played, solo.beats, bars, phrases))
         blind = improvise_blind(ngram, soloist.tokenizer, bars * TICKS_PER_BAR, seed=args.seed + k)

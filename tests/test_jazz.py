@@ -236,6 +236,17 @@ def test_a_solo_fills_the_form_and_is_reproducible(trained) -> None:
     assert max((n.onset + n.duration for n in beam.notes), default=0) <= 4 * TICKS_PER_BAR
 
 
+def test_a_real_solos_form_can_be_replayed(trained) -> None:
+    soloist = Soloist(trained)
+    chart = ChordChart.parse("Bb7 | Eb7 | Bb7 | F7")
+    request = SoloRequest(chart, 1, 160, form_bars=[8, 9, 10, 11])
+    tables = soloist._tables(request, 4 * TICKS_PER_BAR)
+    assert tables["form_bars"][0] == 8 and tables["form_bars"][3 * TICKS_PER_BAR] == 11
+    assert soloist._tables(SoloRequest(chart, 2, 160), 8 * TICKS_PER_BAR)["form_bars"][5 * TICKS_PER_BAR] == 1
+    with pytest.raises(StudioError, match="form_bars"):
+        soloist.improvise(SoloRequest(chart, form_bars=[]))
+
+
 def test_bad_requests_name_the_range(trained) -> None:
     soloist = Soloist(trained)
     chart = blues_chart("12-bar", "C")

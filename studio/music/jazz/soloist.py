@@ -50,6 +50,9 @@ class SoloRequest:
     form_length : int, optional
         Bars in one chorus of the form when ``chart`` writes out several (a whole solo's changes); default: the
         chart's length.
+    form_bars : list of int, optional
+        The bar of the form each bar of the piece is (a real solo's, to replay its changes exactly); default:
+        counted from the chart's first bar, a chorus every ``form_length`` bars.
     config : GenerationConfig
         Sampling or search settings; ``length`` is ignored (the form decides it).
     low, high : int, optional
@@ -65,6 +68,7 @@ class SoloRequest:
     soloist: str | None = None
     form: str = "auto"
     form_length: int | None = None
+    form_bars: list[int] | None = None
     config: GenerationConfig = field(default_factory=lambda: GenerationConfig(temperature=1.0))
     low: int | None = None
     high: int | None = None
@@ -127,11 +131,17 @@ class Soloist:
         tables = {"chords": [r[0] for r in rows], "next_chords": [r[1] for r in rows],
                   "until_change": [r[2] for r in rows],
                   "positions": [t % TICKS_PER_BAR for t in range(ticks + 1)],
-                  "form_bars": [min((t // TICKS_PER_BAR) % bars, MAX_FORM_BAR) for t in range(ticks + 1)]}
+                  "form_bars": [min(self._form_bar(request, t // TICKS_PER_BAR, bars), MAX_FORM_BAR)
+                                for t in range(ticks + 1)]}
         out = {name: torch.tensor(values, dtype=torch.long, device=self.device) for name, values in tables.items()}
         out.update({name: torch.full((ticks + 1,), value, dtype=torch.long, device=self.device)
                     for name, value in fixed.items()})
         return out
+
+    @staticmethod
+    def _form_bar(request: SoloRequest, bar: int, bars: int) -> int:
+        given = request.form_bars
+        return given[min(bar, len(given) - 1)] if given else bar % bars
 
     def _mask(self, request: SoloRequest, end: int) -> TokenMask:
         tok = self.tokenizer
@@ -147,6 +157,8 @@ class Soloist:
         check_choice("form", request.form, FORM_CHOICES)
         if request.form_length is not None:
             check_range("form_length (bars)", request.form_length, 1, request.chart.num_bars, integer=True)
+        if request.form_bars is not None and not request.form_bars:
+            raise StudioError("form_bars, when given, names the bar of the form of every bar (it is empty)")
         config = request.config
         seed = config.seed if config.seed is not None else secrets.randbelow(2**31)
         end = request.choruses * request.chart.num_bars * TICKS_PER_BAR
