@@ -179,6 +179,12 @@ def test_trade_cli_writes_tracks_audio_and_the_attention_picture(trained, tmp_pa
                  str(trained / "best"), "--out", str(out)]) == 2
 
 
+def test_studio_eval_scores_answers(trained, folder, capsys) -> None:
+    assert main(["eval", "--model", str(trained / "best"), "--corpus", str(folder), "--split", "all", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert report["unit"] == "nats_per_note" and report["kind"] == "trade" and report["items"] > 0
+
+
 def test_the_chart_repeats_for_long_exchanges(trained) -> None:
     responder = Responder(trained / "best")
     chart = ChordChart.parse("D-7 | G7 | Cj7 | Cj7")

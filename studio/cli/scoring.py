@@ -35,6 +35,7 @@ SCORERS: dict[str, tuple[str, str]] = {
     "polyphonic": ("studio.music.remi.scoring", "score_remi"),
     "piano_roll": ("studio.music.pianoroll.scoring", "score_rolls"),
     "jazz": ("studio.music.jazz.evaluation", "evaluate_jazz"),
+    "trade": ("studio.music.trade.scoring", "score_trade"),
 }
 
 # studio.text.corpus.TEXT_SUFFIXES and zips of them (not imported: it pulls in torch, and `studio --help` should not)
@@ -51,6 +52,7 @@ READS: dict[str, tuple[str, str, tuple[str, ...]]] = {
                    (".json", *_MIDI, *_SCORES)),
     "jazz": ("the jazz soloist", "a folder in the jazz layout (wjd_solos.csv, wjd_notes.csv.gz, wjd_beats.csv.gz, "
              "as ../shared/corpora/jazz)", (".csv", ".gz")),
+    "trade": ("a call-and-response model", "a folder in the jazz layout (its solos' phrase pairs)", (".csv", ".gz")),
 }
 OPTIONS = ("streams", "valid_fraction")  # the options only some scorers take (parsed as None when not given)
 
