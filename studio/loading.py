@@ -22,6 +22,10 @@ from studio.models import RNNLanguageModel
 from studio.tokenizers import TextTokenizer
 
 PIANO_ROLL = "piano_roll"  # the model_kind of piano-roll cards (studio.music.pianoroll.training writes them)
+# The kinds that are neither token nor music models: machines on memory tasks (studio.memory, the NTM and its
+# LSTM baseline), loaded by their family.
+MACHINE_KINDS = {"memory_task": "a machine trained on a memory task (NTM or its LSTM baseline): see `studio train "
+                                "ntm` and benchmarks/ntm_tasks.py"}
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 # Rebuilds a card's tokenizer from its dict. Text tokenizers are the default; a music family passes its own
 # (``LeadSheetTokenizer.from_dict``...), so this module never imports a family above it.
@@ -175,6 +179,8 @@ def load_model(name_or_path: str | Path, device: str | torch.device = "cpu",
 def require_text_card(card: dict[str, Any], name: str | Path) -> None:
     """A StudioError saying which command a music model belongs to, unless ``card`` is a text model's."""
     kind = card.get("model_kind", "text")
+    if kind in MACHINE_KINDS:
+        raise StudioError(f"{name} is {MACHINE_KINDS[kind].format(name=name)}, not a text model")
     if kind == "leadsheet":
         raise StudioError(f"{name} is a music model (a lead-sheet improviser): use `studio compose --model {name} "
                           "--chart 12-bar`")
@@ -209,6 +215,8 @@ def describe(card: dict[str, Any]) -> str:
     """One line summarising a model card for ``studio models`` and the page's model list."""
     mc = card.get("model_config") or {}
     metrics = card.get("metrics") or {}
+    if card.get("model_kind") in MACHINE_KINDS:
+        return _describe_machine(card, mc, metrics)
     parts = [f"{mc.get('cell', '?')} {mc.get('num_layers', '?')}x{mc.get('hidden_size', '?')}"]
     if card.get("model_kind") == PIANO_ROLL:  # frames of 88 keys, not tokens
         fpb = card.get("frames_per_beat", 1)
@@ -232,6 +240,16 @@ def describe(card: dict[str, Any]) -> str:
     name = corpus.get("name") if isinstance(corpus, dict) else corpus if isinstance(corpus, str) else None
     if name:
         parts.append(f"trained on {name}")
+    return ", ".join(parts)
+
+
+def _describe_machine(card: dict[str, Any], mc: dict[str, Any], metrics: dict[str, Any]) -> str:
+    """The summary of a machine trained on a memory task (no tokens, no cells)."""
+    machine = "NTM" if card.get("machine") == "ntm" else "LSTM"
+    parts = [f"{machine} on the {card.get('task', '?')} task, {card.get('parameters', '?')} parameters"]
+    errors = metrics.get("valid_bit_errors_per_sequence")
+    if isinstance(errors, (int, float)):
+        parts.append(f"valid {errors:.2f} bit errors per sequence")
     return ", ".join(parts)
 
 

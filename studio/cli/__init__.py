@@ -13,6 +13,7 @@ import sys
 from studio.cli.common import EXIT_INTERRUPTED, EXIT_USAGE
 from studio.cli.jazz import cmd_train_jazz
 from studio.cli.music import cmd_compose, cmd_train_leadsheet, cmd_train_midi
+from studio.cli.ntm import cmd_train_ntm
 from studio.cli.parser import build_parser
 from studio.cli.rolls import cmd_train_rolls
 from studio.cli.scoring import cmd_eval
@@ -46,8 +47,10 @@ def main(argv: list[str] | None = None) -> int:
                 return cmd_train_jazz(args)
             if args.domain == "trade":
                 return cmd_train_trade(args)
+            if args.domain == "ntm":
+                return cmd_train_ntm(args)
             if args.domain != "text":
-                parser.error("say what to train: studio train text|leadsheet|jazz|trade|midi|rolls "
+                parser.error("say what to train: studio train text|leadsheet|jazz|trade|midi|rolls|ntm "
                              "(see studio train --help)")
             return cmd_train_text(args)
         if args.command not in handlers:

@@ -89,3 +89,28 @@ def write_piece_files(stem: Path, midi: Any, sidecar: dict[str, Any], formats: l
     return sum(len(instrument.notes) for instrument in midi.instruments)
 
 
+
+
+def add_block_options(p: argparse.ArgumentParser, *, what: str, batch_size: int, grad_clip: float, max_steps: int,
+                      eval_every: int, lr: float = 1e-3) -> None:
+    """The options of a block loop (``studio.training.blocks``: NTM and DRAW training), with this command's
+    defaults; ``block_settings`` reads them back."""
+    p.add_argument("--batch-size", type=int, default=batch_size, help=f"{what} a step, 1..65536 "
+                   f"(default {batch_size})")
+    p.add_argument("--lr", type=float, default=lr, help=f"Adam's learning rate, (0, 1] (default {lr:g})")
+    p.add_argument("--grad-clip", type=float, default=grad_clip,
+                   help=f"gradient-norm clip, 0 (off)..1e9 (default {grad_clip:g})")
+    p.add_argument("--max-steps", type=int, default=max_steps, help=f"optimiser steps, >= 1 (default {max_steps})")
+    p.add_argument("--minutes", type=float, default=0.0, help="wall-clock budget in minutes, >= 0 (0: none)")
+    p.add_argument("--eval-every", type=int, default=eval_every,
+                   help=f"steps between validations and checkpoints, >= 1 (default {eval_every})")
+    p.add_argument("--patience", type=int, default=0,
+                   help="evaluations without improvement before stopping, >= 0 (0: never)")
+    p.add_argument("--seed", type=int, default=0, help="random seed, 0..2147483647 (default 0)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+
+
+def block_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The block-loop settings ``add_block_options`` parsed, as keyword arguments of a ``BlockTrainConfig``."""
+    return {name: getattr(args, name) for name in ("batch_size", "lr", "grad_clip", "max_steps", "minutes",
+                                                    "eval_every", "patience", "seed")}

@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from studio.cli.common import EXIT_USAGE
+from studio.cli.ntm import add_parser as add_ntm_parser
 from studio.config import MAX_GENERATION_LENGTH
 
 
@@ -131,6 +132,8 @@ def build_parser() -> argparse.ArgumentParser:
     trade.add_argument("--seed", type=int, default=0)
     trade.add_argument("--save-dtype", default="float32", help="float32, float16 or bfloat16 (default float32)")
     trade.add_argument("--resume", action="store_true", help="continue the run in --out from its last epoch")
+
+    add_ntm_parser(train_sub)
 
     fine = sub.add_parser("finetune", help="fine-tune a model on your own folder or zip of text or music")
     fine.add_argument("--base", default="shakespeare", help="shipped model name or model folder to start from: "

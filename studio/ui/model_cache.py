@@ -19,9 +19,10 @@ from typing import Any
 from studio.errors import StudioError
 
 TEXT, LEADSHEET, POLYPHONIC, PIANO_ROLL, JAZZ, TRADE = "text", "leadsheet", "polyphonic", "piano_roll", "jazz", "trade"
-KINDS = (TEXT, LEADSHEET, POLYPHONIC, PIANO_ROLL, JAZZ, TRADE)
+MEMORY = "memory_task"
+KINDS = (TEXT, LEADSHEET, POLYPHONIC, PIANO_ROLL, JAZZ, TRADE, MEMORY)
 KIND_WORDS = {TEXT: "text", LEADSHEET: "blues (lead-sheet)", POLYPHONIC: "polyphonic", PIANO_ROLL: "piano-roll",
-              JAZZ: "jazz soloist", TRADE: "call-and-response"}
+              JAZZ: "jazz soloist", TRADE: "call-and-response", MEMORY: "memory-task"}
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,7 @@ class ModelEntry:
     value: str      # what the dropdowns send: a shipped name or a run folder
     label: str      # what people see
     origin: str     # shipped or local
-    kind: str       # text, leadsheet, polyphonic, piano_roll, jazz or trade
+    kind: str       # text, leadsheet, polyphonic, piano_roll, jazz, trade or memory_task
     path: Path      # the bundle folder (holding model.json)
     card: dict[str, Any]
 
