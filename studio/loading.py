@@ -22,9 +22,10 @@ from studio.models import RNNLanguageModel
 from studio.tokenizers import TextTokenizer
 
 PIANO_ROLL = "piano_roll"  # the model_kind of piano-roll cards (studio.music.pianoroll.training writes them)
-# The kinds that are neither token nor music models: machines on memory tasks (studio.memory, the NTM and its
-# LSTM baseline), loaded by their family.
-MACHINE_KINDS = {"memory_task": "a machine trained on a memory task (NTM or its LSTM baseline): see `studio train "
+# The kinds that are neither token nor music models: DRAW (studio.sketch) and machines on memory tasks
+# (studio.memory, the NTM and its LSTM baseline), each loaded by its family.
+MACHINE_KINDS = {"draw": "an image model (DRAW): use `studio sketch --model {name} --out DIR`",
+                 "memory_task": "a machine trained on a memory task (NTM or its LSTM baseline): see `studio train "
                                 "ntm` and benchmarks/ntm_tasks.py"}
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 # Rebuilds a card's tokenizer from its dict. Text tokenizers are the default; a music family passes its own
@@ -244,7 +245,15 @@ def describe(card: dict[str, Any]) -> str:
 
 
 def _describe_machine(card: dict[str, Any], mc: dict[str, Any], metrics: dict[str, Any]) -> str:
-    """The summary of a machine trained on a memory task (no tokens, no cells)."""
+    """The summary of a DRAW model or of a machine trained on a memory task (no tokens, no cells)."""
+    if card.get("model_kind") == "draw":
+        reads = (f"read {mc.get('read_size')}x{mc.get('read_size')}, write {mc.get('write_size')}x"
+                 f"{mc.get('write_size')}" if mc.get("attention") else "no attention")
+        parts = [f"DRAW, {mc.get('glimpses', '?')} glimpses, {reads}, LSTMs {mc.get('encoder_size', '?')}/"
+                 f"{mc.get('decoder_size', '?')}, z {mc.get('latent_size', '?')}"]
+        parts += [f"{split} bound {metrics[f'{split}_nats_per_image']:.2f} nats/image" for split in ("valid", "test")
+                  if isinstance(metrics.get(f"{split}_nats_per_image"), (int, float))]
+        return ", ".join(parts)
     machine = "NTM" if card.get("machine") == "ntm" else "LSTM"
     parts = [f"{machine} on the {card.get('task', '?')} task, {card.get('parameters', '?')} parameters"]
     errors = metrics.get("valid_bit_errors_per_sequence")

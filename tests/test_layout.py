@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent / "studio"
 RANKS = {
     "studio.__main__": 72, "studio.cli": 71, "studio.ui": 70,  # `studio ui` serves the page
     "studio.text": 60, "studio.music.leadsheet": 60, "studio.music.remi": 60, "studio.music.pianoroll": 60,
-    "studio.music.jazz": 60, "studio.music.trade": 60, "studio.memory": 60,
+    "studio.music.jazz": 60, "studio.music.trade": 60, "studio.memory": 60, "studio.sketch": 60,
     "studio.music.band": 52, "studio.music.io": 51, "studio.music.theory": 50,
     "studio.training": 42, "studio.loading": 41, "studio.sampling": 40,
     "studio.models": 30, "studio.tokenizers": 30, "studio.checkpoint": 30,

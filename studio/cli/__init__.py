@@ -17,6 +17,7 @@ from studio.cli.ntm import cmd_train_ntm
 from studio.cli.parser import build_parser
 from studio.cli.rolls import cmd_train_rolls
 from studio.cli.scoring import cmd_eval
+from studio.cli.sketch import cmd_sketch, cmd_train_draw
 from studio.cli.text import cmd_finetune, cmd_models, cmd_train_text, cmd_write
 from studio.cli.trade import cmd_trade, cmd_train_trade
 from studio.errors import StudioError
@@ -34,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     handlers = {"write": cmd_write, "eval": cmd_eval, "models": cmd_models, "finetune": cmd_finetune,
-                "compose": cmd_compose, "trade": cmd_trade, "ui": cmd_ui}
+                "compose": cmd_compose, "trade": cmd_trade, "sketch": cmd_sketch, "ui": cmd_ui}
     try:
         if args.command == "train":
             if args.domain == "leadsheet":
@@ -47,10 +48,10 @@ def main(argv: list[str] | None = None) -> int:
                 return cmd_train_jazz(args)
             if args.domain == "trade":
                 return cmd_train_trade(args)
-            if args.domain == "ntm":
-                return cmd_train_ntm(args)
+            if args.domain in ("ntm", "draw"):
+                return (cmd_train_ntm if args.domain == "ntm" else cmd_train_draw)(args)
             if args.domain != "text":
-                parser.error("say what to train: studio train text|leadsheet|jazz|trade|midi|rolls|ntm "
+                parser.error("say what to train: studio train text|leadsheet|jazz|trade|midi|rolls|ntm|draw "
                              "(see studio train --help)")
             return cmd_train_text(args)
         if args.command not in handlers:

@@ -7,6 +7,7 @@ import sys
 
 from studio.cli.common import EXIT_USAGE
 from studio.cli.ntm import add_parser as add_ntm_parser
+from studio.cli.sketch import add_parsers as add_sketch_parsers
 from studio.config import MAX_GENERATION_LENGTH
 
 
@@ -134,6 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     trade.add_argument("--resume", action="store_true", help="continue the run in --out from its last epoch")
 
     add_ntm_parser(train_sub)
+    add_sketch_parsers(sub, train_sub)
 
     fine = sub.add_parser("finetune", help="fine-tune a model on your own folder or zip of text or music")
     fine.add_argument("--base", default="shakespeare", help="shipped model name or model folder to start from: "

@@ -36,6 +36,7 @@ SCORERS: dict[str, tuple[str, str]] = {
     "piano_roll": ("studio.music.pianoroll.scoring", "score_rolls"),
     "jazz": ("studio.music.jazz.evaluation", "evaluate_jazz"),
     "trade": ("studio.music.trade.scoring", "score_trade"),
+    "draw": ("studio.sketch.scoring", "score_draw"),
 }
 
 # studio.text.corpus.TEXT_SUFFIXES and zips of them (not imported: it pulls in torch, and `studio --help` should not)
@@ -53,6 +54,8 @@ READS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "jazz": ("the jazz soloist", "a folder in the jazz layout (wjd_solos.csv, wjd_notes.csv.gz, wjd_beats.csv.gz, "
              "as ../shared/corpora/jazz)", (".csv", ".gz")),
     "trade": ("a call-and-response model", "a folder in the jazz layout (its solos' phrase pairs)", (".csv", ".gz")),
+    "draw": ("an image model (DRAW)", "binarized MNIST as packed bits (an .npz with train/valid/test splits, as "
+             "../shared/corpora/binarized-mnist)", (".npz",)),
 }
 OPTIONS = ("streams", "valid_fraction")  # the options only some scorers take (parsed as None when not given)
 

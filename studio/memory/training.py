@@ -27,7 +27,7 @@ from studio.errors import StudioError
 from studio.memory.tasks import Batch, Task, get_task, sequence_costs
 from studio.models.ntm import NTM, NTMConfig
 from studio.models.sequence_lstm import SequenceLSTM, SequenceLSTMConfig
-from studio.training.blocks import BlockRun, BlockTrainConfig, train_in_blocks
+from studio.training.blocks import BlockRun, BlockTrainConfig, open_run, train_in_blocks
 from studio.training.state import seed_everything
 
 KIND = "memory_task"       # the model_kind of these cards
@@ -88,17 +88,12 @@ def train_machine(task_name: str, machine: str, out_dir: str | Path, model_confi
                   on_eval: Callable[[dict[str, Any]], None] | None = None) -> Path:
     """Train (or, with ``resume``, continue) ``machine`` (ntm or lstm) on ``task_name``; returns ``OUT/best``."""
     out = Path(out_dir)
-    bundle = None
-    if resume:
-        bundle = read_bundle(out / "last", with_state=True)
-        if bundle.card.get("model_kind") != KIND:
-            raise StudioError(f"{out / 'last'} is not a memory-task run")
+    bundle = open_run(out, resume, KIND, "a memory-task")
+    if bundle is not None:
         task_name, machine = bundle.card["task"], bundle.card["machine"]
         model_config = bundle.card["model_config"]
         train_config = MachineTrainConfig.from_dict(bundle.card["train_config"])
         command = bundle.card["command"]
-    elif (out / "last").exists() or (out / "best").exists():
-        raise StudioError(f"{out} already holds a training run; pass --resume to continue it, or choose another --out")
     task = get_task(task_name)
     tconf = train_config or MachineTrainConfig()
     seed_everything(tconf.seed)

@@ -18,7 +18,7 @@ from typing import Any
 
 import torch
 
-from studio.checkpoint import Bundle
+from studio.checkpoint import Bundle, read_bundle
 from studio.config import _Config, check_range
 from studio.errors import StudioError
 from studio.training.epoch_state import EpochLoop, load_loop, save_loop
@@ -58,6 +58,19 @@ class BlockRun:
     optimizer: torch.optim.Optimizer
     generator: torch.Generator                  # the data generator, saved with the state
     config: BlockTrainConfig                    # budgets, clipping, evaluation interval
+
+
+def open_run(out: Path, resume: bool, kind: str, what: str) -> Bundle | None:
+    """The ``last/`` bundle of the run in ``out`` to resume (its card's ``model_kind`` must be ``kind``, ``what``
+    says it in words), or None for a new run, which must not overwrite an old one."""
+    if resume:
+        bundle = read_bundle(out / "last", with_state=True)
+        if bundle.card.get("model_kind") != kind:
+            raise StudioError(f"{out / 'last'} is not {what} run")
+        return bundle
+    if (out / "last").exists() or (out / "best").exists():
+        raise StudioError(f"{out} already holds a training run; pass --resume to continue it, or choose another --out")
+    return None
 
 
 def train_in_blocks(run: BlockRun, resume: Bundle | None, loss_at: Callable[[int], torch.Tensor],
@@ -117,4 +130,4 @@ def train_in_blocks(run: BlockRun, resume: Bundle | None, loss_at: Callable[[int
     return loop
 
 
-__all__ = ["BlockRun", "BlockTrainConfig", "train_in_blocks"]
+__all__ = ["BlockRun", "BlockTrainConfig", "open_run", "train_in_blocks"]

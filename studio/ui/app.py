@@ -22,8 +22,8 @@ from typing import Any
 
 import gradio as gr  # studio/ui/__init__.py has already set Gradio's offline environment
 
-from studio.ui import blues_tab, compose_tab, models_tab, trade_tab, train_tab, write_tab
-from studio.ui.model_cache import TEXT, TRADE, ModelCache
+from studio.ui import blues_tab, compose_tab, models_tab, sketch_tab, trade_tab, train_tab, write_tab
+from studio.ui.model_cache import DRAW, TEXT, TRADE, ModelCache
 from studio.ui.options import DEFAULT_HOST, DEFAULT_PORT, add_arguments
 from studio.ui.training_job import TrainingBoard
 
@@ -62,13 +62,15 @@ def build_app(runs_dir: str | Path = "runs", cache: ModelCache | None = None,
                 compose = compose_tab.build(cache)
             with gr.Tab("Write", id="write"):
                 write = write_tab.build(cache)
+            with gr.Tab("Sketch", id="sketch"):
+                sketching = sketch_tab.build(cache)
             with gr.Tab("Train", id="train"):
                 train = train_tab.build(cache, board)
             with gr.Tab("Models", id="models"):
                 models = models_tab.build(cache)
 
         lists = [blues["model"], compose["model"], write["model"], train["model"], models["model"], models["table"],
-                 trading["model"]]
+                 trading["model"], sketching["model"]]
 
         def refresh_models() -> tuple:
             """Every model list as it is now (new local models appear; a page load or a finished run)."""
@@ -76,7 +78,7 @@ def build_app(runs_dir: str | Path = "runs", cache: ModelCache | None = None,
                     gr.update(choices=compose_tab.model_choices(cache)),
                     gr.update(choices=cache.choices(TEXT)), gr.update(choices=train_tab.model_choices(cache)),
                     gr.update(choices=models_tab.all_choices(cache)), models_tab.model_table(cache),
-                    gr.update(choices=cache.choices(TRADE)))
+                    gr.update(choices=cache.choices(TRADE)), gr.update(choices=cache.choices(DRAW)))
 
         app.load(refresh_models, None, lists, api_name="refresh_models", concurrency_limit=None)
         app.load(models["show_card"], models["model"], models["card"], api_name="first_model_card",

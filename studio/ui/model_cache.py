@@ -4,8 +4,8 @@ A model is offered by the value its dropdown sends: a shipped model's name (``bl
 (``runs/letters``, found by ``studio.loading.local_models``). Handlers accept only offered values, so an API client
 cannot make the server load an arbitrary path. Models load on first use and stay loaded (least recently used first
 out beyond ``max_loaded``); a model whose card changed on disk (retrained, fine-tuned again) is loaded afresh.
-Loaded ``Generator``, ``Composer``, ``Soloist``, ``Responder`` and ``RollModel`` objects are shared by concurrent
-requests: they hold no per-request state.
+Loaded ``Generator``, ``Composer``, ``Soloist``, ``Responder``, ``RollModel`` and ``Draw`` objects are shared by
+concurrent requests: they hold no per-request state.
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ from typing import Any
 from studio.errors import StudioError
 
 TEXT, LEADSHEET, POLYPHONIC, PIANO_ROLL, JAZZ, TRADE = "text", "leadsheet", "polyphonic", "piano_roll", "jazz", "trade"
-MEMORY = "memory_task"
-KINDS = (TEXT, LEADSHEET, POLYPHONIC, PIANO_ROLL, JAZZ, TRADE, MEMORY)
+DRAW, MEMORY = "draw", "memory_task"
+KINDS = (TEXT, LEADSHEET, POLYPHONIC, PIANO_ROLL, JAZZ, TRADE, DRAW, MEMORY)
 KIND_WORDS = {TEXT: "text", LEADSHEET: "blues (lead-sheet)", POLYPHONIC: "polyphonic", PIANO_ROLL: "piano-roll",
-              JAZZ: "jazz soloist", TRADE: "call-and-response", MEMORY: "memory-task"}
+              JAZZ: "jazz soloist", TRADE: "call-and-response", DRAW: "DRAW", MEMORY: "memory-task"}
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,7 @@ class ModelEntry:
     value: str      # what the dropdowns send: a shipped name or a run folder
     label: str      # what people see
     origin: str     # shipped or local
-    kind: str       # text, leadsheet, polyphonic, piano_roll, jazz, trade or memory_task
+    kind: str       # text, leadsheet, polyphonic, piano_roll, jazz, trade, draw or memory_task
     path: Path      # the bundle folder (holding model.json)
     card: dict[str, Any]
 
@@ -153,6 +153,13 @@ class ModelCache:
 
         entry = self.entry(PIANO_ROLL, value)
         return self._load(entry, lambda: load_roll_model(entry.path))
+
+    def drawer(self, value: Any):
+        """The loaded ``studio.models.draw.Draw`` of DRAW model ``value`` (eval mode)."""
+        from studio.sketch.training import load_draw
+
+        entry = self.entry(DRAW, value)
+        return self._load(entry, lambda: load_draw(entry.path)[0])
 
     def _load(self, entry: ModelEntry, build: Any) -> Any:
         from studio.checkpoint import CARD_FILE

@@ -11,7 +11,7 @@ from studio.ui.model_cache import ModelCache
 TABLE_HEADERS = ["model", "origin", "kind", "summary", "folder"]
 KIND_NAMES = {"text": "text", "leadsheet": "blues (lead sheet)", "polyphonic": "polyphonic (REMI)",
               "piano_roll": "piano roll (harmoniser)", "jazz": "jazz soloist", "trade": "call and response",
-              "memory_task": "memory task (NTM or LSTM)"}
+              "draw": "DRAW (sketches)", "memory_task": "memory task (NTM or LSTM)"}
 
 
 def model_table(cache: ModelCache) -> list[list[str]]:
