@@ -36,6 +36,7 @@ JAZZ_COLUMNS = [("notes/bar", "notes_per_bar", "{:.1f}"), ("16ths", "ioi_sixteen
 
 def compose_jazz(args: argparse.Namespace, config: Any, formats: list[str], out: Path) -> int:
     """``studio compose`` with a jazz soloist: solos over the chart with the band, in every asked format."""
+    import dataclasses
     import json
 
     from tqdm.auto import tqdm
@@ -55,6 +56,8 @@ def compose_jazz(args: argparse.Namespace, config: Any, formats: list[str], out:
     chart = chart_from_text_or_form(args.chart, key)
     key_lock = sorted(blues_scale(Chord(pitch_class(key), "7"))) if args.key_lock else None
     soloist = Soloist(args.model, device=args.device)
+    if args.temperature is None and args.top_p is None and config.mode == "sample":
+        config = dataclasses.replace(config, temperature=soloist.default_temperature, top_p=soloist.default_top_p)
     request = SoloRequest(chart, args.choruses, args.tempo, style=args.style, soloist=args.soloist, form=args.form,
                           config=config, key_lock=key_lock)
     solos = soloist.improvise(request)

@@ -186,6 +186,15 @@ def shown_metrics(metrics: dict[str, float]) -> dict[str, float | None]:
     return out
 
 
+def _sampling_defaults(cache: ModelCache, model: Any) -> tuple[float, float]:
+    """The temperature and top-p a jazz model's card recommends (chosen on validation solos); 1.0 and 0.95 else."""
+    try:
+        sampling = cache.entry(SOLOISTS, model).card.get("sampling") or {}
+    except StudioError:
+        sampling = {}
+    return float(sampling.get("temperature") or 1.0), float(sampling.get("top_p") or 0.95)
+
+
 def build(cache: ModelCache) -> dict[str, Any]:
     """Lay out the Blues tab (inside an open ``gr.Tab``) and wire its actions; returns its model dropdown."""
     with gr.Row():
@@ -214,8 +223,9 @@ def build(cache: ModelCache) -> dict[str, Any]:
             # The players depend on the model chosen: the list is checked against it when a solo is asked for.
             manner = gr.Dropdown(soloist_names(cache, first), value=NO_SOLOIST, label="In the manner of (jazz)",
                                  elem_id="blues-soloist", allow_custom_value=True)
-            temperature = gr.Slider(*TEMPERATURE, value=1.0, step=0.05, label="Temperature")
-            top_p = gr.Slider(*TOP_P, value=0.95, step=0.01, label="Top-p")
+            sampling = _sampling_defaults(cache, first)
+            temperature = gr.Slider(*TEMPERATURE, value=sampling[0], step=0.05, label="Temperature")
+            top_p = gr.Slider(*TOP_P, value=sampling[1], step=0.01, label="Top-p")
             beam = gr.Slider(*BEAMS, value=1, step=1, label="Beam",
                              info="above 1: beam search, deterministic (temperature and top-p unused)")
             with gr.Row():

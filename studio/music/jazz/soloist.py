@@ -111,6 +111,10 @@ class Soloist:
         self._steppers = StepperCache(self.loaded.model)
         stored = self.loaded.extras.get(PHRASES_EXTRA, {}).get("hashes")
         self.training_phrases = stored.sort().values if stored is not None else None
+        sampling = self.loaded.card.get("sampling") or {}
+        # The settings chosen on validation solos (the card's), for a person who sets none.
+        self.default_temperature = float(sampling.get("temperature") or 1.0)
+        self.default_top_p = sampling.get("top_p")
 
     def copied(self, notes: list[SoloNote]) -> float | None:
         """The share of the solo's two-bar phrases found in the model's training solos (None if unknown)."""
