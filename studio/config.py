@@ -14,7 +14,8 @@ from typing import Any, TypeVar
 
 from studio.errors import StudioError
 
-CELLS = ("rnn", "lstm", "gru")
+# rnn (Elman, tanh), lstm (with forget gate), gru, cplstm (peepholes, Gers et al.), lnlstm (layer norm, Ba et al.)
+CELLS = ("rnn", "lstm", "gru", "cplstm", "lnlstm")
 TOKENIZERS = ("char", "word", "bpe")
 SCHEDULES = ("cosine", "plateau", "step", "constant")
 OPTIMIZERS = ("adamw", "sgd")
@@ -89,7 +90,7 @@ class ModelConfig(_Config):
     """The shape of a recurrent language model; ``RNNLanguageModel`` is built from this alone."""
 
     vocab_size: int = 256          # number of token ids the model reads and predicts
-    cell: str = "lstm"             # rnn (Elman, tanh), lstm (with forget gate) or gru
+    cell: str = "lstm"             # one of CELLS: rnn, lstm, gru, cplstm (peephole LSTM) or lnlstm (layer-norm LSTM)
     num_layers: int = 2            # stacked recurrent layers
     embedding_size: int = 256      # width of the token embedding fed to the first layer
     hidden_size: int = 512         # width of each recurrent layer's state
@@ -101,7 +102,7 @@ class ModelConfig(_Config):
     # It regularises the recurrence itself, which the dropout above leaves alone.
     weight_drop: float = 0.0
     tie_weights: bool = False      # share the embedding and output matrices (Press & Wolf; Inan et al.)
-    forget_bias: float = 1.0       # LSTM forget-gate bias at init (Jozefowicz et al. 2015); ignored for rnn/gru
+    forget_bias: float = 1.0       # the LSTMs' forget-gate bias at init (Jozefowicz et al. 2015); ignored for rnn/gru
     # Conditioning (music): at every step a chord and the position in the bar join the token embedding
     # (Eck & Schmidhuber 2002; Magenta's Improv RNN). 0 turns each off.
     chord_vocab_size: int = 0      # number of chord ids the model reads (a fixed table of chord features)

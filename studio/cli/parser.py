@@ -21,7 +21,8 @@ class _Parser(argparse.ArgumentParser):
 
 def _add_model_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("model")
-    g.add_argument("--cell", default="lstm", help="recurrent cell: rnn (tanh), lstm or gru (default lstm)")
+    g.add_argument("--cell", default="lstm", help="recurrent cell: rnn (tanh), lstm, gru, cplstm (LSTM with "
+                   "peephole connections, Gers et al.) or lnlstm (layer-normalised LSTM, Ba et al.) (default lstm)")
     g.add_argument("--layers", type=int, default=2, help="stacked recurrent layers, 1..16 (default 2)")
     g.add_argument("--hidden", type=int, default=512, help="hidden units per layer, 1..65536 (default 512)")
     g.add_argument("--embedding", type=int, default=None,
@@ -34,7 +35,8 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--weight-drop", type=float, default=0.0,
                    help="DropConnect on the recurrent weight matrices while training (AWD-LSTM), 0..0.95 (default 0)")
     g.add_argument("--tie", action="store_true", help="tie the embedding and output weights")
-    g.add_argument("--forget-bias", type=float, default=1.0, help="LSTM forget-gate bias at init, -10..10")
+    g.add_argument("--forget-bias", type=float, default=1.0,
+                   help="forget-gate bias at init of lstm, cplstm and lnlstm, -10..10")
 
 
 def _add_train_options(p: argparse.ArgumentParser) -> None:
@@ -170,7 +172,8 @@ def build_parser() -> argparse.ArgumentParser:
     rolls.add_argument("--out", default="runs/rolls", help="run folder; the model goes to OUT/best "
                        "(default runs/rolls)")
     g = rolls.add_argument_group("model")
-    g.add_argument("--cell", default="lstm", help="rnn (tanh), lstm or gru (default lstm)")
+    g.add_argument("--cell", default="lstm", help="rnn (tanh), lstm, gru, cplstm (peephole LSTM) or lnlstm "
+                   "(layer-normalised LSTM) (default lstm)")
     g.add_argument("--layers", type=int, default=1, help="stacked recurrent layers, 1..16 (default 1)")
     g.add_argument("--hidden", type=int, default=300, help="hidden units per layer, 1..65536 (default 300)")
     g.add_argument("--dropout", type=float, default=0.3,

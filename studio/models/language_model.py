@@ -1,9 +1,11 @@
 """A recurrent language model: embedding -> stacked RNN/LSTM/GRU -> softmax layer.
 
-Built on ``torch.nn.RNN/LSTM/GRU`` so the fused cuDNN (GPU) and oneDNN/ATen (CPU) kernels do the work.
-Dropout follows Zaremba et al. (2014): on the embedded input, between layers and on the top layer's output, never
-on the recurrent state. ``weight_drop`` adds DropConnect on the recurrent weight matrices instead (Merity et al.
-2017): the state itself is untouched, so the fused kernels still run, on weights masked once per forward pass.
+Built on ``torch.nn.RNN/LSTM/GRU`` so the fused cuDNN (GPU) and oneDNN/ATen (CPU) kernels do the work; the peephole
+and layer-normalised LSTMs (``cplstm``, ``lnlstm``) are Studio's own stacks with the same interface
+(``studio.models.cells``). Dropout follows Zaremba et al. (2014): on the embedded input, between layers and on the
+top layer's output, never on the recurrent state. ``weight_drop`` adds DropConnect on the recurrent weight matrices
+instead (Merity et al. 2017): the state itself is untouched, so the fused kernels still run, on weights masked once
+per forward pass.
 """
 
 from __future__ import annotations
@@ -15,11 +17,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from studio.config import ModelConfig
+from studio.models.cells import LSTM_LIKE, build_recurrent
 
-# The recurrent state: (h,) for rnn and gru, (h, c) for lstm; each tensor is (num_layers, batch, hidden_size).
+# The recurrent state: (h,) for rnn and gru, (h, c) for the LSTMs; each tensor is (num_layers, batch, hidden_size).
 State = tuple[torch.Tensor, ...]
-
-_CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 
 
 class RNNLanguageModel(nn.Module):
@@ -37,7 +38,6 @@ class RNNLanguageModel(nn.Module):
         c = config
         self.embedding = nn.Embedding(c.vocab_size, c.embedding_size)
         self.dropout_embedding = nn.Dropout(c.dropout_embedding)
-        rnn_kwargs = {"nonlinearity": "tanh"} if c.cell == "rnn" else {}
         # Conditioning inputs (music): chord features projected to chord_embedding, bar position embedded; both
         # are joined to the token embedding at every step. The chord feature table is a buffer, filled by whoever
         # knows the chord vocabulary (set_chord_features) and saved with the weights.
@@ -50,8 +50,7 @@ class RNNLanguageModel(nn.Module):
         self.condition_tables = nn.ModuleDict({name: nn.Embedding(ids, width) for name, ids, width in c.conditions})
         rnn_in = (c.embedding_size + c.chord_embedding * (2 if c.next_chord else 1) + c.position_embedding
                   + sum(width for _, _, width in c.conditions))
-        self.rnn = _CELLS[c.cell](rnn_in, c.hidden_size, num_layers=c.num_layers, batch_first=True,
-                                  dropout=c.dropout_between if c.num_layers > 1 else 0.0, **rnn_kwargs)
+        self.rnn = build_recurrent(c.cell, rnn_in, c.hidden_size, c.num_layers, c.dropout_between, c.forget_bias)
         self.dropout_output = nn.Dropout(c.dropout_output)
         # Tying needs the decoder's input to be as wide as the embedding; a projection bridges different widths.
         self.projection = (nn.Linear(c.hidden_size, c.embedding_size, bias=False)
@@ -63,23 +62,12 @@ class RNNLanguageModel(nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        """Uniform(-0.1, 0.1) embeddings (Zaremba et al.), PyTorch's RNN init, and the LSTM forget-gate bias."""
+        """Uniform(-0.1, 0.1) embeddings and output matrix, a zero output bias (Zaremba et al.). The recurrent layers
+        keep their own init (``build_recurrent``: PyTorch's, with the LSTMs' forget-gate bias)."""
         nn.init.uniform_(self.embedding.weight, -0.1, 0.1)
         nn.init.zeros_(self.decoder.bias)
         if not self.config.tie_weights:
             nn.init.uniform_(self.decoder.weight, -0.1, 0.1)
-        if self.config.cell == "lstm":
-            h = self.config.hidden_size
-            for name, param in self.rnn.named_parameters():
-                # PyTorch orders LSTM gates (input, forget, cell, output); both bias vectors are summed, so the
-                # forget gate starts at forget_bias and the others at 0.
-                if name.startswith("bias_ih"):
-                    with torch.no_grad():
-                        param.zero_()
-                        param[h:2 * h].fill_(self.config.forget_bias)
-                elif name.startswith("bias_hh"):
-                    with torch.no_grad():
-                        param.zero_()
 
     def initial_state(self, batch_size: int, device: torch.device | str | None = None,
                       dtype: torch.dtype | None = None) -> State:
@@ -88,7 +76,7 @@ class RNNLanguageModel(nn.Module):
         ref = self.embedding.weight
         zeros = torch.zeros(c.num_layers, batch_size, c.hidden_size, device=device or ref.device,
                             dtype=dtype or ref.dtype)
-        return (zeros, zeros.clone()) if c.cell == "lstm" else (zeros,)
+        return (zeros, zeros.clone()) if c.cell in LSTM_LIKE else (zeros,)
 
     @property
     def conditioned(self) -> bool:
@@ -140,6 +128,8 @@ class RNNLanguageModel(nn.Module):
         p = self.config.weight_drop
         if not (self.training and p > 0):
             return self.rnn(x, rnn_state)
+        if self.config.cell in ("cplstm", "lnlstm"):  # Studio's own stacks take the mask as an argument
+            return self.rnn(x, rnn_state, weight_drop=p)
         rnn = self.rnn
         rnn._update_flat_weights()  # a rebuild pending from an earlier swap would overwrite the masked list
         kept = rnn._flat_weights
@@ -177,7 +167,7 @@ class RNNLanguageModel(nn.Module):
         x = self.dropout_embedding(self.embed(tokens, chords, positions, **conditions))
         if state is None:
             state = self.initial_state(tokens.shape[0], tokens.device, x.dtype)
-        rnn_state = state if self.config.cell == "lstm" else state[0]
+        rnn_state = state if self.config.cell in LSTM_LIKE else state[0]
         out, new_state = self.run_rnn(x, rnn_state)
         out = self.dropout_output(out)
         if self.projection is not None:

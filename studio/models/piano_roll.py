@@ -26,11 +26,11 @@ from torch import nn
 
 from studio.config import CELLS, _Config, check_bool, check_choice, check_range
 from studio.errors import StudioError
+from studio.models.cells import build_recurrent
 
 KEYS = 88          # piano keys, A0 (MIDI 21) .. C8 (MIDI 108)
 LOWEST_MIDI = 21   # MIDI number of key 0
 
-_CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 WITHIN_FRAME = ("independent", "top_down")
 
 
@@ -39,14 +39,14 @@ class PianoRollConfig(_Config):
     """The shape of a ``PianoRollModel``; the model is built from this alone."""
 
     keys: int = KEYS               # width of a frame (88 piano keys)
-    cell: str = "gru"              # rnn (Elman, tanh), lstm or gru
+    cell: str = "gru"              # one of CELLS: rnn (Elman, tanh), lstm, gru, cplstm or lnlstm
     num_layers: int = 1            # stacked recurrent layers
     hidden_size: int = 200         # width of each recurrent layer's state
     input_size: int = 0            # width of a linear projection of the frame before the RNN; 0 feeds it directly
     dropout_input: float = 0.0     # dropout on the (projected) input frame
     dropout_between: float = 0.0   # dropout between stacked layers
     dropout_output: float = 0.0    # dropout on the top layer's output, before the 88 sigmoids
-    forget_bias: float = 1.0       # LSTM forget-gate bias at init; ignored for rnn/gru
+    forget_bias: float = 1.0       # the LSTMs' forget-gate bias at init; ignored for rnn/gru
     learn_initial: bool = False    # learn the first step's input instead of zeros (Chung et al. use zeros)
     beat_periods: tuple[int, ...] = ()  # also read the predicted frame's index modulo each period, one-hot
     within_frame: str = "independent"  # "top_down": each key also reads the keys above it in its frame
@@ -93,22 +93,12 @@ class PianoRollModel(nn.Module):
         self.projection = nn.Linear(c.keys + c.position_features, c.input_size) if c.input_size else None
         rnn_in = c.input_size or c.keys + c.position_features
         self.dropout_input = nn.Dropout(c.dropout_input)
-        rnn_kwargs = {"nonlinearity": "tanh"} if c.cell == "rnn" else {}
-        self.rnn = _CELLS[c.cell](rnn_in, c.hidden_size, num_layers=c.num_layers, batch_first=True,
-                                  dropout=c.dropout_between if c.num_layers > 1 else 0.0, **rnn_kwargs)
+        self.rnn = build_recurrent(c.cell, rnn_in, c.hidden_size, c.num_layers, c.dropout_between, c.forget_bias)
         self.dropout_output = nn.Dropout(c.dropout_output)
         self.decoder = nn.Linear(c.hidden_size, c.keys)
         self.frame = TopDownFrame(c.keys, c.hidden_size, c.frame_hidden) if c.within_frame == "top_down" else None
         # The first step sees "no previous frame": zeros, or a learned frame when learn_initial.
         self.initial_frame = nn.Parameter(torch.zeros(c.keys)) if c.learn_initial else None
-        if c.cell == "lstm":
-            h = c.hidden_size
-            with torch.no_grad():
-                for name, param in self.rnn.named_parameters():
-                    if name.startswith("bias_"):
-                        param.zero_()
-                        if name.startswith("bias_ih"):
-                            param[h:2 * h].fill_(c.forget_bias)
 
     def shifted_inputs(self, rolls: torch.Tensor) -> torch.Tensor:
         """The inputs for ``rolls``: frame t-1 at step t, the initial frame at step 0.

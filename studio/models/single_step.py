@@ -6,13 +6,16 @@ weights as one concatenated matrix (one ``addmm`` per layer for LSTM and tanh RN
 apart for the reset gate) and runs the gate arithmetic directly. With ``dtype=torch.bfloat16`` the products run on
 oneDNN's bf16 kernels (AMX where the CPU has it), which pays off for batches of many samples.
 
-The arithmetic is PyTorch's own gate equations, so in float32 the logits match the module's to ~1e-6.
+The arithmetic is PyTorch's own gate equations (and, for ``cplstm`` and ``lnlstm``, those of
+``studio.models.cells``), so in float32 the logits match the module's to ~1e-6.
 """
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
+from studio.models.cells import LN_EPS, LSTM_LIKE
 from studio.models.language_model import RNNLanguageModel, State
 
 
@@ -42,9 +45,13 @@ class SingleStepper:
             self.condition_vectors = {name: table.weight.detach().to(dtype)
                                       for name, table in model.condition_tables.items()}
             self.weights, self.biases, self.weights_hh, self.biases_hh = [], [], [], []
+            self.extras: list[torch.Tensor] = []  # cplstm: peepholes (3, H); lnlstm: gains, shift (4H+4H+2H)
             for layer in range(c.num_layers):
                 w_ih = getattr(model.rnn, f"weight_ih_l{layer}").detach()
                 w_hh = getattr(model.rnn, f"weight_hh_l{layer}").detach()
+                if self.cell in ("cplstm", "lnlstm"):
+                    self._own_cell_layer(model.rnn, layer, w_ih, w_hh)
+                    continue
                 b_ih = getattr(model.rnn, f"bias_ih_l{layer}").detach()
                 b_hh = getattr(model.rnn, f"bias_hh_l{layer}").detach()
                 if self.cell == "gru":
@@ -60,6 +67,39 @@ class SingleStepper:
                                if model.projection is not None else None)
             self.decoder = model.decoder.weight.detach().t().contiguous().to(dtype)
             self.decoder_bias = model.decoder.bias.detach().to(dtype)
+
+    def _own_cell_layer(self, rnn: torch.nn.Module, layer: int, w_ih: torch.Tensor, w_hh: torch.Tensor) -> None:
+        """One layer of a ``studio.models.cells`` stack: CP-LSTM reads [x, h] through one matrix; LN-LSTM normalises
+        the two products apart, so it keeps them apart."""
+        dtype = self.dtype
+        bias = getattr(rnn, f"bias_l{layer}").detach().to(dtype)
+        if self.cell == "cplstm":
+            self.weights.append(torch.cat([w_ih, w_hh], dim=1).t().contiguous().to(dtype))
+            self.extras.append(getattr(rnn, f"peephole_l{layer}").detach().view(3, -1).to(dtype))
+        else:
+            self.weights.append(w_ih.t().contiguous().to(dtype))
+            self.weights_hh.append(w_hh.t().contiguous().to(dtype))
+            self.extras.append(torch.cat([getattr(rnn, f"norm_ih_l{layer}").detach(),
+                                          getattr(rnn, f"norm_hh_l{layer}").detach(),
+                                          getattr(rnn, f"norm_c_l{layer}").detach()]).to(dtype))
+        self.biases.append(bias)
+
+    def _own_cell_step(self, layer: int, x: torch.Tensor, h: torch.Tensor,
+                       c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """One step of a CP-LSTM or LN-LSTM layer: x (rows, in), h and c (rows, H) -> new h and c."""
+        hidden = self.hidden
+        if self.cell == "cplstm":
+            peep = self.extras[layer]
+            i, f, o, g = torch.addmm(self.biases[layer], torch.cat([x, h], dim=1), self.weights[layer]).split(
+                hidden, dim=1)
+            c = torch.sigmoid(f + peep[1] * c) * c + torch.sigmoid(i + peep[0] * c) * torch.tanh(g)
+            return torch.sigmoid(o + peep[2] * c) * torch.tanh(c), c
+        gain_ih, gain_hh, gain_c, shift_c = self.extras[layer].split([4 * hidden, 4 * hidden, hidden, hidden])
+        pre = (F.layer_norm(x @ self.weights[layer], (4 * hidden,), gain_ih, self.biases[layer], LN_EPS)
+               + F.layer_norm(h @ self.weights_hh[layer], (4 * hidden,), gain_hh, None, LN_EPS))
+        i, f, o, g = pre.split(hidden, dim=1)
+        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+        return torch.sigmoid(o) * torch.tanh(F.layer_norm(c, (hidden,), gain_c, shift_c, LN_EPS)), c
 
     def convert_state(self, state: State) -> State:
         """The model's state in this stepper's dtype."""
@@ -98,7 +138,10 @@ class SingleStepper:
         new_h, new_c = [], []
         for layer in range(self.layers):
             h = h_all[layer]
-            if self.cell == "lstm":
+            if self.cell in ("cplstm", "lnlstm"):
+                h, c = self._own_cell_step(layer, x, h, state[1][layer])
+                new_c.append(c)
+            elif self.cell == "lstm":
                 gates = torch.addmm(self.biases[layer], torch.cat([x, h], dim=1), self.weights[layer])
                 i, f, g, o = gates.chunk(4, dim=1)
                 c = torch.sigmoid(f) * state[1][layer] + torch.sigmoid(i) * torch.tanh(g)
@@ -120,7 +163,7 @@ class SingleStepper:
         if self.projection is not None:
             x = x @ self.projection
         logits = torch.addmm(self.decoder_bias, x, self.decoder).float()
-        out = (torch.stack(new_h), torch.stack(new_c)) if self.cell == "lstm" else (torch.stack(new_h),)
+        out = (torch.stack(new_h), torch.stack(new_c)) if self.cell in LSTM_LIKE else (torch.stack(new_h),)
         return logits, out
 
 
