@@ -8,8 +8,9 @@ Trains ``OUT/ntm`` and then ``OUT/lstm`` (``studio train ntm``'s loop, one after
 (a finished run is only evaluated again). Then it scores both best models at the task's test sizes (copy: 10, 20,
 40, 80, 120 vectors, trained on 1-20; recall: 6, 10, 12, 15, 20 items, trained on 2-6): bits of cross-entropy and
 bit errors per sequence, and the share of sequences without an error, over the same seeded sequences for both, and
-draws the NTM's read and write weightings over time (the paper's figure 6) at two sizes. Writes
-``OUT/result.json``, ``OUT/table.md`` and ``OUT/weightings-SIZE.png``; prints the table.
+draws the NTM's read and write weightings over time (the paper's figure 6) at the longest training size and the
+two longest test sizes. Writes ``OUT/result.json``, ``OUT/table.md`` and ``OUT/weightings-SIZE.png``; prints the
+table.
 """
 
 from __future__ import annotations
@@ -91,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
             "sizes": {str(k): v for k, v in evaluate_sizes(model, task, sequences=args.sequences).items()}}
         if machine == "ntm":
             result["pictures"] = {}
-            for size in (task.train_sizes[1], task.test_sizes[-2]):
+            for size in (task.train_sizes[1], *task.test_sizes[-2:]):
                 picture = out / f"weightings-{size}.png"
                 result["pictures"][str(size)] = {"file": picture.name,
                                                  **weightings_png(model, task, size, picture)}

@@ -19,6 +19,7 @@ from studio.memory.training import LN2, Machine
 from studio.models.ntm import NTM
 
 EVAL_SEED = 20_141_020  # the paper's arXiv date: the same test sequences for every machine
+FOCUS = 0.1             # a location is drawn when a head puts this much weight on it at some step (not the haze)
 
 
 @torch.inference_mode()
@@ -50,8 +51,8 @@ def weightings_png(model: NTM, task: Task, size: int, path: str | Path, seed: in
                    title: str = "") -> dict[str, Any]:
     """Draw one sequence's inputs, outputs and the write and read weightings over time to ``path`` (PNG).
 
-    Only the memory locations the heads visit (weight above 1% at some step) are drawn, as the paper crops its
-    figure. Returns the sequence's bit errors and the locations shown.
+    Only the memory locations the heads focus on (weight above ``FOCUS`` at some step, and two on either side)
+    are drawn, as the paper crops its figure. Returns the sequence's bit errors and the locations shown.
     """
     import matplotlib
 
@@ -63,8 +64,9 @@ def weightings_png(model: NTM, task: Task, size: int, path: str | Path, seed: in
     logits, weights = model(inputs, return_weightings=True)
     errors = float(sequence_costs(logits, targets, mask)["bit_errors"][0])
     write, read = weights["write"][0].T, weights["read"][0].T                    # (rows, time)
-    used = ((write > 0.01) | (read > 0.01)).any(dim=1).nonzero().flatten()
-    low, high = (int(used.min()), int(used.max()) + 1) if used.numel() else (0, write.shape[0])
+    used = ((write > FOCUS) | (read > FOCUS)).any(dim=1).nonzero().flatten()
+    rows = write.shape[0]
+    low, high = (max(int(used.min()) - 2, 0), min(int(used.max()) + 3, rows)) if used.numel() else (0, rows)
     outputs = torch.sigmoid(logits[0]) * mask[0].unsqueeze(-1)
     panels = [("inputs", inputs[0].T), ("outputs", outputs.T),
               (f"write weightings (locations {low}-{high - 1})", write[low:high]),
