@@ -53,6 +53,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--top-p", type=float, default=None)
     parser.add_argument("--ngram-order", type=int, default=5)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--no-baselines", action="store_true",
+                        help="the jazz model alone (choosing its settings on --split valid)")
     parser.add_argument("--json", default=None)
     args = parser.parse_args(argv)
     started = time.perf_counter()
@@ -61,14 +63,16 @@ def main(argv: list[str] | None = None) -> int:
     held = parts[args.split]
     soloist = Soloist(args.model)
     phrases = soloist.training_phrases
-    ngram = NgramModel(soloist.tokenizer.vocab_size, args.ngram_order).fit(
+    ngram = None if args.no_baselines else NgramModel(soloist.tokenizer.vocab_size, args.ngram_order).fit(
         [e.tokens for e in encode_all(parts["train"], soloist.tokenizer)])
     composer = None
-    if args.blues_model:
+    if args.blues_model and not args.no_baselines:
         from studio.music.leadsheet.composer import Composer
 
         composer = Composer(args.blues_model)
-    rows: dict[str, list[dict[str, float]]] = {"real solos": [], "jazz model": [], "n-gram": []}
+    rows: dict[str, list[dict[str, float]]] = {"real solos": [], "jazz model": []}
+    if ngram is not None:
+        rows["n-gram"] = []
     if composer is not None:
         rows["blues model"] = []
     weights = []
@@ -81,8 +85,9 @@ def main(argv: list[str] | None = None) -> int:
                               form="blues" if solo.blues else "other", form_bars=solo.form_bars, config=config)
         played = soloist.improvise(request)[0].notes
         rows["jazz model"].append(solo_statistics(played, solo.beats, bars, phrases))
-        blind = improvise_blind(ngram, soloist.tokenizer, bars * TICKS_PER_BAR, seed=args.seed + k)
-        rows["n-gram"].append(solo_statistics(blind, solo.beats, bars, phrases))
+        if ngram is not None:
+            blind = improvise_blind(ngram, soloist.tokenizer, bars * TICKS_PER_BAR, seed=args.seed + k)
+            rows["n-gram"].append(solo_statistics(blind, solo.beats, bars, phrases))
         if composer is not None:
             rows["blues model"].append(solo_statistics(blues_solo(composer, solo, args.seed + k), solo.beats, bars,
                                                        phrases))
