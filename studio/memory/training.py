@@ -27,7 +27,7 @@ from studio.errors import StudioError
 from studio.memory.tasks import Batch, Task, get_task, sequence_costs
 from studio.models.ntm import NTM, NTMConfig
 from studio.models.sequence_lstm import SequenceLSTM, SequenceLSTMConfig
-from studio.training.blocks import BlockRun, BlockTrainConfig, open_run, train_in_blocks
+from studio.training.blocks import BlockRun, BlockTrainConfig, open_run, resumed_config, train_in_blocks
 from studio.training.state import seed_everything
 
 KIND = "memory_task"       # the model_kind of these cards
@@ -86,13 +86,16 @@ def score_batches(model: Machine, batches: list[Batch]) -> dict[str, float]:
 def train_machine(task_name: str, machine: str, out_dir: str | Path, model_config: dict[str, Any] | None = None,
                   train_config: MachineTrainConfig | None = None, resume: bool = False, command: str | None = None,
                   on_eval: Callable[[dict[str, Any]], None] | None = None) -> Path:
-    """Train (or, with ``resume``, continue) ``machine`` (ntm or lstm) on ``task_name``; returns ``OUT/best``."""
+    """Train (or, with ``resume``, continue) ``machine`` (ntm or lstm) on ``task_name``; returns ``OUT/best``.
+
+    A resumed run keeps its task, machine, shape and settings; only the budgets of ``train_config`` (``minutes``,
+    the whole run's, and ``max_steps``) apply, when it is given."""
     out = Path(out_dir)
     bundle = open_run(out, resume, KIND, "a memory-task")
     if bundle is not None:
         task_name, machine = bundle.card["task"], bundle.card["machine"]
         model_config = bundle.card["model_config"]
-        train_config = MachineTrainConfig.from_dict(bundle.card["train_config"])
+        train_config = resumed_config(bundle, MachineTrainConfig, train_config)
         command = bundle.card["command"]
     task = get_task(task_name)
     tconf = train_config or MachineTrainConfig()

@@ -26,7 +26,7 @@ from studio.errors import StudioError
 from studio.loading import DTYPES
 from studio.models.draw import Draw, DrawConfig
 from studio.sketch.mnist import SIDE, mnist_sha256, read_mnist
-from studio.training.blocks import BlockRun, BlockTrainConfig, open_run, train_in_blocks
+from studio.training.blocks import BlockRun, BlockTrainConfig, open_run, resumed_config, train_in_blocks
 from studio.training.state import seed_everything
 
 KIND = "draw"          # the model_kind of DRAW cards
@@ -81,14 +81,17 @@ def train_draw(data: str | Path, out_dir: str | Path, model_config: DrawConfig |
                command: str | None = None, on_eval: Callable[[dict[str, Any]], None] | None = None,
                device: str | torch.device = "cpu") -> Path:
     """Train (or, with ``resume``, continue) DRAW on the packed binarized MNIST at ``data``; returns ``OUT/best``.
-    The images stay on the CPU as bytes; each batch goes to ``device`` as floats."""
+
+    A resumed run keeps its shape and settings; only the budgets of ``train_config`` (``minutes``, the whole run's,
+    and ``max_steps``) apply, when it is given. The images stay on the CPU as bytes; each batch goes to ``device``
+    as floats."""
     out = Path(out_dir)
     if save_dtype not in DTYPES:
         raise StudioError(f"save dtype must be one of {', '.join(DTYPES)}, got {save_dtype!r}")
     bundle = open_run(out, resume, KIND, "a DRAW")
     if bundle is not None:
         model_config = DrawConfig.from_dict(bundle.card["model_config"])
-        train_config = DrawTrainConfig.from_dict(bundle.card["train_config"])
+        train_config = resumed_config(bundle, DrawTrainConfig, train_config)
         command, save_dtype = bundle.card["command"], bundle.card.get("save_dtype", save_dtype)
         if bundle.card["data"]["sha256"] != mnist_sha256(data):
             raise StudioError(f"the data at {data} differ from those this run started on; resume with them")

@@ -10,11 +10,12 @@ resumes from its last evaluation with the same losses as a run never stopped.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 
@@ -22,6 +23,8 @@ from studio.checkpoint import Bundle, read_bundle
 from studio.config import _Config, check_range
 from studio.errors import StudioError
 from studio.training.epoch_state import EpochLoop, load_loop, save_loop
+
+C = TypeVar("C", bound="BlockTrainConfig")
 
 
 @dataclass
@@ -58,6 +61,15 @@ class BlockRun:
     optimizer: torch.optim.Optimizer
     generator: torch.Generator                  # the data generator, saved with the state
     config: BlockTrainConfig                    # budgets, clipping, evaluation interval
+
+
+def resumed_config(bundle: Bundle, config_type: type[C], given: C | None) -> C:
+    """The training config a resumed run goes on with: its own, but with the budgets (``minutes``, the whole run's,
+    and ``max_steps``) of ``given`` when the caller gives a config, so a run can be continued for longer."""
+    stored = config_type.from_dict(bundle.card["train_config"])
+    if given is None:
+        return stored
+    return dataclasses.replace(stored, minutes=given.minutes, max_steps=given.max_steps)
 
 
 def open_run(out: Path, resume: bool, kind: str, what: str) -> Bundle | None:
@@ -130,4 +142,4 @@ def train_in_blocks(run: BlockRun, resume: Bundle | None, loss_at: Callable[[int
     return loop
 
 
-__all__ = ["BlockRun", "BlockTrainConfig", "open_run", "train_in_blocks"]
+__all__ = ["BlockRun", "BlockTrainConfig", "open_run", "resumed_config", "train_in_blocks"]
