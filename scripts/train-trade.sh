@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Trains the call-and-response models of the trading-fours ablation on the Weimar Jazz Database (CPU, one thread
 # each, one after the other): the decoder alone (bridge none), the encoder's final state (final), and attention,
-# which ships as checkpoints/trade. Usage: scripts/train-trade.sh [OUT_PREFIX] [MINUTES_EACH]
-# Run it again to resume: each run continues from its last epoch. Then: python benchmarks/trade_ablation.py
+# which ships as checkpoints/trade. Usage: scripts/train-trade.sh [OUT_PREFIX] [MINUTES_EACH] (0: no time budget;
+# each trains for 8 epochs, or fewer when validation stops improving for 2, so the three compare at equal training)
+# Run it again to resume: each run continues from its last epoch (to the epochs and minutes given). Then:
+# python benchmarks/trade_ablation.py --split test
 set -euo pipefail
 cd "$(dirname "$0")/.."
 prefix=${1:-runs/trade}
-minutes=${2:-25}
+minutes=${2:-0}
 corpus=${JAZZ_CORPUS:-../shared/corpora/jazz}
-for bridge in none final attention; do
+for bridge in ${BRIDGES:-none final attention}; do
   out="$prefix-$bridge"
   resume=()
   [ -d "$out/last" ] && resume=(--resume)

@@ -60,6 +60,7 @@ def cmd_train_trade(args: argparse.Namespace) -> int:
         print(f"epoch {row['epoch']}: train {row['train_nats_per_token']:.4f} nats/token, validation "
               f"{row['valid_nats_per_note']:.4f} nats/note{mark} ({row['elapsed_s']:.0f} s)", flush=True)
 
+    # On --resume only the budget (--max-epochs, --minutes) is taken from the command line; the run keeps the rest.
     best = train_trade(args.corpus, args.out, model, config, resume=args.resume, save_dtype=args.save_dtype,
                        on_epoch=show, max_pairs=args.max_pairs)
     print(f"done. Model: {best}")

@@ -101,7 +101,8 @@ def train_trade(corpus: str | Path, out_dir: str | Path, model_config: CallRespo
                 max_pairs: int = 0) -> Path:
     """Train (or, with ``resume``, continue) a call-and-response model; returns the ``best/`` folder.
 
-    ``max_pairs`` > 0 keeps that many training pairs (a quick run; 0: all).
+    ``max_pairs`` > 0 keeps that many training pairs (a quick run; 0: all). On resume the run's own settings hold,
+    except the budget: a ``train_config`` given then sets ``max_epochs`` and ``minutes`` (the whole run's).
     """
     out = Path(out_dir)
     if save_dtype not in DTYPES:
@@ -110,7 +111,9 @@ def train_trade(corpus: str | Path, out_dir: str | Path, model_config: CallRespo
     if resume:
         bundle = read_bundle(out / "last", with_state=True)
         model_config = CallResponseConfig.from_dict(bundle.card["model_config"])
-        train_config = TradeTrainConfig.from_dict(bundle.card["train_config"])
+        budget = {} if train_config is None else {"max_epochs": train_config.max_epochs,
+                                                  "minutes": train_config.minutes}
+        train_config = TradeTrainConfig.from_dict({**bundle.card["train_config"], **budget})
         command, max_pairs = bundle.card["command"], bundle.card["corpus"]["max_pairs"]
         if bundle.card["corpus"]["sha256"] != corpus_sha256(corpus):
             raise StudioError(f"the corpus at {corpus} differs from the one this run started on; resume with it")
