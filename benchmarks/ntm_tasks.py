@@ -32,8 +32,8 @@ from studio.memory.evaluation import evaluate_sizes, weightings_png  # noqa: E40
 from studio.memory.tasks import get_task  # noqa: E402
 from studio.memory.training import MachineTrainConfig, load_machine, train_machine  # noqa: E402
 
-# An LSTM of about the NTM's parameters (the copy NTM has 62,880; a 120-unit LSTM 63,848; the recall NTM's
-# narrower input makes it 62,666, the recall LSTM 62,886).
+# An LSTM of about the NTM's parameters (copy: the NTM has 62,880, a 120-unit LSTM 63,848; recall, with its
+# narrower inputs and outputs: 62,238 and 63,126).
 LSTM_SHAPE = {"copy": {"hidden_size": 120}, "recall": {"hidden_size": 120}}
 
 
