@@ -51,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--split", default="valid", choices=("valid", "test"))
     parser.add_argument("--temperature", type=float, default=1.0)
     parser.add_argument("--top-p", type=float, default=None)
+    parser.add_argument("--rhythm-temperature", type=float, default=1.0)
     parser.add_argument("--ngram-order", type=int, default=5)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--no-baselines", action="store_true",
@@ -82,7 +83,8 @@ def main(argv: list[str] | None = None) -> int:
         rows["real solos"].append(solo_statistics(solo.notes, solo.beats, bars, phrases))
         config = GenerationConfig(temperature=args.temperature, top_p=args.top_p, seed=args.seed + k)
         request = SoloRequest(solo.chart(), 1, solo.tempo, style=solo.style or None,
-                              form="blues" if solo.blues else "other", form_bars=solo.form_bars, config=config)
+                              form="blues" if solo.blues else "other", form_bars=solo.form_bars, config=config,
+                              rhythm_temperature=args.rhythm_temperature)
         played = soloist.improvise(request)[0].notes
         rows["jazz model"].append(solo_statistics(played, solo.beats, bars, phrases))
         if ngram is not None:
@@ -98,7 +100,8 @@ def main(argv: list[str] | None = None) -> int:
                      for s in STATISTICS} for name, v in table.items() if name != "real solos"}
     names = list(table)
     print(f"{args.split} split: {len(held)} solos, {sum(weights)} bars; jazz model at temperature "
-          f"{args.temperature}, top-p {args.top_p}; * = within {TOLERANCE:.0%} of the real solos")
+          f"{args.temperature}, top-p {args.top_p}, rhythm temperature {args.rhythm_temperature}; * = within "
+          f"{TOLERANCE:.0%} of the real solos")
     print("statistic".ljust(18) + "".join(n.rjust(14) for n in names))
     for s in STATISTICS:
         cells = []

@@ -29,6 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--corpus", default=str(ROOT.parent / "shared" / "corpora" / "jazz"))
     parser.add_argument("--temperature", type=float, default=None, help="the soloist's default (chosen on valid)")
     parser.add_argument("--top-p", type=float, default=None, help="the soloist's default (chosen on valid)")
+    parser.add_argument("--rhythm-temperature", type=float, default=None, help="the soloist's default (valid)")
     args = parser.parse_args(argv)
     command = shlex.join(["python", "scripts/ship_music_model.py", *(sys.argv[1:] if argv is None else argv)])
     bundle = read_bundle(Path(args.run) / "best")
@@ -48,8 +49,9 @@ def main(argv: list[str] | None = None) -> int:
                           **{k: report[k] for k in ("pitch_nats_per_note", "timing_nats_per_note", "solos", "notes",
                                                     "items") if k in report},
                           "machine": "2-core CPU, fp16 weights computed in float32"}
-    if kind == "jazz" and (args.temperature is not None or args.top_p is not None):
+    if kind == "jazz" and any(v is not None for v in (args.temperature, args.top_p, args.rhythm_temperature)):
         card["sampling"] = {"temperature": args.temperature, "top_p": args.top_p,
+                            "rhythm_temperature": args.rhythm_temperature,
                             "chosen_on": "the validation split, by benchmarks/jazz_statistics.py"}
     dest = ROOT / "checkpoints" / args.name
     write_bundle(dest, Bundle(card, bundle.weights, extras=dict(bundle.extras)))

@@ -247,6 +247,24 @@ def test_a_real_solos_form_can_be_replayed(trained) -> None:
         soloist.improvise(SoloRequest(chart, form_bars=[]))
 
 
+def test_the_rhythm_has_its_own_temperature(trained) -> None:
+    from studio.music.jazz.soloist import RhythmTemperature
+
+    tok = JazzTokenizer()
+    scale = RhythmTemperature(tok, 0.5)
+    tokens = torch.tensor([[tok.BOS, tok.pitch_id(60)], [tok.pitch_id(60), tok.length_id(6)]])
+    logits = torch.ones(2, tok.vocab_size)
+    out = scale(tokens, logits)
+    assert torch.equal(out[0], logits[0] * 2) and torch.equal(out[1], logits[1])  # after a pitch: a length slot
+    soloist = Soloist(trained)
+    chart = blues_chart("12-bar", "C")
+    calm = soloist.improvise(SoloRequest(chart, 1, 160, rhythm_temperature=0.3, config=GenerationConfig(seed=4)))[0]
+    wild = soloist.improvise(SoloRequest(chart, 1, 160, rhythm_temperature=3.0, config=GenerationConfig(seed=4)))[0]
+    assert calm.params["rhythm_temperature"] == 0.3 and calm.notes != wild.notes
+    with pytest.raises(StudioError, match="rhythm temperature"):
+        soloist.improvise(SoloRequest(chart, 1, 160, rhythm_temperature=0.0))
+
+
 def test_bad_requests_name_the_range(trained) -> None:
     soloist = Soloist(trained)
     chart = blues_chart("12-bar", "C")

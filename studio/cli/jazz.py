@@ -59,7 +59,7 @@ def compose_jazz(args: argparse.Namespace, config: Any, formats: list[str], out:
     if args.temperature is None and args.top_p is None and config.mode == "sample":
         config = dataclasses.replace(config, temperature=soloist.default_temperature, top_p=soloist.default_top_p)
     request = SoloRequest(chart, args.choruses, args.tempo, style=args.style, soloist=args.soloist, form=args.form,
-                          config=config, key_lock=key_lock)
+                          config=config, key_lock=key_lock, rhythm_temperature=args.rhythm_temperature)
     solos = soloist.improvise(request)
     out.mkdir(parents=True, exist_ok=True)
     parts = {"bass": args.bass != "none", "comping": args.comping != "none", "drums": not args.no_drums}

@@ -110,9 +110,9 @@ def cmd_compose(args: argparse.Namespace) -> int:
     if args.frames is not None or args.max_notes is not None or args.min_notes is not None:
         raise StudioError(f"--frames, --max-notes and --min-notes are for piano-roll models (e.g. --model jsb); "
                           f"{args.model} is not one (--tokens sets a REMI model's length)")
-    if kind != "jazz" and (args.style or args.soloist or args.form != "auto"):
-        raise StudioError(f"--style, --soloist and --form are inputs of the jazz soloist (--model jazz); "
-                          f"{args.model} has none")
+    if kind != "jazz" and (args.style or args.soloist or args.form != "auto" or args.rhythm_temperature):
+        raise StudioError(f"--style, --soloist, --form and --rhythm-temperature are the jazz soloist's "
+                          f"(--model jazz); {args.model} has none")
     if args.tempo is None:
         args.tempo = 160.0 if kind == "jazz" else 120.0
     check_range("tempo", args.tempo, 20, 400)

@@ -222,6 +222,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "e.g. 'Charlie Parker' (default: none; `studio models` lists them)")
     g.add_argument("--form", default="auto", choices=("auto", "blues", "other", "none"),
                    help="jazz: the form input; auto = blues for a 12-bar chart (default auto)")
+    g.add_argument("--rhythm-temperature", type=float, default=None, help="jazz: a temperature for the note "
+                   "lengths alone, (0, 100] (default: the model's, chosen on validation solos)")
     g.add_argument("--choruses", type=int, default=1, help="times through the form, 1..64 (default 1)")
     g.add_argument("--bass", default="walking", choices=("walking", "shuffle", "none"), help="bass line style")
     g.add_argument("--comping", default="piano", choices=("piano", "guitar", "none"), help="who plays the chords")

@@ -23,12 +23,14 @@ def search_rows(config: GenerationConfig) -> int:
 
 def run_search(config: GenerationConfig, step: StepFn, select: SelectFn, state: Any, first_logits: torch.Tensor,
                prefix: torch.Tensor, length: int, generator: torch.Generator,
-               masks: Sequence[LogitsProcessor] = (), stop: StopFn | None = None) -> list[Hypothesis]:
+               masks: Sequence[LogitsProcessor] = (), stop: StopFn | None = None,
+               drawing_extra: Sequence[LogitsProcessor] = ()) -> list[Hypothesis]:
     """``config.num_samples`` hypotheses from the search ``config`` asks for.
 
     ``state`` and ``first_logits`` (1, vocab) are those after ``prefix`` (1, P); sampling expands them to one row
     per sample. ``masks`` join the config's rules (repetition penalty, n-gram ban, banned tokens) in every mode;
-    temperature, top-k and top-p apply where tokens are drawn.
+    temperature, top-k and top-p apply where tokens are drawn, after ``drawing_extra`` (a caller's own shaping of
+    the draw, such as a separate temperature for some tokens; it never changes the reported log-probabilities).
     """
     settings = config.resolved()
     drawn = config.samples_tokens
@@ -36,6 +38,7 @@ def run_search(config: GenerationConfig, step: StepFn, select: SelectFn, state: 
         repetition_penalty=config.repetition_penalty, no_repeat_ngram=config.no_repeat_ngram, banned=config.banned,
         masks=list(masks), temperature=settings["temperature"] if drawn else None,
         top_k=settings["top_k"] if drawn else None, top_p=settings["top_p"] if drawn else None)
+    drawing = [*drawing_extra, *drawing] if drawn else drawing
     if config.mode in ("sample", "greedy"):
         k = config.num_samples
         rows = torch.zeros(k, dtype=torch.long, device=first_logits.device)

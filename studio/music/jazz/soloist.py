@@ -24,7 +24,7 @@ from studio.music.jazz.corpus import TICKS_PER_BAR, TICKS_PER_BEAT, SoloNote
 from studio.music.jazz.phrases import PHRASES_EXTRA, copied_share
 from studio.music.jazz.tokenizer import MAX_FORM_BAR, ChangeIndex, JazzTokenizer
 from studio.music.theory.chords import ChordChart
-from studio.sampling import TokenMask
+from studio.sampling import LogitsProcessor, TokenMask
 from studio.sampling.run import run_search, search_rows
 
 MAX_CHORUSES = 64
@@ -55,6 +55,9 @@ class SoloRequest:
         counted from the chart's first bar, a chorus every ``form_length`` bars.
     config : GenerationConfig
         Sampling or search settings; ``length`` is ignored (the form decides it).
+    rhythm_temperature : float, optional
+        A temperature for the lengths alone (how adventurous the rhythm is), on top of ``config``'s temperature;
+        default: the model card's, chosen on validation solos (1.0 without one). Sampling modes only.
     low, high : int, optional
         MIDI pitch range of the solo, within the model's.
     key_lock : list of int, optional
@@ -70,6 +73,7 @@ class SoloRequest:
     form_length: int | None = None
     form_bars: list[int] | None = None
     config: GenerationConfig = field(default_factory=lambda: GenerationConfig(temperature=1.0))
+    rhythm_temperature: float | None = None
     low: int | None = None
     high: int | None = None
     key_lock: list[int] | None = None
@@ -115,6 +119,7 @@ class Soloist:
         # The settings chosen on validation solos (the card's), for a person who sets none.
         self.default_temperature = float(sampling.get("temperature") or 1.0)
         self.default_top_p = sampling.get("top_p")
+        self.default_rhythm_temperature = float(sampling.get("rhythm_temperature") or 1.0)
 
     def copied(self, notes: list[SoloNote]) -> float | None:
         """The share of the solo's two-bar phrases found in the model's training solos (None if unknown)."""
@@ -203,13 +208,33 @@ class Soloist:
             out, rnn = model(prefix, **conditions(zero))
             if stepper is not None:
                 rnn = stepper.convert_state(rnn)
+            rhythm = (self.default_rhythm_temperature if request.rhythm_temperature is None
+                      else request.rhythm_temperature)
+            check_range("rhythm temperature", rhythm, 0.0, 100.0, low_open=True)
             hyps = run_search(config, step, select, (zero, rnn), out[:, -1, :], prefix, length, generator,
-                              [self._mask(request, end)], stop)
+                              [self._mask(request, end)], stop, [RhythmTemperature(tok, rhythm)])
         params = {"model": self.name, "model_sha256": self.model_hash, "chart": request.chart.text(),
                   "choruses": request.choruses, "tempo": request.tempo, "style": request.style,
-                  "soloist": request.soloist, "form": request.form, **config.resolved(), "seed": seed}
+                  "soloist": request.soloist, "form": request.form, **config.resolved(),
+                  "rhythm_temperature": rhythm if config.samples_tokens else None, "seed": seed}
         return [JazzSolo(tok.decode(h.tokens), request.chart, request.choruses, request.tempo, h.logprob, seed,
                          params) for h in hyps]
+
+
+class RhythmTemperature(LogitsProcessor):
+    """Divide the logits of a length slot (after a pitch or a rest) by ``temperature``: the rhythm's own
+    temperature, so a line's durations can be drawn more safely, or more adventurously, than its pitches."""
+
+    def __init__(self, tokenizer: JazzTokenizer, temperature: float) -> None:
+        self.tokenizer, self.temperature = tokenizer, float(temperature)
+
+    def is_noop(self) -> bool:
+        return self.temperature == 1.0
+
+    def __call__(self, tokens: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+        tok = self.tokenizer
+        length_slot = (tokens[:, -1] != tok.BOS) & (tokens[:, -1] < tok.first_length)
+        return torch.where(length_slot[:, None], logits / self.temperature, logits)
 
 
 def event_mask(tok: JazzTokenizer, end: int, low: int, high: int, pitch_classes: list[int] | None = None,
