@@ -694,11 +694,12 @@ def test_dice_and_refresh_actions(client: Client, runs: Path) -> None:
     for name in ("/blues_random_seed", "/compose_random_seed", "/write_random_seed", "/trade_random_seed"):
         assert 0 <= int(client.predict(api_name=name)) < 2**31
     refreshed = client.predict(api_name="/refresh_models")
-    assert len(refreshed) == 7
+    assert len(refreshed) == 8
     assert str(runs / "tiny-trade") in {value for _, value in refreshed[6]["choices"]}  # the Trade tab's models
     assert str(runs / "tiny-jazz") in {value for _, value in refreshed[0]["choices"]}  # the Blues tab's soloists
     train_bases = {value for _, value in refreshed[3]["choices"]}  # the Train tab keeps its music models
     assert {"shakespeare", "blues", "chorale", "jsb"} <= train_bases
+    assert str(runs / "tiny-trade") not in {value for _, value in refreshed[7]["choices"]}  # the Sketch tab: DRAW only
 
 
 def test_generation_is_not_serialised_behind_one_request(client: Client, blues: dict) -> None:
