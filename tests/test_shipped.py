@@ -168,3 +168,33 @@ def test_folk_is_shipped_tested_and_puts_chords_under_a_tune() -> None:
         assert any(abs(n.start / beat * 2 - round(n.start / beat * 2)) < 1e-3 and round(n.start / beat * 2) % 2
                    for n in chords)  # some chords change on an off-beat eighth: the frames are eighths
         assert int(piece.roll.sum(1).max()) <= 4
+
+
+def test_jazz_is_shipped_tested_and_plays_like_the_masters() -> None:
+    """The jazz soloist: small, fp16, its test figure and sampling defaults in the card, and over a Bb blues it plays
+    as densely, as chromatically and as rhythmically varied as real solos do (the benchmark measures these against
+    held-out solos; here, broad bounds on a few choruses), without copying its training phrases."""
+    from studio.music.jazz.soloist import Soloist, SoloRequest
+    from studio.music.jazz.statistics import pooled, solo_statistics
+    from studio.music.theory.chords import blues_chart
+
+    path = shipped_models()["jazz"]
+    assert (path / "model.safetensors").stat().st_size <= 15 * 1024 * 1024
+    soloist = Soloist("jazz")
+    card = soloist.loaded.card
+    assert card["model_kind"] == "jazz" and card["weights"]["dtype"] == "float16"
+    assert "studio train jazz" in card["command"] and card["evaluation"]["test_nats_per_note"] <= 4.2
+    assert card["evaluation"]["solos"] >= 40 and "ship_music_model.py" in card["evaluation"]["command"]
+    assert set(card["sampling"]) >= {"temperature", "top_p", "rhythm_temperature", "chosen_on"}
+    assert {"bebop", "swing"} <= set(card["styles"]) and "Charlie Parker" in card["soloists"]
+    chart = blues_chart("12-bar", "Bb")
+    solos = soloist.improvise(SoloRequest(chart, choruses=2, tempo=180, style="bebop",
+                                          config=GenerationConfig(temperature=1.0, num_samples=4, seed=3)))
+    beats = [bar[beat * len(bar) // 4] for bar in chart.bars * 2 for beat in range(4)]  # the chord on each beat
+    rows = [solo_statistics(s.notes, beats, 24, soloist.training_phrases) for s in solos]
+    stats = pooled(rows, [len(s.notes) for s in solos])
+    assert 3.0 <= stats["notes_per_bar"] <= 12.0  # real solos: 6.2 a bar
+    assert stats["ioi_sixteenth"] + stats["ioi_triplet"] >= 0.15  # it plays fast figures (real: 0.38)
+    assert stats["offbeat_onsets"] >= 0.4 and stats["triplet_onsets"] >= 0.03  # swung, with triplets
+    assert 0.5 <= stats["chord_or_blues"] <= 0.9  # chromatic approach tones, as the masters (real: 0.71)
+    assert stats["steps"] >= 0.4 and stats["copied_phrases"] <= 0.1
