@@ -8,6 +8,7 @@ from __future__ import annotations
 import gzip
 import json
 import math
+import sys
 from pathlib import Path
 
 import pytest
@@ -28,7 +29,8 @@ from studio.music.jazz.statistics import solo_statistics
 from studio.music.jazz.tokenizer import MAX_TICKS, REST_GAP, JazzTokenizer
 from studio.music.theory.chords import Chord, ChordChart, blues_chart, parse_chord
 
-REAL = Path(__file__).resolve().parent.parent.parent / "shared" / "corpora" / "jazz"
+ROOT = Path(__file__).resolve().parent.parent
+REAL = ROOT.parent / "shared" / "corpora" / "jazz"
 
 
 @pytest.fixture(scope="module")
@@ -216,6 +218,22 @@ def test_studio_eval_scores_a_jazz_folder(trained, folder, capsys) -> None:
     assert any("3/4" in entry["reason"] for entry in report["skipped"])
     assert main(["eval", "--model", str(trained / "best"), "--corpus", str(folder / "wjd_solos.csv"), "--split",
                  "all"]) == 2  # a file, not a folder in the layout
+
+
+def test_the_token_costs_add_up_to_the_nats_per_note(trained, folder, capsys) -> None:
+    """benchmarks/jazz_token_costs.py splits studio eval's figure into its kinds of token, and they add up to it."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import jazz_token_costs
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    assert main(["eval", "--model", str(trained / "best"), "--corpus", str(folder), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    costs = jazz_token_costs.token_costs(str(trained / "best"), str(folder), "test", None)
+    assert costs["nats_per_note"] == pytest.approx(report["nats_per_note"], rel=1e-3)
+    assert sum(row["nats_per_note"] for row in costs["kinds"].values()) == pytest.approx(costs["nats_per_note"])
+    assert costs["kinds"]["pitch"]["tokens"] == costs["notes"] and costs["kinds"]["rest length"]["tokens"] == \
+        costs["kinds"]["rest"]["tokens"]
 
 
 def test_a_solo_fills_the_form_and_is_reproducible(trained) -> None:
