@@ -318,6 +318,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="stochastic beam: tokens per branch between prunings, >= 1 (default 1)")
     g = write.add_argument_group("output")
     g.add_argument("--stream", action="store_true", help="print the text as it is generated (one sample)")
+    g.add_argument("--raw", action="store_true",
+                   help="the model's text untouched (a prose model's card may ask to end on whole sentences and "
+                        "drop headings no text follows)")
     g.add_argument("--out", default=None, help="also write each text and a JSON sidecar to this folder")
     g.add_argument("--json", action="store_true", help="print the result as JSON")
     g.add_argument("--device", default="cpu", help="cpu, cuda, mps or auto (default cpu)")

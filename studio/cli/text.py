@@ -79,7 +79,7 @@ def cmd_write(args: argparse.Namespace) -> int:
     if args.stream and args.json:
         raise StudioError("--stream and --json exclude each other: JSON is printed whole at the end")
     generator = Generator(args.model, device=args.device)
-    request = GenerationRequest(args.prompt, config)
+    request = GenerationRequest(args.prompt, config, raw=args.raw)
     if args.stream:
         finished = []
         for piece in generator.stream(request, on_result=finished.append):

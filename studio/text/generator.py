@@ -27,14 +27,17 @@ from studio.loading import LoadedModel, load_model, pick_device, read_card, requ
 from studio.models import StepperCache
 from studio.sampling import Hypothesis, Sampler, beam_search, build_processors, stochastic_beam_search
 from studio.text.ngrams import corpus_index
+from studio.text.tidy import tidy_prose
 
 
 @dataclass
 class GenerationRequest:
-    """A prompt and how to continue it."""
+    """A prompt and how to continue it; ``raw`` shows the model's text untouched even when its card asks for tidying
+    (``studio.text.tidy``: whole sentences, no empty headings)."""
 
     prompt: str = ""
     config: GenerationConfig = field(default_factory=GenerationConfig)
+    raw: bool = False
 
 
 @dataclass
@@ -70,8 +73,9 @@ class GenerationResult:
 class _Prepared:
     """Everything a search needs for one request: primed state, first logits, processors, stop test."""
 
-    def __init__(self, generator: Generator, prompt: str, config: GenerationConfig) -> None:
+    def __init__(self, generator: Generator, prompt: str, config: GenerationConfig, raw: bool = False) -> None:
         self.config = config
+        self.tidy = generator.tidy and not raw
         self.settings = config.resolved()
         self.seed = config.seed if config.seed is not None else secrets.randbelow(2**31)
         self.prompt = prompt
@@ -117,6 +121,9 @@ class Generator:
         self.model_hash = self.loaded.card.get("weights", {}).get("sha256", "")[:16]
         self.masks = list(masks or [])
         self._steppers = StepperCache(self.loaded.model)
+        # A model that learned Wikipedia's scaffolding says so in its card: its texts end on whole sentences and
+        # keep only the headings that text follows (GenerationRequest.raw shows them untouched).
+        self.tidy = self.loaded.card.get("writing", {}).get("tidy") == "wikitext"
 
     @property
     def tokenizer(self):
@@ -126,8 +133,8 @@ class Generator:
     def generate(self, request: GenerationRequest | str = "", config: GenerationConfig | None = None
                  ) -> GenerationResult:
         """Run one request: ``generate(GenerationRequest(prompt, config))`` or ``generate(prompt, config)``."""
-        prompt, config = self._unpack(request, config)
-        prep = _Prepared(self, prompt, config)
+        prompt, config, raw = self._unpack(request, config)
+        prep = _Prepared(self, prompt, config, raw)
         with torch.inference_mode():
             hypotheses = self._search(prep)
         return self._result(prep, hypotheses)
@@ -141,12 +148,12 @@ class Generator:
         receives that whole result (seed, log-probability, novelty) when the text is complete, so nothing has to be
         generated twice to record it.
         """
-        prompt, config = self._unpack(request, config)
+        prompt, config, raw = self._unpack(request, config)
         if config.mode in ("sample", "greedy") and config.num_samples > 1:
             raise StudioError("streaming shows one text at a time: use --num-samples 1 (or drop --stream)")
-        prep = _Prepared(self, prompt, config)
+        prep = _Prepared(self, prompt, config, raw)
         if config.mode not in ("sample", "greedy"):
-            result = self.generate(prompt, config)
+            result = self.generate(GenerationRequest(prompt, config, raw))
             if on_result is not None:
                 on_result(result)
             yield result.texts[0]
@@ -163,7 +170,7 @@ class Generator:
                 if next(steps, None) is None:
                     break
                 text = self._text(prep, sampler.seq[0, sampler.prompt_len: sampler.prompt_len
-                                                    + sampler.produced].tolist())
+                                                    + sampler.produced].tolist(), finished=False)
             safe = len(text) - hold
             while safe > sent and text[safe - 1] == "\ufffd":  # half a multi-byte character: wait for the rest
                 safe -= 1
@@ -180,10 +187,11 @@ class Generator:
 
     # -- internals ------------------------------------------------------------------------------------------------
     @staticmethod
-    def _unpack(request: GenerationRequest | str, config: GenerationConfig | None) -> tuple[str, GenerationConfig]:
+    def _unpack(request: GenerationRequest | str, config: GenerationConfig | None
+                ) -> tuple[str, GenerationConfig, bool]:
         if isinstance(request, GenerationRequest):
-            return request.prompt, request.config
-        return request, config or GenerationConfig()
+            return request.prompt, request.config, request.raw
+        return request, config or GenerationConfig(), False
 
     def _prompt_ids(self, prompt: str) -> tuple[list[int], int, list[str]]:
         """Token ids to prime with, how many of them belong to the shown prompt, and notes."""
@@ -256,8 +264,9 @@ class Generator:
                            groups=c.beam_groups, diversity=s["diversity"] or 0.0,
                            length_penalty=s["length_penalty"], stop=prep.stop, num_return=c.num_samples)
 
-    def _text(self, prep: _Prepared, new_ids: list[int]) -> str:
-        """The prompt exactly as typed, followed by the decoded continuation, cut before any stop string.
+    def _text(self, prep: _Prepared, new_ids: list[int], finished: bool = True) -> str:
+        """The prompt exactly as typed, followed by the decoded continuation, cut before any stop string (and tidied
+        when the model asks for it: only what can no longer change while the text is not ``finished``).
 
         Decoding prompt and continuation together gives word tokenizers the right spacing at the seam; the
         decoded prompt is then swapped for the original, so unknown prompt characters are kept as typed.
@@ -272,6 +281,8 @@ class Generator:
         cuts = [continuation.find(s) for s in prep.config.stop if s in continuation]
         if cuts:
             continuation = continuation[: min(cuts)]
+        if prep.tidy:
+            continuation = tidy_prose(continuation, finished)
         return prep.prompt + continuation
 
     def _novelty(self, ids: list[int]) -> float | None:
@@ -284,7 +295,7 @@ class Generator:
     def _result(self, prep: _Prepared, hypotheses: list[Hypothesis]) -> GenerationResult:
         texts = [self._text(prep, h.tokens) for h in hypotheses]
         params = {"model": self.name, "model_sha256": self.model_hash, "prompt": prep.prompt, **prep.settings,
-                  "seed": prep.seed}
+                  "tidy": prep.tidy, "seed": prep.seed}
         return GenerationResult(texts=texts, logprobs=[h.logprob for h in hypotheses],
                                 novelty=[self._novelty(h.tokens) for h in hypotheses], seed=prep.seed,
                                 params=params, notes=list(prep.notes))
