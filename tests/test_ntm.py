@@ -1,10 +1,11 @@
 """The Neural Turing Machine: each addressing stage does what the paper says, the machine runs and learns, the copy
 and recall tasks are laid out as in the paper, training resumes exactly, bundles save and load, pictures and the
-benchmark script are written, and bad settings are refused with the range."""
+benchmark scripts run, and bad settings are refused with the range."""
 
 from __future__ import annotations
 
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -198,3 +199,20 @@ def test_the_benchmark_trains_both_machines_and_writes_the_tables(tmp_path) -> N
     assert set(result["machines"]["ntm"]["sizes"]) == {"10", "20", "40", "80", "120"}
     assert (out / "weightings-20.png").exists() and "| 120 |" in (out / "table.md").read_text()
     assert ntm_tasks.main(args) == 0  # again: both runs are finished, so they resume, stop at once and are scored
+
+
+def test_the_jsb_benchmark_trains_an_ntm_and_an_lstm_piano_roll_model(tmp_path) -> None:
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import ntm_jsb
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    chords = [[60, 64, 67], [62, 65, 69], [59, 62, 67], [60, 64, 67]]
+    split = [[chords[(i + t) % 4] for t in range(6 + i)] for i in range(3)]
+    data = tmp_path / "tiny.json"
+    data.write_text(json.dumps({"train": split, "valid": split[:1], "test": split[1:]}))
+    out = tmp_path / "jsb.json"
+    assert ntm_jsb.main(["--data", str(data), "--minutes", "0.01", "--controller", "8", "--hidden", "8",
+                         "--json", str(out)]) == 0
+    rows = json.loads(out.read_text())["models"]
+    assert set(rows) == {"ntm", "lstm"} and all(math.isfinite(r["test_nats_per_frame"]) for r in rows.values())
