@@ -198,3 +198,29 @@ def test_jazz_is_shipped_tested_and_plays_like_the_masters() -> None:
     assert stats["offbeat_onsets"] >= 0.4 and stats["triplet_onsets"] >= 0.03  # swung, with triplets
     assert 0.5 <= stats["chord_or_blues"] <= 0.9  # chromatic approach tones, as the masters (real: 0.71)
     assert stats["steps"] >= 0.4 and stats["copied_phrases"] <= 0.1
+
+
+def test_trade_is_shipped_and_answers_the_call() -> None:
+    """The call-and-response model: small, fp16, attention, its test figure in the card, and over an F blues it
+    answers a bebop call with a phrase that fills the answer's bars, attending to the call's notes."""
+    from studio.music.jazz.corpus import TICKS_PER_BAR, SoloNote
+    from studio.music.theory.chords import blues_chart
+    from studio.music.trade.responder import Responder, TradeRequest
+
+    path = shipped_models()["trade"]
+    assert (path / "model.safetensors").stat().st_size <= 15 * 1024 * 1024
+    responder = Responder("trade")
+    card = responder.card
+    assert card["model_kind"] == "trade" and card["weights"]["dtype"] == "float16"
+    assert card["model_config"]["bridge"] == "attention" and "studio train trade" in card["command"]
+    assert card["evaluation"]["test_nats_per_note"] <= 4.6 and "ship_music_model.py" in card["evaluation"]["command"]
+    line = [65, 67, 69, 70, 72, 69, 65, 64, 63, 62, 60, 58, 57, 60, 65, 69]  # an F bebop line, eighths
+    call = [SoloNote(6 * i, 6, p) for i, p in enumerate(line)]
+    result = responder.trade(TradeRequest(call, blues_chart("12-bar", "F"), 4, 2,
+                                          GenerationConfig(temperature=1.0, seed=5)))
+    for exchange in result.rounds:
+        assert len(exchange.answer) >= 8  # it plays: real answers hold about 6 notes a bar
+        assert all(n.onset + n.duration <= 4 * TICKS_PER_BAR for n in exchange.answer)
+        assert len(exchange.attention) == len(exchange.answer)
+        # each answer note's attention over the call's notes (the rest goes to the call's rests and its start)
+        assert all(0.0 < sum(row) <= 1.02 and min(row) >= 0.0 for row in exchange.attention)
