@@ -228,6 +228,23 @@ def test_trade_answers_a_played_call_and_refuses_bad_ones(client: Client, runs: 
     assert "could not be read" in _error(client, "/trade", **{**trade, "played": "{not json"})
 
 
+def test_the_shipped_soloist_and_responder_play_on_the_page(client: Client) -> None:
+    """What a new user meets first: the Blues tab's default soloist (the shipped jazz model, in the manner of a
+    master) and the Trade tab's default responder (the shipped trade model) answer from the page."""
+    names = client.predict(model="jazz", api_name="/blues_soloists")
+    assert "Charlie Parker" in str(names)
+    wav, _, sheet, downloads, stats, info = client.predict(
+        **{**BLUES, "model": "jazz", "style": "bebop", "soloist": "Charlie Parker", "tempo": 180},
+        api_name="/compose_blues")
+    assert Path(wav).stat().st_size > 100_000 and "<svg" in sheet and "in the manner of Charlie Parker" in info
+    assert stats["notes per bar"] > 2
+    call = json.dumps([[65 + (i % 5), 0.5 * i, 0.5 * i + 0.4] for i in range(12)])
+    wav, roll, attention, sheet, downloads, info = client.predict(
+        played=call, upload=None, chart="12-bar", key="F", tempo=140, bars=4, rounds=1, model="trade",
+        temperature=1.0, seed=4, api_name="/trade")
+    assert Path(wav).stat().st_size > 100_000 and Path(attention).exists() and "1 answer(s)" in info
+
+
 def test_eight_simultaneous_compose_requests_all_succeed(client: Client, blues: dict) -> None:
     started = time.monotonic()
     jobs = [client.submit(**{**blues, "seed": 100 + i}, api_name="/compose_blues") for i in range(8)]
