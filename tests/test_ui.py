@@ -237,12 +237,13 @@ def test_the_shipped_soloist_and_responder_play_on_the_page(client: Client) -> N
         **{**BLUES, "model": "jazz", "style": "bebop", "soloist": "Charlie Parker", "tempo": 180},
         api_name="/compose_blues")
     assert Path(wav).stat().st_size > 100_000 and "<svg" in sheet and "in the manner of Charlie Parker" in info
-    assert stats["notes per bar"] > 2
+    assert stats["notes per bar"] > 2 and any(p.endswith(".mid") for p in downloads)
     call = json.dumps([[65 + (i % 5), 0.5 * i, 0.5 * i + 0.4] for i in range(12)])
     wav, roll, attention, sheet, downloads, info = client.predict(
         played=call, upload=None, chart="12-bar", key="F", tempo=140, bars=4, rounds=1, model="trade",
         temperature=1.0, seed=4, api_name="/trade")
     assert Path(wav).stat().st_size > 100_000 and Path(attention).exists() and "1 answer(s)" in info
+    assert Path(roll).exists() and "<svg" in sheet and any(p.endswith(".mid") for p in downloads)
 
 
 def test_eight_simultaneous_compose_requests_all_succeed(client: Client, blues: dict) -> None:
