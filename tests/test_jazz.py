@@ -220,6 +220,46 @@ def test_studio_eval_scores_a_jazz_folder(trained, folder, capsys) -> None:
                  "all"]) == 2  # a file, not a folder in the layout
 
 
+def test_finetune_the_soloist_on_a_folder_of_solos_and_resume(trained, folder, tmp_path, capsys) -> None:
+    """studio finetune --base JAZZMODEL --corpus JAZZ-LAYOUT-FOLDER: it starts from the base (scored first), keeps
+    its tokenizer, players, styles and sampling defaults, adds its phrases to the copy check, and resumes."""
+    out = tmp_path / "bird-finetuned"
+    args = ["finetune", "--base", str(trained / "best"), "--corpus", str(folder), "--out", str(out),
+            "--batch-size", "4", "--seq-len", "32", "--lr", "1e-2", "--eval-every", "4", "--device", "cpu"]
+    assert main([*args, "--max-steps", "4"]) == 0
+    assert "validation" in capsys.readouterr().out
+    assert main([*args, "--max-steps", "8", "--resume"]) == 0
+    card = json.loads((out / "best" / "model.json").read_text())
+    base = json.loads((trained / "best" / "model.json").read_text())
+    assert card["finetuned_from"]["model"] == str(trained / "best") and card["model_kind"] == "jazz"
+    assert card["tokenizer"] == base["tokenizer"] and card["soloists"] == base["soloists"]
+    assert card["training"]["steps"] == 8 and card["model_config"] == base["model_config"]
+    soloist = Soloist(out / "best")
+    assert soloist.training_phrases is not None and soloist.training_phrases.numel() > 0
+    solos = soloist.improvise(SoloRequest(blues_chart("12-bar", "F"), 1, 160, soloist="Test Bird",
+                                          config=GenerationConfig(seed=1)))
+    assert solos[0].notes
+    assert main(["finetune", "--base", str(trained / "best"), "--corpus", str(tmp_path), "--out",
+                 str(tmp_path / "x")]) == 2  # not a jazz-layout folder: the files it needs are named
+
+
+def test_a_players_solos_make_a_folder_of_the_same_layout(folder, tmp_path) -> None:
+    """scripts/jazz_subset.py: one player's solos, readable as a corpus, each in the split it had in the whole."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        import jazz_subset
+    finally:
+        sys.path.remove(str(ROOT / "scripts"))
+    out = tmp_path / "bird"
+    assert jazz_subset.main(["--corpus", str(folder), "--performer", "test bird", "--out", str(out)]) == 0
+    whole = {s.id: s for s in read_jazz_corpus(folder)[0]}
+    solos = read_jazz_corpus(out)[0]
+    assert solos and {s.performer for s in solos} == {"Test Bird"}
+    assert {s.id for s in solos} == {i for i, s in whole.items() if s.performer == "Test Bird"}
+    assert all(s.notes == whole[s.id].notes and split_of(s.id) == split_of(whole[s.id].id) for s in solos)
+    assert jazz_subset.main(["--corpus", str(folder), "--performer", "Nobody", "--out", str(tmp_path / "x")]) == 1
+
+
 def test_the_token_costs_add_up_to_the_nats_per_note(trained, folder, capsys) -> None:
     """benchmarks/jazz_token_costs.py splits studio eval's figure into its kinds of token, and they add up to it."""
     sys.path.insert(0, str(ROOT / "benchmarks"))

@@ -142,9 +142,10 @@ def build_parser() -> argparse.ArgumentParser:
     fine = sub.add_parser("finetune", help="fine-tune a model on your own folder or zip of text or music")
     fine.add_argument("--base", default="shakespeare", help="shipped model name or model folder to start from: "
                       "shakespeare or prose (text), blues (lead sheets), chorale (polyphonic MIDI), jsb or folk "
-                      "(piano roll)")
+                      "(piano roll), jazz (a jazz-layout folder of solos)")
     fine.add_argument("--corpus", required=True, help="a file, a folder, or a .zip: text (.txt/.md) for text "
-                      "models, MIDI/MusicXML/ABC/kern/.ls for music models")
+                      "models, MIDI/MusicXML/ABC/kern/.ls for music models, a folder in the jazz layout "
+                      "(wjd_solos.csv, wjd_notes.csv.gz, wjd_beats.csv.gz) for jazz")
     fine.add_argument("--out", default=None, help="run folder (default runs/<corpus name>-finetuned)")
     fine.add_argument("--samples", type=int, default=3, help="samples written at the end, 0..16 (default 3)")
     fine.add_argument("--resume", action="store_true", help="continue the fine-tune in --out from its last "

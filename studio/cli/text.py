@@ -178,6 +178,10 @@ def cmd_finetune(args: argparse.Namespace) -> int:
     if args.max_steps is None:
         args.max_steps = 100_000 if args.minutes else 1000  # a time budget alone decides when given
     train_config = train_config_from_args(args)
+    if kind == "jazz":
+        from studio.cli.jazz import finetune_jazz
+
+        return finetune_jazz(args, out, train_config, budget)
     if kind in ("leadsheet", "polyphonic"):
         from studio.cli.music import finetune_music  # music commands import what they need lazily too
 

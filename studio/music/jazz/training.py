@@ -12,9 +12,12 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from studio.checkpoint import read_bundle
 from studio.config import ModelConfig, TrainConfig
 from studio.errors import StudioError
+from studio.loading import finetune_base, resolve_model
 from studio.music.jazz.corpus import STYLES, Solo, read_jazz_corpus, split_of
 from studio.music.jazz.phrases import PHRASES_EXTRA, phrase_hashes
 from studio.music.jazz.streams import chord_feature_table, plain_streams, training_streams
@@ -27,6 +30,8 @@ JAZZ_DEFAULTS: dict[str, Any] = {
     "chord_embedding": 32, "next_chord": True, "bar_positions": 48, "position_embedding": 16,
     "dropout_embedding": 0.1, "dropout_between": 0.3, "dropout_output": 0.3,
 }
+# What a fine-tune keeps of its base's card: the players and styles a person may ask for, the sampling defaults.
+FINETUNE_KEPT = ("soloists", "styles", "sampling")
 EMBEDDING_WIDTHS = {"until_change": 8, "form_bars": 8, "styles": 8, "soloists": 16, "forms": 4}
 
 
@@ -64,12 +69,23 @@ def corpus_sha256(folder: str | Path) -> str:
     return digest.hexdigest()
 
 
+def _phrases(train: list[Solo], base_phrases: Any = None) -> Any:
+    """The training solos' phrase hashes, with a fine-tune's base's (copying is checked against everything the model
+    learned from)."""
+    hashes = phrase_hashes(s.notes for s in train)
+    return hashes if base_phrases is None else torch.unique(torch.cat([base_phrases.to(hashes.dtype), hashes]))
+
+
+def _base_phrases(bundle: Any) -> Any:
+    return bundle.extras.get(PHRASES_EXTRA, {}).get("hashes")
+
+
 def train_jazz(corpus: str | Path, out_dir: str | Path, model_config: dict[str, Any] | None = None,
                train_config: TrainConfig | None = None, callbacks: list[Callback] | None = None,
                save_dtype: str = "float32", command: str | None = None, omnibook: bool = True,
-               on_note: Any = None, resume: bool = False, budget_overrides: dict[str, Any] | None = None
-               ) -> TrainResult:
-    """Train the soloist on a jazz-layout folder into ``out_dir`` (a new run folder).
+               on_note: Any = None, resume: bool = False, budget_overrides: dict[str, Any] | None = None,
+               base: str | Path | None = None) -> TrainResult:
+    """Train the soloist on a jazz-layout folder into ``out_dir`` (a new run folder), or fine-tune one on it.
 
     Parameters
     ----------
@@ -84,9 +100,15 @@ def train_jazz(corpus: str | Path, out_dir: str | Path, model_config: dict[str, 
     resume : bool
         Continue the run in ``out_dir`` from ``last/`` exactly (same corpus, same streams); ``budget_overrides``
         may change ``max_steps`` and ``minutes``.
+    base : str or Path, optional
+        A jazz model to fine-tune (``jazz`` or a folder): training starts from its weights, keeps its tokenizer
+        (its soloists; a player it does not know reads as "none"), its shape and its sampling defaults, and scores
+        it on the new validation solos first, so the run says whether it learned anything.
     """
     out = Path(out_dir)
     bundle = None
+    tokenizer: JazzTokenizer | None = None
+    start, base_card, base_phrases = None, {}, None
     if resume:
         bundle = read_bundle(out / "last", with_state=True)
         stored = bundle.card
@@ -95,23 +117,38 @@ def train_jazz(corpus: str | Path, out_dir: str | Path, model_config: dict[str, 
         tconf_dict = dict(stored["train_config"], **(budget_overrides or {}))
         tconf = TrainConfig.from_dict({**tconf_dict, "betas": tuple(tconf_dict["betas"])})
         omnibook, command = stored["corpus"]["omnibook"], stored["command"]
+        if "finetuned_from" in stored:  # a fine-tune keeps its base's tokenizer and card
+            tokenizer = JazzTokenizer.from_dict(stored["tokenizer"])
+            base_card = {k: stored[k] for k in (*FINETUNE_KEPT, "finetuned_from") if k in stored}
+            base_phrases = _base_phrases(read_bundle(resolve_model(stored["finetuned_from"]["model"])))
     elif (out / "last").exists() or (out / "best").exists():
         raise StudioError(f"{out} already holds a training run; pass --resume to continue it, or choose another --out")
     else:
         tconf = train_config or TrainConfig()
+        if base is not None:
+            start = finetune_base(base, "jazz", JazzTokenizer.from_dict)
+            tokenizer = start.tokenizer
+            stored_base = read_bundle(resolve_model(base))
+            base_card = {**{k: stored_base.card[k] for k in FINETUNE_KEPT if k in stored_base.card}, **start.card}
+            base_phrases = _base_phrases(stored_base)
     solos, report = read_jazz_corpus(corpus, omnibook=omnibook)
     for line in report.lines():
         if on_note is not None:
             on_note(line)
     parts = split_solos(solos)
     players = Counter(s.performer for s in parts["train"] if s.performer)
-    tokenizer = JazzTokenizer(soloists=sorted(players))
+    tokenizer = tokenizer or JazzTokenizer(soloists=sorted(players))
     train = training_streams(parts["train"], tokenizer, seed=tconf.seed)
     valid = plain_streams(parts["valid"], tokenizer)
-    mconf = (ModelConfig.from_dict(bundle.card["model_config"]) if bundle is not None
-             else model_config_for(tokenizer, model_config))
+    if bundle is not None:
+        mconf = ModelConfig.from_dict(bundle.card["model_config"])
+    elif start is not None:
+        mconf = ModelConfig(**{**start.model_config, "vocab_size": tokenizer.vocab_size})
+    else:
+        mconf = model_config_for(tokenizer, model_config)
     card = {"name": out.name, "model_kind": "jazz", "command": command or " ".join(["studio", *sys.argv[1:]]),
             "styles": [s.lower() for s in STYLES], "soloists": {name: players[name] for name in tokenizer.soloists},
+            **base_card,
             "corpus": {"name": Path(corpus).name, "sha256": corpus_sha256(corpus), "solos": len(solos),
                        "notes": report.notes, "skipped": len(report.skipped), "omnibook": omnibook,
                        "split": "by solo: sha256(id) mod 100 < 80 train, < 90 valid, else test",
@@ -120,8 +157,9 @@ def train_jazz(corpus: str | Path, out_dir: str | Path, model_config: dict[str, 
                        "valid_tokens": int(valid["tokens"].numel()), "keys": "all 12 (-5..+6 semitones)"}}
     trainer = Trainer(mconf, tconf, tokenizer, train["tokens"], valid["tokens"], out, card=card,
                       callbacks=callbacks, save_dtype=save_dtype, resume=bundle,
+                      initial_weights=start.weights if start is not None else None,
                       train_conditions={k: train[k] for k in CONDITIONS},
                       valid_conditions={k: valid[k] for k in CONDITIONS},
                       model_setup=lambda model: model.set_chord_features(chord_feature_table()),
-                      best_extras={PHRASES_EXTRA: {"hashes": phrase_hashes(s.notes for s in parts["train"])}})
+                      best_extras={PHRASES_EXTRA: {"hashes": _phrases(parts["train"], base_phrases)}})
     return trainer.fit()
