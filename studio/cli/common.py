@@ -49,6 +49,24 @@ def no_new_model(reason: str, count: int, counter: str) -> int:
     return EXIT_NO_MODEL
 
 
+def finetune_outcome(result: Any, data: str) -> int:
+    """Report how a token fine-tune ended (interrupted, no new model, or its validation before and after) and give
+    the exit status; ``data`` names what more of would help ("music", "solos")."""
+    import sys
+
+    if result.stop_reason == "interrupted":
+        print("interrupted; checkpoint saved in last/. Continue with the same command plus --resume",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
+    if result.no_model(data=data):
+        return no_new_model(result.no_model(data=data), result.steps, "steps")
+    before = (result.base_metrics or {}).get("valid_nats_per_token", float("nan"))
+    loss = result.best_metrics.get("valid_nats_per_token", float("nan"))
+    print(f"done ({result.stop_reason}) after {result.steps} steps: validation {before:.4f} -> {loss:.4f} "
+          f"nats/token. Model: {result.best_path}")
+    return 0
+
+
 def parse_shifts(text: str) -> list[int]:
     """"-5:6" -> -5..6; "0,5,7" -> [0, 5, 7]."""
     try:

@@ -32,7 +32,7 @@ def cmd_train_jazz(args: argparse.Namespace) -> int:
 def finetune_jazz(args: argparse.Namespace, out: Path, train_config: Any, budget: dict[str, Any]) -> int:
     """``studio finetune --base jazz --corpus DIR``: the soloist fine-tuned on a jazz-layout folder (a player's
     solos, a style's), or such a run continued (``--resume``: its own settings, only ``budget`` changes)."""
-    from studio.cli.common import EXIT_INTERRUPTED, no_new_model
+    from studio.cli.common import finetune_outcome
     from studio.cli.progress import ProgressBar
     from studio.music.jazz.training import train_jazz
     from studio.training.log import MetricsLog
@@ -41,17 +41,7 @@ def finetune_jazz(args: argparse.Namespace, out: Path, train_config: Any, budget
                         callbacks=[MetricsLog(out), ProgressBar()], save_dtype=args.save_dtype, resume=args.resume,
                         budget_overrides=budget, base=None if args.resume else args.base,
                         on_note=lambda line: print(f"note: {line}", file=sys.stderr))
-    if result.stop_reason == "interrupted":
-        print("interrupted; checkpoint saved in last/. Continue with the same command plus --resume",
-              file=sys.stderr)
-        return EXIT_INTERRUPTED
-    if result.no_model(data="solos"):
-        return no_new_model(result.no_model(data="solos"), result.steps, "steps")
-    before = (result.base_metrics or {}).get("valid_nats_per_token", float("nan"))
-    loss = result.best_metrics.get("valid_nats_per_token", float("nan"))
-    print(f"done ({result.stop_reason}) after {result.steps} steps: validation {before:.4f} -> {loss:.4f} "
-          f"nats/token. Model: {result.best_path}")
-    return 0
+    return finetune_outcome(result, "solos")
 
 
 JAZZ_COLUMNS = [("notes/bar", "notes_per_bar", "{:.1f}"), ("16ths", "ioi_sixteenth", "{:.0%}"),

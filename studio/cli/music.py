@@ -9,10 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from studio.cli.common import (
-    EXIT_INTERRUPTED,
     atomic_write,
+    finetune_outcome,
     model_config_from_args,
-    no_new_model,
     parse_shifts,
     train_config_from_args,
     write_piece_files,
@@ -254,14 +253,4 @@ def finetune_music(args: argparse.Namespace, kind: str, out: Path, train_config:
             print(f"note: skipped {line}", file=sys.stderr)
         result = train_polyphonic(pieces, out, train_config=train_config, callbacks=callbacks, base=args.base,
                                   corpus_card={"path": str(args.corpus), "skipped": len(skipped)}, **resume)
-    if result.stop_reason == "interrupted":
-        print("interrupted; checkpoint saved in last/. Continue with the same command plus --resume",
-              file=sys.stderr)
-        return EXIT_INTERRUPTED
-    if result.no_model(data="music"):
-        return no_new_model(result.no_model(data="music"), result.steps, "steps")
-    before = (result.base_metrics or {}).get("valid_nats_per_token", float("nan"))
-    loss = result.best_metrics.get("valid_nats_per_token", float("nan"))
-    print(f"done ({result.stop_reason}) after {result.steps} steps: validation {before:.4f} -> {loss:.4f} "
-          f"nats/token. Model: {result.best_path}")
-    return 0
+    return finetune_outcome(result, "music")
