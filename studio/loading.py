@@ -232,6 +232,14 @@ def describe(card: dict[str, Any]) -> str:
         if isinstance(test, (int, float)):
             parts.append(f"test {test:.3f} nats/note")
         return ", ".join(parts)
+    if card.get("model_kind") == "trade":  # an encoder-decoder: the call's encoder, the answer's decoder, a bridge
+        parts = [f"call and response: bidirectional GRU encoder {mc.get('encoder_hidden', '?')}, LSTM decoder "
+                 f"{mc.get('decoder_hidden', '?')}, bridge {mc.get('bridge', '?')}"]
+        test = (card.get("evaluation") or {}).get("test_nats_per_note")
+        valid = (card.get("metrics") or {}).get("valid_nats_per_note")
+        parts += [f"{name} {value:.3f} nats/note" for name, value in (("valid", valid), ("test", test))
+                  if isinstance(value, (int, float))]
+        return ", ".join(parts)
     tokenizer = card.get("tokenizer") if isinstance(card.get("tokenizer"), dict) else {}
     parts.append(f"{tokenizer.get('kind', '?')} tokens (vocab {mc.get('vocab_size', '?')})")
     loss = metrics.get("valid_nats_per_token")
