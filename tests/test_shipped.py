@@ -225,3 +225,25 @@ def test_trade_is_shipped_and_answers_the_call() -> None:
         assert len(exchange.attention) == len(exchange.answer)
         # each answer note's attention over the call's notes (the rest goes to the call's rests and its start)
         assert all(0.0 < sum(row) <= 1.02 and min(row) >= 0.0 for row in exchange.attention)
+
+
+def test_draw_is_shipped_and_draws_digits_glimpse_by_glimpse() -> None:
+    """DRAW: small, fp16, its test bound in the card, and what it draws has MNIST's amount of ink, resolved over the
+    glimpses (the first canvas a grey blur, the last near black and white), the same again from the same seed."""
+    import torch
+
+    from studio.sketch.training import load_draw
+
+    path = shipped_models()["draw"]
+    assert (path / "model.safetensors").stat().st_size <= 15 * 1024 * 1024
+    model, card = load_draw("draw")
+    assert card["model_kind"] == "draw" and card["weights"]["dtype"] == "float16"
+    assert card["model_config"]["attention"] and "studio train draw" in card["command"]
+    assert card["metrics"]["test_nats_per_image"] <= 89.0 and card["metrics"]["test_images"] == 10_000
+    drawn = model.sample(64, torch.Generator().manual_seed(3))["canvases"]  # (glimpses, 64, 28, 28) in [0, 1]
+    ink = drawn.mean(dim=(1, 2, 3))
+    assert 0.08 <= float(ink[-1]) <= 0.2  # binarized MNIST: 13% of the pixels are ink
+    doubt = torch.minimum(drawn, 1 - drawn).mean(dim=(1, 2, 3))  # 0: every pixel surely ink or paper
+    assert float(doubt[0]) > 0.25 and float(doubt[-1]) < 0.1  # it draws: a grey start resolved glimpse by glimpse
+    again = model.sample(64, torch.Generator().manual_seed(3))["canvases"]
+    assert torch.equal(drawn, again)
