@@ -203,6 +203,20 @@ def run_all(specs: list[dict[str, Any]], args: argparse.Namespace, argv: list[st
     return [rows[i] for i in range(len(specs))]
 
 
+def merge(args: argparse.Namespace) -> None:
+    """One summary of the runs of several result files (a run of the same task, cell and seed counted once)."""
+    results = [json.loads(Path(path).read_text()) for path in args.merge]
+    runs = {(r["task"], r["cell"], r["seed"]): r for result in results for r in result["runs"]}
+    rows = [runs[key] for key in sorted(runs, key=lambda k: (k[0], CELLS.index(k[1]), k[2]))]
+    budgets = sorted({result["minutes"] for result in results})
+    summary = summarise(rows)
+    print(table(summary, budgets[0] if len(budgets) == 1 else float("nan")))
+    if args.json:
+        merged = {"merged": list(args.merge), "commands": [result["command"] for result in results],
+                  "minutes": budgets, "summary": summary, "runs": rows}
+        Path(args.json).write_text(json.dumps(merged, indent=1))
+
+
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", default="shakespeare,jsb,nottingham", help="comma-separated: " + ", ".join(TASKS))
@@ -226,6 +240,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--roll-lstm-hidden", type=int, default=300,
                         help="the reference piano-roll LSTM's hidden size (the shipped jsb/folk models: 300)")
     parser.add_argument("--json", default="", help="write every run and the summary here")
+    parser.add_argument("--merge", nargs="+", default=[], metavar="RESULT",
+                        help="train nothing: summarise the runs of these result files together (e.g. the seeds of "
+                             "two invocations)")
     parser.add_argument("--one", default="", help=argparse.SUPPRESS)  # a worker: run this one spec, print JSON
     return parser.parse_args(argv)
 
@@ -235,6 +252,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     if args.one:
         print(json.dumps(run_one(json.loads(args.one), args)))
+        return
+    if args.merge:
+        merge(args)
         return
     tasks, cells = args.tasks.split(","), args.cells.split(",")
     unknown = sorted(set(tasks) - set(TASKS)) + sorted(set(cells) - set(CELLS))

@@ -79,3 +79,19 @@ def test_cell_comparison_trains_every_task_and_writes_the_summary(tmp_path: Path
                            "--jobs", "1", *common], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert "| jsb | CP-LSTM |" in done.stdout and "jsb cplstm seed 1:" in done.stdout
+
+
+def test_results_of_two_invocations_merge_into_one_summary(tmp_path) -> None:
+    """--merge: the seeds of two result files summarised together (a run repeated in both counted once)."""
+    def run(seed: int, score: float) -> dict:
+        return {"task": "jsb", "cell": "lstm", "seed": seed, "unit": "nats/frame", "hidden": 300,
+                "parameters": 573_782, "score": score, "tokens_per_s": 100.0}
+    for name, runs in (("a.json", [run(1, 5.0)]), ("b.json", [run(2, 5.2), run(3, 5.4), run(1, 5.0)])):
+        (tmp_path / name).write_text(json.dumps({"command": name, "minutes": 2.0, "runs": runs}))
+    out = subprocess.run([sys.executable, "benchmarks/cell_comparison.py", "--merge", str(tmp_path / "a.json"),
+                          str(tmp_path / "b.json"), "--json", str(tmp_path / "m.json")], cwd=ROOT,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    summary = json.loads((tmp_path / "m.json").read_text())["summary"]["jsb"]["lstm"]
+    assert summary["seeds"] == 3 and summary["mean"] == pytest.approx(5.2) and summary["std"] == pytest.approx(0.2)
+    assert "| jsb | LSTM | 300 | 573,782 | 3 | 5.200 ± 0.200 nats/frame |" in out.stdout
