@@ -199,6 +199,8 @@ class FinetuneBase:
     model_config: dict[str, Any]
     weights: dict[str, torch.Tensor]
     card: dict[str, Any]
+    base_card: dict[str, Any] = field(default_factory=dict)   # the base's whole card (a family keeps parts of it)
+    extras: dict[str, Any] = field(default_factory=dict)      # the base's extra tensor files (e.g. its phrases)
 
 
 def finetune_base(base: str | Path, kind: str, read_tokenizer: TokenizerReader) -> FinetuneBase:
@@ -209,7 +211,8 @@ def finetune_base(base: str | Path, kind: str, read_tokenizer: TokenizerReader) 
         raise StudioError(f"{base} is not a {kind} model; fine-tune it with its own kind of corpus")
     config = {k: v for k, v in bundle.card["model_config"].items() if k != "vocab_size"}
     origin = {"finetuned_from": {"model": str(base), "weights_sha256": bundle.card["weights"]["sha256"]}}
-    return FinetuneBase(read_tokenizer(bundle.card["tokenizer"]), config, bundle.weights, origin)
+    return FinetuneBase(read_tokenizer(bundle.card["tokenizer"]), config, bundle.weights, origin, bundle.card,
+                        dict(bundle.extras))
 
 
 def describe(card: dict[str, Any]) -> str:

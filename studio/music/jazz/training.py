@@ -76,10 +76,6 @@ def _phrases(train: list[Solo], base_phrases: Any = None) -> Any:
     return hashes if base_phrases is None else torch.unique(torch.cat([base_phrases.to(hashes.dtype), hashes]))
 
 
-def _base_phrases(bundle: Any) -> Any:
-    return bundle.extras.get(PHRASES_EXTRA, {}).get("hashes")
-
-
 def train_jazz(corpus: str | Path, out_dir: str | Path, model_config: dict[str, Any] | None = None,
                train_config: TrainConfig | None = None, callbacks: list[Callback] | None = None,
                save_dtype: str = "float32", command: str | None = None, omnibook: bool = True,
@@ -120,7 +116,8 @@ def train_jazz(corpus: str | Path, out_dir: str | Path, model_config: dict[str, 
         if "finetuned_from" in stored:  # a fine-tune keeps its base's tokenizer and card
             tokenizer = JazzTokenizer.from_dict(stored["tokenizer"])
             base_card = {k: stored[k] for k in (*FINETUNE_KEPT, "finetuned_from") if k in stored}
-            base_phrases = _base_phrases(read_bundle(resolve_model(stored["finetuned_from"]["model"])))
+            base_phrases = read_bundle(resolve_model(stored["finetuned_from"]["model"])).extras.get(
+                PHRASES_EXTRA, {}).get("hashes")
     elif (out / "last").exists() or (out / "best").exists():
         raise StudioError(f"{out} already holds a training run; pass --resume to continue it, or choose another --out")
     else:
@@ -128,9 +125,8 @@ def train_jazz(corpus: str | Path, out_dir: str | Path, model_config: dict[str, 
         if base is not None:
             start = finetune_base(base, "jazz", JazzTokenizer.from_dict)
             tokenizer = start.tokenizer
-            stored_base = read_bundle(resolve_model(base))
-            base_card = {**{k: stored_base.card[k] for k in FINETUNE_KEPT if k in stored_base.card}, **start.card}
-            base_phrases = _base_phrases(stored_base)
+            base_card = {**{k: start.base_card[k] for k in FINETUNE_KEPT if k in start.base_card}, **start.card}
+            base_phrases = start.extras.get(PHRASES_EXTRA, {}).get("hashes")
     solos, report = read_jazz_corpus(corpus, omnibook=omnibook)
     for line in report.lines():
         if on_note is not None:
