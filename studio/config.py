@@ -17,6 +17,7 @@ from studio.errors import StudioError
 # rnn (Elman, tanh), lstm (with forget gate), gru, cplstm (peepholes, Gers et al.), lnlstm (layer norm, Ba et al.)
 CELLS = ("rnn", "lstm", "gru", "cplstm", "lnlstm")
 TOKENIZERS = ("char", "word", "bpe")
+PITCH_HEADS = ("chord", "interval")  # ModelConfig.pitch_heads
 SCHEDULES = ("cosine", "plateau", "step", "constant")
 OPTIMIZERS = ("adamw", "sgd")
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -114,6 +115,13 @@ class ModelConfig(_Config):
     # More inputs joined at every step, each an embedding: (stream name, number of ids, width), e.g. the jazz
     # soloist's ("styles", 9, 8) or ("until_change", 97, 8). The model takes each stream by name.
     conditions: tuple[tuple[str, int, int], ...] = ()
+    # Pitch heads (music): beside the output layer, scores of each pitch token by its interval above the chord's root
+    # ("chord": 12 scores a step) and by its interval from the last note played ("interval": -24..+24 and one for
+    # anything further), added to the pitch tokens' logits. Both are the same in every key, so what the model learns
+    # about a third of the chord or a half step down holds for all of them (chord tones and steps are most of a jazz
+    # line). "interval" reads the stream ``last_pitches`` (0: no note yet, else MIDI pitch + 1).
+    pitch_tokens: tuple[int, ...] = ()  # (first pitch token id, number of pitch tokens, MIDI pitch of the first)
+    pitch_heads: tuple[str, ...] = ()   # any of PITCH_HEADS
 
     def validate(self) -> None:
         check_range("vocab_size", self.vocab_size, 2, 10_000_000, integer=True)
@@ -147,16 +155,33 @@ class ModelConfig(_Config):
         for name, ids, width in self.conditions:
             check_range(f"condition {name!r} ids", ids, 1, 1_000_000, integer=True)
             check_range(f"condition {name!r} width", width, 1, 65_536, integer=True)
+        self.pitch_tokens, self.pitch_heads = tuple(self.pitch_tokens), tuple(self.pitch_heads)
+        for head in self.pitch_heads:
+            check_choice("pitch head", head, PITCH_HEADS)
+        if self.pitch_heads:
+            if len(self.pitch_tokens) != 3:
+                raise StudioError("pitch heads need pitch_tokens: (first pitch token id, number of pitches, MIDI pitch "
+                                  "of the first)")
+            first, count, low = self.pitch_tokens
+            check_range("pitch_tokens count", count, 1, 128, integer=True)
+            check_range("pitch_tokens first id", first, 0, self.vocab_size - count, integer=True)
+            check_range("pitch_tokens lowest MIDI pitch", low, 0, 128 - count, integer=True)
+        if "chord" in self.pitch_heads and self.chord_features < 12:
+            raise StudioError("the chord pitch head reads the chord's root (the first 12 chord features): it needs "
+                              "chord conditioning")
 
     def to_dict(self) -> dict[str, Any]:
         """As written into model cards; ``weight_drop``, ``next_chord`` and ``conditions`` only when set, so a card
         of a model that does not use them still loads in a Studio that predates them."""
         data = super().to_dict()
-        for name in ("weight_drop", "next_chord", "conditions"):  # the newer inputs, only when used
+        for name in ("weight_drop", "next_chord", "conditions", "pitch_tokens", "pitch_heads"):  # newer, when used
             if not data[name]:
                 del data[name]
         if "conditions" in data:
             data["conditions"] = [list(entry) for entry in data["conditions"]]
+        for name in ("pitch_tokens", "pitch_heads"):
+            if name in data:
+                data[name] = list(data[name])
         return data
 
 

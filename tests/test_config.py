@@ -161,7 +161,8 @@ NON_DEFAULT = {
     ModelConfig: {"vocab_size": 99, "cell": "gru", "num_layers": 3, "embedding_size": 7, "hidden_size": 9,
                   "dropout_embedding": 0.1, "dropout_between": 0.2, "dropout_output": 0.3, "tie_weights": True,
                   "forget_bias": 2.0, "weight_drop": 0.25, "chord_vocab_size": 5, "chord_features": 3,
-                  "chord_embedding": 2, "next_chord": True, "conditions": (("styles", 9, 4), ("forms", 3, 2))},
+                  "chord_embedding": 2, "next_chord": True, "conditions": (("styles", 9, 4), ("forms", 3, 2)),
+                  "pitch_tokens": (2, 60, 30), "pitch_heads": ("interval",)},
     TokenizerConfig: {"kind": "word", "vocab_size": 500, "min_count": 3},
     TrainConfig: {"batch_size": 3, "seq_len": 17, "lr": 0.5, "betas": (0.8, 0.95), "schedule": "plateau",
                   "max_steps": 9, "minutes": 1.5, "device": "cpu", "amp": False, "seed": 7, "eval_tokens": 100},
@@ -174,8 +175,8 @@ NON_DEFAULT = {
 def test_to_dict_from_dict_round_trip(cls, which):
     config = cls() if which == "default" else cls(**NON_DEFAULT[cls])
     data = config.to_dict()
-    optional = ({"weight_drop", "next_chord", "conditions"} if cls is ModelConfig and which == "default"
-                else set())  # written only when set
+    newer = {"weight_drop", "next_chord", "conditions", "pitch_tokens", "pitch_heads"}
+    optional = newer if cls is ModelConfig and which == "default" else set()  # written only when set
     assert set(data) == {f.name for f in dataclasses.fields(cls)} - optional
     assert cls.from_dict(data) == config
     # The checkpoint stores configs as JSON: tuples come back as lists and must still rebuild an equal config.

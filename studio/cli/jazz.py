@@ -12,16 +12,24 @@ from studio.cli.common import model_config_from_args, train_config_from_args
 
 def cmd_train_jazz(args: argparse.Namespace) -> int:
     from studio.cli.progress import ProgressBar
+    from studio.config import PITCH_HEADS
+    from studio.errors import StudioError
     from studio.music.jazz.training import train_jazz
     from studio.training.log import MetricsLog
 
     out = Path(args.out)
-    model_config = model_config_from_args(args, default_embedding=64)
+    heads = tuple(h.strip() for h in args.pitch_heads.split(",") if h.strip() and h.strip() != "none")
+    unknown = sorted(set(heads) - set(PITCH_HEADS))
+    if unknown:
+        raise StudioError(f"unknown pitch head(s) {', '.join(unknown)}; choose from {', '.join(PITCH_HEADS)} or none")
+    model_config = {"pitch_heads": heads} if args.init_from else {
+        **model_config_from_args(args, default_embedding=64), "pitch_heads": heads}
     train_config = train_config_from_args(args)
     overrides = {k: v for k, v in (("max_steps", args.max_steps), ("minutes", args.minutes)) if v is not None}
     result = train_jazz(args.corpus, out, model_config, train_config, callbacks=[MetricsLog(out), ProgressBar()],
                         save_dtype=args.save_dtype, omnibook=not args.no_omnibook, resume=args.resume,
-                        budget_overrides=overrides, on_note=lambda line: print(f"note: {line}", file=sys.stderr))
+                        budget_overrides=overrides, on_note=lambda line: print(f"note: {line}", file=sys.stderr),
+                        base=None if args.resume else args.init_from)
     best = result.best_metrics
     loss = best.get("valid_nats_per_token")
     summary = f" best validation {loss:.4f} nats/token at step {best.get('step')}" if loss is not None else ""

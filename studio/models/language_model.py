@@ -5,7 +5,8 @@ and layer-normalised LSTMs (``cplstm``, ``lnlstm``) are Studio's own stacks with
 (``studio.models.cells``). Dropout follows Zaremba et al. (2014): on the embedded input, between layers and on the
 top layer's output, never on the recurrent state. ``weight_drop`` adds DropConnect on the recurrent weight matrices
 instead (Merity et al. 2017): the state itself is untouched, so the fused kernels still run, on weights masked once
-per forward pass.
+per forward pass. Music models may add pitch heads (``ModelConfig.pitch_heads``): key-free scores of each pitch by
+its interval above the chord's root and from the last note, added to the pitch tokens' logits.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from studio.models.cells import LSTM_LIKE, build_recurrent
 
 # The recurrent state: (h,) for rnn and gru, (h, c) for the LSTMs; each tensor is (num_layers, batch, hidden_size).
 State = tuple[torch.Tensor, ...]
+INTERVAL_SPAN = 24  # the interval head scores -24..+24 semitones from the last note, and one score for further
 
 
 class RNNLanguageModel(nn.Module):
@@ -59,6 +61,15 @@ class RNNLanguageModel(nn.Module):
         self.decoder = nn.Linear(decoder_in, c.vocab_size)
         if c.tie_weights:
             self.decoder.weight = self.embedding.weight
+        # The pitch heads read the top layer's output (before any tying projection), as the output layer does.
+        self.chord_head = nn.Linear(c.hidden_size, 12) if "chord" in c.pitch_heads else None
+        self.interval_head = nn.Linear(c.hidden_size, 2 * INTERVAL_SPAN + 2) if "interval" in c.pitch_heads else None
+        if c.pitch_heads:
+            _, count, low = c.pitch_tokens
+            self.register_buffer("head_pitches", torch.arange(low, low + count), persistent=False)
+            # (root, pitch class) -> the pitch class's interval above that root
+            steps = torch.arange(12)
+            self.register_buffer("above_root", (steps[None, :] - steps[:, None]) % 12, persistent=False)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -68,6 +79,11 @@ class RNNLanguageModel(nn.Module):
         nn.init.zeros_(self.decoder.bias)
         if not self.config.tie_weights:
             nn.init.uniform_(self.decoder.weight, -0.1, 0.1)
+        # The pitch heads start at zero: a model given them plays exactly as it would without, until it learns.
+        for head in (self.chord_head, self.interval_head):
+            if head is not None:
+                nn.init.zeros_(head.weight)
+                nn.init.zeros_(head.bias)
 
     def initial_state(self, batch_size: int, device: torch.device | str | None = None,
                       dtype: torch.dtype | None = None) -> State:
@@ -170,10 +186,48 @@ class RNNLanguageModel(nn.Module):
         rnn_state = state if self.config.cell in LSTM_LIKE else state[0]
         out, new_state = self.run_rnn(x, rnn_state)
         out = self.dropout_output(out)
+        hidden = out
         if self.projection is not None:
             out = self.projection(out)
         logits = self.decoder(out)
+        if self.config.pitch_heads:
+            logits = logits + self.pitch_scores(hidden, chords, conditions.get("last_pitches"))
         return logits, (tuple(new_state) if isinstance(new_state, tuple) else (new_state,))
+
+    def pitch_scores(self, hidden: torch.Tensor, chords: torch.Tensor | None,
+                     last_pitches: torch.Tensor | None) -> torch.Tensor:
+        """The pitch heads' scores, laid out over the whole vocabulary (0 outside the pitch tokens).
+
+        Parameters
+        ----------
+        hidden : Tensor, shape (..., hidden_size)
+            The top layer's output.
+        chords : LongTensor, shape (...)
+            The chord id of each step (the chord head reads its root; "no chord" has none and scores 0).
+        last_pitches : LongTensor, shape (...)
+            0 where no note was played yet (scores 0), else the last note's MIDI pitch + 1.
+
+        Returns
+        -------
+        Tensor, shape (..., vocab_size)
+        """
+        first, count, _ = self.config.pitch_tokens
+        scores = hidden.new_zeros(*hidden.shape[:-1], count)
+        if self.chord_head is not None:
+            if chords is None:
+                raise ValueError("this model's chord pitch head needs chords (batch, time)")
+            roots = self.chord_table[chords][..., :12].to(hidden.dtype)  # one-hot root, all 0 for no chord
+            by_interval = self.chord_head(hidden)  # (..., 12): by interval above the root
+            by_class = (roots.unsqueeze(-1) * by_interval[..., self.above_root]).sum(-2)  # (..., 12 pitch classes)
+            scores = scores + by_class[..., self.head_pitches % 12]
+        if self.interval_head is not None:
+            if last_pitches is None:
+                raise ValueError("this model's interval pitch head needs last_pitches (batch, time)")
+            by_step = self.interval_head(hidden)  # (..., 2 * INTERVAL_SPAN + 2)
+            steps = self.head_pitches - (last_pitches.unsqueeze(-1) - 1)  # (..., count) semitones from the last
+            index = torch.where(steps.abs() <= INTERVAL_SPAN, steps + INTERVAL_SPAN, 2 * INTERVAL_SPAN + 1)
+            scores = scores + torch.where(last_pitches.unsqueeze(-1) > 0, by_step.gather(-1, index), 0.0)
+        return F.pad(scores, (first, self.config.vocab_size - first - count))
 
     def num_parameters(self) -> int:
         """Distinct trainable parameters (a tied matrix counts once)."""

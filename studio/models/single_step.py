@@ -33,6 +33,7 @@ class SingleStepper:
     def __init__(self, model: RNNLanguageModel, dtype: torch.dtype = torch.float32) -> None:
         c = model.config
         self.cell, self.layers, self.hidden, self.dtype = c.cell, c.num_layers, c.hidden_size, dtype
+        self.model = model  # its pitch heads, when it has them, score each step's top output
         with torch.no_grad():
             self.embedding = model.embedding.weight.detach().to(dtype)
             # Conditioned models: the projected chord vectors and position embeddings, precomputed per id.
@@ -160,9 +161,14 @@ class SingleStepper:
                 h = torch.tanh(torch.addmm(self.biases[layer], torch.cat([x, h], dim=1), self.weights[layer]))
             new_h.append(h)
             x = h
+        top = x
         if self.projection is not None:
             x = x @ self.projection
         logits = torch.addmm(self.decoder_bias, x, self.decoder).float()
+        if self.model.config.pitch_heads:
+            last = conditions.get("last_pitches")
+            logits = logits + self.model.pitch_scores(top.float(), None if chords is None else chords[:, 0],
+                                                      None if last is None else last[:, 0])
         out = (torch.stack(new_h), torch.stack(new_c)) if self.cell in LSTM_LIKE else (torch.stack(new_h),)
         return logits, out
 

@@ -182,20 +182,23 @@ class Soloist:
             return {name: table[at][:, None] for name, table in tables.items()}
 
         def step(tokens: torch.Tensor, state: Any) -> tuple[torch.Tensor, Any]:
-            time, rnn = state
+            time, pitch, rnn = state
             last = tokens[:, 0]
             time = time + torch.where(last >= tok.first_length, last - tok.first_length + 1, 0)
-            cond = conditions(time)
+            played = (last >= 2) & (last < tok.first_length)  # a pitch token: the last note (MIDI + 1) moves
+            pitch = torch.where(played, last - 2 + tok.low + 1, pitch)
+            cond = {**conditions(time), "last_pitches": pitch[:, None]}
             if stepper is not None:
                 logits, rnn = stepper(tokens, rnn, **cond)
             else:
                 out, rnn = model(tokens, rnn, **cond)
                 logits = out[:, -1, :]
-            return logits, (time, rnn)
+            return logits, (time, pitch, rnn)
 
         def select(state: Any, index: torch.Tensor) -> Any:
-            time, rnn = state
-            return time.index_select(0, index), tuple(s.index_select(1, index) for s in rnn)
+            time, pitch, rnn = state
+            return (time.index_select(0, index), pitch.index_select(0, index),
+                    tuple(s.index_select(1, index) for s in rnn))
 
         def stop(seq: torch.Tensor, prompt_len: int) -> torch.Tensor:
             return (elapsed(seq, tok) >= end) & (seq[:, -1] >= tok.first_length)
@@ -205,13 +208,13 @@ class Soloist:
         with torch.inference_mode():
             prefix = torch.tensor([[tok.BOS]], dtype=torch.long, device=self.device)
             zero = torch.zeros(1, dtype=torch.long, device=self.device)
-            out, rnn = model(prefix, **conditions(zero))
+            out, rnn = model(prefix, **conditions(zero), last_pitches=zero[:, None])
             if stepper is not None:
                 rnn = stepper.convert_state(rnn)
             rhythm = (self.default_rhythm_temperature if request.rhythm_temperature is None
                       else request.rhythm_temperature)
             check_range("rhythm temperature", rhythm, 0.0, 100.0, low_open=True)
-            hyps = run_search(config, step, select, (zero, rnn), out[:, -1, :], prefix, length, generator,
+            hyps = run_search(config, step, select, (zero, zero, rnn), out[:, -1, :], prefix, length, generator,
                               [self._mask(request, end)], stop, [RhythmTemperature(tok, rhythm)])
         params = {"model": self.name, "model_sha256": self.model_hash, "chart": request.chart.text(),
                   "choruses": request.choruses, "tempo": request.tempo, "style": request.style,

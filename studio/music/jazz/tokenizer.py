@@ -9,8 +9,9 @@ breathe; shorter gaps are articulation, not rests, and the note holds to the nex
 
 Beside the tokens run aligned condition streams (``CONDITIONS``), each entry describing the event the token belongs
 to: the chord sounding at its onset (an index of ``CHORD_VOCAB``) and the next chord of the changes, the onset's
-place in the bar (0..47) and in the form (bar of the chorus), the ticks until the chord changes, and per solo its
-style, its soloist and whether it is a blues. A model reads them for the token it predicts, so it improvises over
+place in the bar (0..47) and in the form (bar of the chorus), the ticks until the chord changes, the last note
+played before the event (0 none, else MIDI pitch + 1; rests keep it), and per solo its style, its soloist and
+whether it is a blues. A model reads them for the token it predicts, so it improvises over
 the changes rather than predicting them.
 """
 
@@ -26,7 +27,8 @@ from studio.music.theory.chords import CHORD_VOCAB, NO_CHORD, Chord
 MAX_TICKS = 2 * TICKS_PER_BAR   # the longest event: two bars (longer silences are several rests)
 REST_GAP = 6                    # a note ending an eighth or more before the next onset is followed by a rest
 MAX_FORM_BAR = 63
-CONDITIONS = ("chords", "next_chords", "positions", "until_change", "form_bars", "styles", "soloists", "forms")
+CONDITIONS = ("chords", "next_chords", "positions", "until_change", "form_bars", "styles", "soloists", "forms",
+              "last_pitches")
 FORMS = ("blues", "other")      # the form input: 0 unknown, 1 blues, 2 any other form
 
 
@@ -104,7 +106,7 @@ class JazzTokenizer:
         """How many ids each condition stream takes (what the model's embeddings are sized to)."""
         return {"chords": len(CHORD_VOCAB), "next_chords": len(CHORD_VOCAB), "positions": TICKS_PER_BAR,
                 "until_change": MAX_TICKS + 1, "form_bars": MAX_FORM_BAR + 1, "styles": len(STYLES) + 1,
-                "soloists": len(self.soloists) + 1, "forms": len(FORMS) + 1}
+                "soloists": len(self.soloists) + 1, "forms": len(FORMS) + 1, "last_pitches": 129}
 
     # -- events ------------------------------------------------------------------------------------------------------
     def _fold(self, pitch: int) -> int:
@@ -148,7 +150,7 @@ class JazzTokenizer:
         cond = {name: [0] for name in CONDITIONS}
         for name, value in fixed.items():
             cond[name][0] = value
-        notes = 0
+        notes, last = 0, 0
         for pitch, onset, ticks in self.events(solo.notes):
             tokens += [self.REST if pitch is None else self.pitch_id(pitch), self.length_id(ticks)]
             notes += pitch is not None
@@ -156,9 +158,10 @@ class JazzTokenizer:
             form_bar = solo.form_bars[bar] if bar < len(solo.form_bars) else bar % max(1, len(solo.form_bars))
             here = changes.at(onset)
             row = {"chords": here[0], "next_chords": here[1], "positions": onset % TICKS_PER_BAR,
-                   "until_change": here[2], "form_bars": min(form_bar, MAX_FORM_BAR), **fixed}
+                   "until_change": here[2], "form_bars": min(form_bar, MAX_FORM_BAR), "last_pitches": last, **fixed}
             for name in CONDITIONS:
                 cond[name] += [row[name], row[name]]
+            last = last if pitch is None else pitch + 1
         return JazzEvents(tokens, cond, notes)
 
     def decode(self, tokens: list[int], start: int = 0) -> list[SoloNote]:

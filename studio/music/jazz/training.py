@@ -17,7 +17,7 @@ import torch
 from studio.checkpoint import read_bundle
 from studio.config import ModelConfig, TrainConfig
 from studio.errors import StudioError
-from studio.loading import finetune_base, resolve_model
+from studio.loading import build_model, finetune_base, resolve_model
 from studio.music.jazz.corpus import STYLES, Solo, read_jazz_corpus, split_of
 from studio.music.jazz.phrases import PHRASES_EXTRA, phrase_hashes
 from studio.music.jazz.streams import chord_feature_table, plain_streams, training_streams
@@ -28,7 +28,7 @@ from studio.training.trainer import Callback, Trainer, TrainResult
 JAZZ_DEFAULTS: dict[str, Any] = {
     "cell": "lstm", "num_layers": 2, "hidden_size": 512, "embedding_size": 64, "chord_features": 37,
     "chord_embedding": 32, "next_chord": True, "bar_positions": 48, "position_embedding": 16,
-    "dropout_embedding": 0.1, "dropout_between": 0.3, "dropout_output": 0.3,
+    "dropout_embedding": 0.1, "dropout_between": 0.3, "dropout_output": 0.3, "pitch_heads": ("chord", "interval"),
 }
 # What a fine-tune keeps of its base's card: the players and styles a person may ask for, the sampling defaults.
 FINETUNE_KEPT = ("soloists", "styles", "sampling")
@@ -41,7 +41,13 @@ def model_config_for(tokenizer: JazzTokenizer, overrides: dict[str, Any] | None 
     sizes = tokenizer.condition_sizes
     conditions = [(name, sizes[name], EMBEDDING_WIDTHS[name]) for name in CONDITIONS if name in EMBEDDING_WIDTHS]
     return ModelConfig(**{**JAZZ_DEFAULTS, **(overrides or {}), "vocab_size": tokenizer.vocab_size,
-                          "chord_vocab_size": sizes["chords"], "conditions": tuple(conditions)})
+                          "chord_vocab_size": sizes["chords"], "conditions": tuple(conditions),
+                          "pitch_tokens": pitch_tokens(tokenizer)})
+
+
+def pitch_tokens(tokenizer: JazzTokenizer) -> tuple[int, int, int]:
+    """Where the pitch heads find the pitches among the tokens: (first id, how many, MIDI pitch of the first)."""
+    return (tokenizer.pitch_id(tokenizer.low), tokenizer.high - tokenizer.low + 1, tokenizer.low)
 
 
 def split_solos(solos: list[Solo]) -> dict[str, list[Solo]]:
@@ -99,7 +105,8 @@ def train_jazz(corpus: str | Path, out_dir: str | Path, model_config: dict[str, 
     base : str or Path, optional
         A jazz model to fine-tune (``jazz`` or a folder): training starts from its weights, keeps its tokenizer
         (its soloists; a player it does not know reads as "none"), its shape and its sampling defaults, and scores
-        it on the new validation solos first, so the run says whether it learned anything.
+        it on the new validation solos first, so the run says whether it learned anything. ``model_config`` may
+        then only name ``pitch_heads``: heads the base lacks are added at zero (it still plays as it did).
     """
     out = Path(out_dir)
     bundle = None
@@ -139,7 +146,11 @@ def train_jazz(corpus: str | Path, out_dir: str | Path, model_config: dict[str, 
     if bundle is not None:
         mconf = ModelConfig.from_dict(bundle.card["model_config"])
     elif start is not None:
-        mconf = ModelConfig(**{**start.model_config, "vocab_size": tokenizer.vocab_size})
+        heads = (model_config or {}).get("pitch_heads")
+        added = {} if heads is None else {"pitch_heads": tuple(heads), "pitch_tokens": pitch_tokens(tokenizer)}
+        mconf = ModelConfig(**{**start.model_config, **added, "vocab_size": tokenizer.vocab_size})
+        # Heads the base lacks start at zero (a fresh model's), everything else is the base's.
+        start.weights = {**build_model(mconf).state_dict(), **start.weights}
     else:
         mconf = model_config_for(tokenizer, model_config)
     card = {"name": out.name, "model_kind": "jazz", "command": command or " ".join(["studio", *sys.argv[1:]]),
