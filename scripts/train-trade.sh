@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Trains the call-and-response models of the trading-fours ablation on the Weimar Jazz Database (CPU, one thread
-# each, one after the other): the decoder alone (bridge none), the encoder's final state (final), and attention,
-# which ships as checkpoints/trade. Usage: scripts/train-trade.sh [OUT_PREFIX] [MINUTES_EACH] (0: no time budget;
-# each trains for 8 epochs, or fewer when validation stops improving for 2, so the three compare at equal training)
+# each, one after the other): the decoder alone (none), the encoder's final state (final), attention (attention),
+# and attention that also copies the call's intervals (copy: --bridge attention --copy).
+# Usage: scripts/train-trade.sh [OUT_PREFIX] [MINUTES_EACH] (0: no time budget; each trains for 8 epochs, or fewer
+# when validation stops improving for 2, so they compare at equal training); BRIDGES="copy" trains only that one.
 # Run it again to resume: each run continues from its last epoch (to the epochs and minutes given). Then:
 # python benchmarks/trade_ablation.py --split test
 set -euo pipefail
@@ -10,11 +11,14 @@ cd "$(dirname "$0")/.."
 prefix=${1:-runs/trade}
 minutes=${2:-0}
 corpus=${JAZZ_CORPUS:-../shared/corpora/jazz}
-for bridge in ${BRIDGES:-none final attention}; do
-  out="$prefix-$bridge"
+for run in ${BRIDGES:-none final attention copy}; do
+  out="$prefix-$run"
+  bridge=$run
+  extra=()
+  if [ "$run" = copy ]; then bridge=attention; extra=(--copy); fi
   resume=()
   [ -d "$out/last" ] && resume=(--resume)
   OMP_NUM_THREADS=${THREADS:-1} .venv/bin/python -m studio train trade --corpus "$corpus" --out "$out" \
-      "${resume[@]}" --bridge "$bridge" --hidden 256 --encoder-hidden 128 --dropout 0.2 --batch-size 32 --lr 2e-3 \
-      --max-epochs 8 --minutes "$minutes" --patience 2 --seed 0 --save-dtype float16
+      "${resume[@]}" --bridge "$bridge" "${extra[@]}" --hidden 256 --encoder-hidden 128 --dropout 0.2 \
+      --batch-size 32 --lr 2e-3 --max-epochs 8 --minutes "$minutes" --patience 2 --seed 0 --save-dtype float16
 done

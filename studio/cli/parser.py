@@ -129,6 +129,8 @@ def build_parser() -> argparse.ArgumentParser:
     trade.add_argument("--bridge", default="attention", choices=("none", "final", "attention"),
                        help="what the answer reads of the call: nothing, the encoder's final state, or that and "
                        "attention at every step (default attention)")
+    trade.add_argument("--copy", action="store_true", help="attention also proposes the call's intervals from the "
+                       "answer's last note, gated (a pointer-generator over intervals; needs --bridge attention)")
     trade.add_argument("--hidden", type=int, default=256, help="decoder units, 1..65536 (default 256)")
     trade.add_argument("--encoder-hidden", type=int, default=128, help="encoder units a direction (default 128)")
     trade.add_argument("--dropout", type=float, default=0.2, help="0..0.95 (default 0.2)")

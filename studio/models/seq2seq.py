@@ -11,6 +11,13 @@ change) and, depending on ``bridge``:
   additive attention ``a_ti = softmax_i(v . tanh(W s_(t-1) + U h_i))`` on the previous decoder state, joined to the
   decoder's input and to its output layer.
 
+With ``copy`` (attention only) the attention also points, as in the pointer-generator (See et al. 2017), but at
+intervals instead of tokens: when the answer's next token is a note, attending to call note i proposes moving from
+the answer's last note by the interval from call note i to the call's next note, so the answer can take up a
+figure of the call in any transposition. A learned gate mixes that proposal with the decoder's softmax:
+``p = (1 - g m) softmax(logits) + g q``, where ``q`` is the attention mass on each proposed pitch and ``m`` its sum;
+the model then returns ``log p`` in place of logits (the same for the loss and for sampling).
+
 Shapes: the call is (batch, call_len) with a mask of real tokens; the answer (batch, answer_len). ``forward``
 returns logits (batch, answer_len, vocab) and the attention weights (batch, answer_len, call_len).
 """
@@ -25,6 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from studio.config import _Config, check_choice, check_range
+from studio.errors import StudioError
 
 BRIDGES = ("none", "final", "attention")
 State = tuple[torch.Tensor, torch.Tensor]
@@ -48,9 +56,14 @@ class CallResponseConfig(_Config):
     until_change: int = 97          # ids of "ticks until the chord changes" (0..96)
     until_embedding: int = 8
     dropout: float = 0.2            # on embedded inputs and on the decoder's output
+    copy: bool = False              # attention also proposes the call's intervals (see the module docstring)
+    pitch_count: int = 74           # pitch tokens (ids 2..) of the jazz tokenizer, from its lowest pitch up
 
     def validate(self) -> None:
         check_choice("bridge", self.bridge, BRIDGES)
+        if self.copy and self.bridge != "attention":
+            raise StudioError("copying the call's intervals needs attention (bridge attention)")
+        check_range("pitch_count", self.pitch_count, 1, 128, integer=True)
         for name in ("vocab_size", "embedding_size", "encoder_hidden", "decoder_hidden", "attention_size",
                      "chord_vocab_size", "chord_features", "chord_embedding", "bar_positions", "position_embedding",
                      "until_change", "until_embedding"):
@@ -87,6 +100,9 @@ class CallResponseModel(nn.Module):
         step_in = c.embedding_size + 2 * c.chord_embedding + c.position_embedding + c.until_embedding + c.context_size
         self.cell = nn.LSTMCell(step_in, c.decoder_hidden)
         self.output = nn.Linear(c.decoder_hidden + c.context_size, c.vocab_size)
+        self.copy_gate = nn.Linear(c.decoder_hidden + c.context_size, 1) if c.copy else None
+        if self.copy_gate is not None:  # start mostly generating (a gate of 0.27), let the data open it
+            nn.init.constant_(self.copy_gate.bias, -1.0)
         with torch.no_grad():  # forget-gate bias 1 (Jozefowicz et al. 2015)
             self.cell.bias_ih.zero_()
             self.cell.bias_hh.zero_()
@@ -118,18 +134,40 @@ class CallResponseModel(nn.Module):
         summary = torch.cat([last[0], last[1]], dim=-1)  # forward's last state, backward's first
         return out, (torch.tanh(self.bridge_h(summary)), torch.tanh(self.bridge_c(summary)))
 
+    def call_steps(self, call: torch.Tensor, call_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """For each call token (batch, call_len): the interval in semitones from its note to the call's next note,
+        and whether there is one (a pitch token with a later note); what ``copy`` proposes."""
+        count, length = self.config.pitch_count, call.shape[1]
+        is_pitch = (call >= 2) & (call < 2 + count) & call_mask
+        index = torch.arange(length, device=call.device).expand_as(call)
+        at = torch.where(is_pitch, index, length)
+        later = torch.cat([at[:, 1:], at.new_full((call.shape[0], 1), length)], dim=1)
+        following = later.flip(1).cummin(1).values.flip(1)  # the next pitch token's index after each (length: none)
+        pitch = call - 2
+        steps = pitch.gather(1, following.clamp(max=length - 1)) - pitch
+        return steps, is_pitch & (following < length)
+
+    def last_call_pitch(self, call: torch.Tensor, call_mask: torch.Tensor) -> torch.Tensor:
+        """The call's last note as a pitch index (0..pitch_count-1), -1 for a call without notes; (batch,)."""
+        is_pitch = (call >= 2) & (call < 2 + self.config.pitch_count) & call_mask
+        index = torch.arange(call.shape[1], device=call.device).expand_as(call)
+        last = torch.where(is_pitch, index, -1).max(dim=1).values
+        return torch.where(last >= 0, call.gather(1, last.clamp(min=0)[:, None])[:, 0] - 2, -1)
+
     # -- the answer --------------------------------------------------------------------------------------------------
     def keys(self, memory: torch.Tensor | None) -> torch.Tensor | None:
         """The call's attention keys ``U h_i`` (batch, call_len, attention_size), computed once per call."""
         return self.attend_call(memory) if self.config.bridge == "attention" and memory is not None else None
 
     def step(self, token: torch.Tensor, state: State, conditions: dict[str, torch.Tensor],
-             memory: torch.Tensor | None, keys: torch.Tensor | None, call_mask: torch.Tensor
-             ) -> tuple[torch.Tensor, State, torch.Tensor | None]:
+             memory: torch.Tensor | None, keys: torch.Tensor | None, call_mask: torch.Tensor,
+             copy: tuple[torch.Tensor, torch.Tensor] | None = None) -> tuple[torch.Tensor, State, torch.Tensor | None]:
         """One decoder step: token (batch,), conditions of the predicted step (batch,) each; ``memory`` and
-        ``keys`` from ``encode`` and ``keys``.
+        ``keys`` from ``encode`` and ``keys``; a copying model also takes ``copy`` (``call_steps``) and the
+        answer's last note so far as ``conditions["last_pitch"]`` (a pitch index, -1 for none).
 
-        Returns logits (batch, vocab), the new state, and the attention weights (batch, call_len) or None.
+        Returns logits (batch, vocab) (log-probabilities for a copying model), the new state, and the attention
+        weights (batch, call_len) or None.
         """
         h, cell = state
         parts = [self.embedding(token), self.chord_projection(self.chord_table[conditions["chords"]]),
@@ -143,7 +181,28 @@ class CallResponseModel(nn.Module):
             parts.append(context)
         h, cell = self.cell(self.dropout(torch.cat(parts, dim=-1)), (h, cell))
         top = torch.cat([h, context], dim=-1) if context is not None else h
-        return self.output(self.dropout(top)), (h, cell), weights
+        logits = self.output(self.dropout(top))
+        if self.copy_gate is not None and weights is not None:
+            if copy is None:
+                raise ValueError("a copying model needs the call's intervals (call_steps) and last_pitch")
+            logits = self._copy(logits, top, token, weights, copy, conditions["last_pitch"])
+        return logits, (h, cell), weights
+
+    def _copy(self, logits: torch.Tensor, top: torch.Tensor, token: torch.Tensor, weights: torch.Tensor,
+              copy: tuple[torch.Tensor, torch.Tensor], last: torch.Tensor) -> torch.Tensor:
+        """``log p`` of the gated mixture (see the module docstring); (batch, vocab)."""
+        count = self.config.pitch_count
+        steps, valid = copy
+        target = last[:, None] + steps  # (batch, call_len): the pitch each call note proposes
+        note_next = (token == 0) | (token >= 2 + count)  # after BOS or a length the next token is a pitch or rest
+        usable = valid & (last[:, None] >= 0) & (target >= 0) & (target < count) & note_next[:, None]
+        mass = weights * usable
+        proposal = torch.zeros_like(logits, dtype=torch.float32).scatter_add(
+            1, target.clamp(0, count - 1) + 2, mass.float())
+        gate = torch.sigmoid(self.copy_gate(top)).float()  # (batch, 1)
+        total = proposal.sum(dim=1, keepdim=True)  # m: the attention on call notes that propose a pitch
+        probs = torch.softmax(logits.float(), dim=-1) * (1 - gate * total) + gate * proposal
+        return torch.log(probs.clamp(min=1e-12))
 
     def forward(self, call: torch.Tensor, call_mask: torch.Tensor, call_conditions: dict[str, torch.Tensor],
                 answer: torch.Tensor, answer_conditions: dict[str, torch.Tensor]
@@ -153,14 +212,29 @@ class CallResponseModel(nn.Module):
         Returns logits (batch, T, vocab) and attention (batch, T, call_len) or None."""
         memory, state = self.encode(call, call_mask, call_conditions["chords"], call_conditions["positions"])
         keys = self.keys(memory)
+        copy = last = None
+        if self.copy_gate is not None:
+            copy = self.call_steps(call, call_mask)
+            last = self.last_pitches(answer, self.last_call_pitch(call, call_mask))
         logits, attention = [], []
         for t in range(answer.shape[1]):
             cond = {k: v[:, t] for k, v in answer_conditions.items()}
-            out, state, weights = self.step(answer[:, t], state, cond, memory, keys, call_mask)
+            if last is not None:
+                cond["last_pitch"] = last[:, t]
+            out, state, weights = self.step(answer[:, t], state, cond, memory, keys, call_mask, copy)
             logits.append(out)
             if weights is not None:
                 attention.append(weights)
         return torch.stack(logits, dim=1), (torch.stack(attention, dim=1) if attention else None)
+
+
+    def last_pitches(self, answer: torch.Tensor, before: torch.Tensor) -> torch.Tensor:
+        """For each answer input (batch, T): the last note among the inputs up to it as a pitch index, ``before``
+        (batch,) where there is none yet (the call's last note)."""
+        is_pitch = (answer >= 2) & (answer < 2 + self.config.pitch_count)
+        index = torch.arange(answer.shape[1], device=answer.device).expand_as(answer)
+        latest = torch.where(is_pitch, index, -1).cummax(dim=1).values
+        return torch.where(latest >= 0, answer.gather(1, latest.clamp(min=0)) - 2, before[:, None])
 
 
 def answer_loss(logits: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

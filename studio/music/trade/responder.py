@@ -119,30 +119,35 @@ class Responder:
             memory, (h, cell) = model.encode(c, mask, torch.tensor([call_cond["chords"]], device=self.device),
                                              torch.tensor([call_cond["positions"]], device=self.device))
             keys = model.keys(memory)
+            # A copying model proposes the call's intervals from the answer's last note (the call's, to begin).
+            copy = model.call_steps(c, mask) if model.copy_gate is not None else None
+            pitch = model.last_call_pitch(c, mask)
 
-            def conditions(time: torch.Tensor) -> dict[str, torch.Tensor]:
+            def conditions(time: torch.Tensor, pitch: torch.Tensor) -> dict[str, torch.Tensor]:
                 rows = table[time.clamp(max=ticks)]
-                return {name: rows[:, col] for name, col in columns.items()}
+                return {**{name: rows[:, col] for name, col in columns.items()}, "last_pitch": pitch}
 
             def step(tokens: torch.Tensor, state: Any) -> tuple[torch.Tensor, Any]:
-                time, h, cell = state
+                time, pitch, h, cell = state
                 last = tokens[:, 0]
                 time = time + torch.where(last >= tok.first_length, last - tok.first_length + 1, 0)
+                pitch = torch.where((last >= 2) & (last < tok.first_length), last - 2, pitch)
                 rows = time.shape[0]
                 grow = (lambda x: x.expand(rows, *x.shape[1:])) if memory is not None else (lambda x: x)
-                logits, (h, cell), _ = model.step(last, (h, cell), conditions(time),
+                logits, (h, cell), _ = model.step(last, (h, cell), conditions(time, pitch),
                                                   grow(memory) if memory is not None else None,
-                                                  grow(keys) if keys is not None else None, grow(mask))
-                return logits, (time, h, cell)
+                                                  grow(keys) if keys is not None else None, grow(mask),
+                                                  None if copy is None else (grow(copy[0]), grow(copy[1])))
+                return logits, (time, pitch, h, cell)
 
             def select(state: Any, index: torch.Tensor) -> Any:
                 return tuple(s.index_select(0, index) for s in state)
 
             zero = torch.zeros(1, dtype=torch.long, device=self.device)
             bos = torch.tensor([[tok.BOS]], device=self.device)
-            first, (h, cell), _ = model.step(bos[:, 0], (h, cell), conditions(zero), memory, keys, mask)
-            hyps = run_search(request.config, step, select, (zero, h, cell), first, bos, 2 * ticks + 2, generator,
-                              [self._mask(request, ticks)],
+            first, (h, cell), _ = model.step(bos[:, 0], (h, cell), conditions(zero, pitch), memory, keys, mask, copy)
+            hyps = run_search(request.config, step, select, (zero, pitch, h, cell), first, bos, 2 * ticks + 2,
+                              generator, [self._mask(request, ticks)],
                               stop=lambda seq, _p: (elapsed(seq, tok) >= ticks) & (seq[:, -1] >= tok.first_length))
         return tok.decode(hyps[0].tokens)
 
