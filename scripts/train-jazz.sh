@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Trains the shipped jazz soloist (checkpoints/jazz) on the Weimar Jazz Database and the Omnibook, on the CPU.
 # Usage: scripts/train-jazz.sh [OUT] [MINUTES] [more `studio train jazz` flags]; run again, it resumes an
-# interrupted run from OUT/last. The pitch heads (chord and interval) are on by default.
+# interrupted run from OUT/last. The shipped soloist then gets its pitch heads from scripts/anneal-jazz.sh.
 # One thread (THREADS=1): on a shared 2-core machine two OpenMP threads per process thrash.
-# Then: scripts/ship-jazz.sh OUT  (copies OUT/best into checkpoints/jazz with its test figures).
+# Then: scripts/anneal-jazz.sh OUT OUT-heads, and scripts/ship_music_model.py --run OUT-heads --name jazz ...
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-runs/jazz}

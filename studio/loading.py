@@ -236,8 +236,9 @@ def describe(card: dict[str, Any]) -> str:
             parts.append(f"test {test:.3f} nats/note")
         return ", ".join(parts)
     if card.get("model_kind") == "trade":  # an encoder-decoder: the call's encoder, the answer's decoder, a bridge
+        copying = " copying the call's intervals" if mc.get("copy") else ""
         parts = [f"call and response: bidirectional GRU encoder {mc.get('encoder_hidden', '?')}, LSTM decoder "
-                 f"{mc.get('decoder_hidden', '?')}, bridge {mc.get('bridge', '?')}"]
+                 f"{mc.get('decoder_hidden', '?')}, bridge {mc.get('bridge', '?')}{copying}"]
         test = (card.get("evaluation") or {}).get("test_nats_per_note")
         valid = (card.get("metrics") or {}).get("valid_nats_per_note")
         parts += [f"{name} {value:.3f} nats/note" for name, value in (("valid", valid), ("test", test))

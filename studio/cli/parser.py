@@ -112,9 +112,9 @@ def build_parser() -> argparse.ArgumentParser:
     jazz.add_argument("--out", default="runs/jazz", help="run folder (default runs/jazz)")
     jazz.add_argument("--no-omnibook", action="store_true", help="leave the Omnibook out even when it is there")
     jazz.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
-    jazz.add_argument("--pitch-heads", default="chord,interval", help="key-free pitch scores beside the output "
-                      "layer: chord (by interval above the chord's root), interval (from the last note), both "
-                      "(default chord,interval) or none")
+    jazz.add_argument("--pitch-heads", default="none", help="key-free pitch scores beside the output layer: chord "
+                      "(by interval above the chord's root), interval (from the last note), chord,interval or none "
+                      "(default none; best added to a trained soloist with --init-from, see scripts/anneal-jazz.sh)")
     jazz.add_argument("--init-from", default=None, help="start from this jazz model's weights (a name or a folder; "
                       "its shape, tokenizer and split), adding the --pitch-heads it lacks at zero, so the run starts "
                       "playing exactly as it does; the model options are then ignored")

@@ -28,7 +28,7 @@ from studio.training.trainer import Callback, Trainer, TrainResult
 JAZZ_DEFAULTS: dict[str, Any] = {
     "cell": "lstm", "num_layers": 2, "hidden_size": 512, "embedding_size": 64, "chord_features": 37,
     "chord_embedding": 32, "next_chord": True, "bar_positions": 48, "position_embedding": 16,
-    "dropout_embedding": 0.1, "dropout_between": 0.3, "dropout_output": 0.3, "pitch_heads": ("chord", "interval"),
+    "dropout_embedding": 0.1, "dropout_between": 0.3, "dropout_output": 0.3,
 }
 # What a fine-tune keeps of its base's card: the players and styles a person may ask for, the sampling defaults.
 FINETUNE_KEPT = ("soloists", "styles", "sampling")
