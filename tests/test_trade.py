@@ -172,6 +172,7 @@ def test_trade_cli_writes_tracks_audio_and_the_attention_picture(trained, tmp_pa
     assert (out / "trade-4-attention.png").read_bytes()[:4] == b"\x89PNG"
     sidecar = json.loads((out / "trade-4.json").read_text())
     assert [r["answer_bars"] for r in sidecar["rounds_played"]] == [[5, 8], [9, 12]]
+    assert sidecar["temperature"] == 1.0  # the default its help names, as on the page
     assert main(["trade", "--call", str(_midi_call(tmp_path / "x.mid", [60] * 40)), "--model",
                  str(trained / "best"), "--out", str(out)]) == 2
 

@@ -22,7 +22,10 @@ def cmd_trade(args: argparse.Namespace) -> int:
     check_range("bars", args.bars, 1, 16, integer=True)
     chart = chart_from_text_or_form(args.chart, args.key)
     call = call_from_file(args.call, args.bars)
-    config = GenerationConfig(temperature=args.temperature, top_p=args.top_p, beams=args.beam, seed=args.seed)
+    # 1.0 unless asked, as on the page: the temperature where the answers take most from the call beyond what the
+    # decoder alone plays (BENCHMARKS.md, trading fours, chosen on the validation pairs)
+    temperature = 1.0 if args.temperature is None else args.temperature
+    config = GenerationConfig(temperature=temperature, top_p=args.top_p, beams=args.beam, seed=args.seed)
     responder = Responder(args.model, device=args.device)
     result = responder.trade(TradeRequest(call, chart, args.bars, args.rounds, config))
     out = Path(args.out)
