@@ -5,6 +5,7 @@ last notes, and a jazz model given heads it lacked (``studio train jazz --init-f
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,7 @@ from studio.music.jazz.streams import chord_feature_table
 from studio.music.jazz.tokenizer import JazzTokenizer
 from studio.music.theory.chords import CHORD_VOCAB, NO_CHORD, blues_chart, parse_chord
 
+ROOT = Path(__file__).resolve().parent.parent
 LOW, COUNT, FIRST = 40, 30, 2  # pitches 40..69 are tokens 2..31 of a 40-token vocabulary
 
 
@@ -160,3 +162,12 @@ def test_init_from_adds_heads_to_a_model_and_starts_where_it_was(folder, tmp_pat
     solos = soloist.improvise(SoloRequest(blues_chart("12-bar", "F"), 1, 160, config=GenerationConfig(seed=1)))
     assert solos[0].notes
     assert main(["train", "jazz", *common, "--out", str(tmp_path / "x"), "--pitch-heads", "melody"]) == 2
+    # benchmarks/jazz_chord_tones.py: the chord tones it expects before each real note, beside the players' share
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import jazz_chord_tones
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    shares = jazz_chord_tones.chord_tone_shares(str(headed / "best"), str(folder), "train", 3)
+    assert shares["solos"] == 3 and shares["notes"] > 100
+    assert 0.0 < shares["expected_chord_tones"] < 1.0 and 0.0 < shares["real_chord_tones"] <= 1.0
