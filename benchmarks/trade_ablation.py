@@ -84,11 +84,9 @@ def main(argv: list[str] | None = None) -> int:
     rng.shuffle(others)
     chance = mean([motif_reuse(o.call, p.answer) for p, o in zip(pairs, others, strict=True)])
     reuse = {"real answers": real, "chance (another pair's call)": chance,
-             "(a) none, generated": generated_reuse(responders["none"], pairs, args.generate, args.temperature,
-                                                    args.top_p),
              **{f"{LABELS[run]}, generated": generated_reuse(responders[run], pairs, args.generate,
                                                              args.temperature, args.top_p)
-                for run in runs if run in ("attention", "copy")}}
+                for run in runs if run != "final"}}
     print(f"{args.split} split, {args.bars}-bar pairs: {len(pairs)}")
     for name, row in rows.items():
         print(f"{name:<16} {row['nats_per_note']:.3f} nats/note ({row['notes']} answer notes)")

@@ -162,6 +162,12 @@ def test_init_from_adds_heads_to_a_model_and_starts_where_it_was(folder, tmp_pat
     solos = soloist.improvise(SoloRequest(blues_chart("12-bar", "F"), 1, 160, config=GenerationConfig(seed=1)))
     assert solos[0].notes
     assert main(["train", "jazz", *common, "--out", str(tmp_path / "x"), "--pitch-heads", "melody"]) == 2
+    # from a model that has heads, asking for none keeps them (and its weights)
+    again = tmp_path / "again"
+    assert main(["train", "jazz", *common, "--out", str(again), "--init-from", str(headed / "best"),
+                 "--max-steps", "2", "--eval-every", "2"]) == 0
+    assert json.loads((again / "best" / "model.json").read_text())["model_config"]["pitch_heads"] == ["chord",
+                                                                                                     "interval"]
     # benchmarks/jazz_chord_tones.py: the chord tones it expects before each real note, beside the players' share
     sys.path.insert(0, str(ROOT / "benchmarks"))
     try:

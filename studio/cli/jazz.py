@@ -12,16 +12,14 @@ from studio.cli.common import model_config_from_args, train_config_from_args
 
 def cmd_train_jazz(args: argparse.Namespace) -> int:
     from studio.cli.progress import ProgressBar
-    from studio.config import PITCH_HEADS
-    from studio.errors import StudioError
+    from studio.config import PITCH_HEADS, check_choice
     from studio.music.jazz.training import train_jazz
     from studio.training.log import MetricsLog
 
     out = Path(args.out)
     heads = tuple(h.strip() for h in args.pitch_heads.split(",") if h.strip() and h.strip() != "none")
-    unknown = sorted(set(heads) - set(PITCH_HEADS))
-    if unknown:
-        raise StudioError(f"unknown pitch head(s) {', '.join(unknown)}; choose from {', '.join(PITCH_HEADS)} or none")
+    for head in heads:  # before the corpus is read
+        check_choice("pitch head", head, PITCH_HEADS)
     model_config = {"pitch_heads": heads} if args.init_from else {
         **model_config_from_args(args, default_embedding=64), "pitch_heads": heads}
     train_config = train_config_from_args(args)

@@ -67,9 +67,6 @@ class RNNLanguageModel(nn.Module):
         if c.pitch_heads:
             _, count, low = c.pitch_tokens
             self.register_buffer("head_pitches", torch.arange(low, low + count), persistent=False)
-            # (root, pitch class) -> the pitch class's interval above that root
-            steps = torch.arange(12)
-            self.register_buffer("above_root", (steps[None, :] - steps[:, None]) % 12, persistent=False)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -216,10 +213,10 @@ class RNNLanguageModel(nn.Module):
         if self.chord_head is not None:
             if chords is None:
                 raise ValueError("this model's chord pitch head needs chords (batch, time)")
-            roots = self.chord_table[chords][..., :12].to(hidden.dtype)  # one-hot root, all 0 for no chord
-            by_interval = self.chord_head(hidden)  # (..., 12): by interval above the root
-            by_class = (roots.unsqueeze(-1) * by_interval[..., self.above_root]).sum(-2)  # (..., 12 pitch classes)
-            scores = scores + by_class[..., self.head_pitches % 12]
+            roots = self.chord_table[chords][..., :12]  # the root one-hot (chord_features), all 0 for no chord
+            above = (self.head_pitches - roots.argmax(dim=-1, keepdim=True)) % 12  # (..., count)
+            by_interval = self.chord_head(hidden).gather(-1, above)  # (..., count)
+            scores = scores + torch.where(roots.sum(dim=-1, keepdim=True) > 0, by_interval, 0.0)
         if self.interval_head is not None:
             if last_pitches is None:
                 raise ValueError("this model's interval pitch head needs last_pitches (batch, time)")

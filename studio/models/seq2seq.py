@@ -134,11 +134,15 @@ class CallResponseModel(nn.Module):
         summary = torch.cat([last[0], last[1]], dim=-1)  # forward's last state, backward's first
         return out, (torch.tanh(self.bridge_h(summary)), torch.tanh(self.bridge_c(summary)))
 
+    def is_pitch(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Which tokens are pitches (ids 2..pitch_count+1 of the jazz tokenizer), same shape."""
+        return (tokens >= 2) & (tokens < 2 + self.config.pitch_count)
+
     def call_steps(self, call: torch.Tensor, call_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """For each call token (batch, call_len): the interval in semitones from its note to the call's next note,
         and whether there is one (a pitch token with a later note); what ``copy`` proposes."""
-        count, length = self.config.pitch_count, call.shape[1]
-        is_pitch = (call >= 2) & (call < 2 + count) & call_mask
+        length = call.shape[1]
+        is_pitch = self.is_pitch(call) & call_mask
         index = torch.arange(length, device=call.device).expand_as(call)
         at = torch.where(is_pitch, index, length)
         later = torch.cat([at[:, 1:], at.new_full((call.shape[0], 1), length)], dim=1)
@@ -147,12 +151,16 @@ class CallResponseModel(nn.Module):
         steps = pitch.gather(1, following.clamp(max=length - 1)) - pitch
         return steps, is_pitch & (following < length)
 
+    def last_pitches(self, tokens: torch.Tensor, before: torch.Tensor) -> torch.Tensor:
+        """For each token (batch, T): the last note among the tokens up to it as a pitch index (0..pitch_count-1),
+        ``before`` (batch,) where there is none yet."""
+        index = torch.arange(tokens.shape[1], device=tokens.device).expand_as(tokens)
+        latest = torch.where(self.is_pitch(tokens), index, -1).cummax(dim=1).values
+        return torch.where(latest >= 0, tokens.gather(1, latest.clamp(min=0)) - 2, before[:, None])
+
     def last_call_pitch(self, call: torch.Tensor, call_mask: torch.Tensor) -> torch.Tensor:
-        """The call's last note as a pitch index (0..pitch_count-1), -1 for a call without notes; (batch,)."""
-        is_pitch = (call >= 2) & (call < 2 + self.config.pitch_count) & call_mask
-        index = torch.arange(call.shape[1], device=call.device).expand_as(call)
-        last = torch.where(is_pitch, index, -1).max(dim=1).values
-        return torch.where(last >= 0, call.gather(1, last.clamp(min=0)[:, None])[:, 0] - 2, -1)
+        """The call's last note as a pitch index, -1 for a call without notes; (batch,)."""
+        return self.last_pitches(call.masked_fill(~call_mask, 0), call.new_full((call.shape[0],), -1))[:, -1]
 
     # -- the answer --------------------------------------------------------------------------------------------------
     def keys(self, memory: torch.Tensor | None) -> torch.Tensor | None:
@@ -195,6 +203,7 @@ class CallResponseModel(nn.Module):
         steps, valid = copy
         target = last[:, None] + steps  # (batch, call_len): the pitch each call note proposes
         note_next = (token == 0) | (token >= 2 + count)  # after BOS or a length the next token is a pitch or rest
+        # (the jazz tokenizer's layout: 0 BOS, 1 REST, the pitches, then the lengths)
         usable = valid & (last[:, None] >= 0) & (target >= 0) & (target < count) & note_next[:, None]
         mass = weights * usable
         proposal = torch.zeros_like(logits, dtype=torch.float32).scatter_add(
@@ -226,15 +235,6 @@ class CallResponseModel(nn.Module):
             if weights is not None:
                 attention.append(weights)
         return torch.stack(logits, dim=1), (torch.stack(attention, dim=1) if attention else None)
-
-
-    def last_pitches(self, answer: torch.Tensor, before: torch.Tensor) -> torch.Tensor:
-        """For each answer input (batch, T): the last note among the inputs up to it as a pitch index, ``before``
-        (batch,) where there is none yet (the call's last note)."""
-        is_pitch = (answer >= 2) & (answer < 2 + self.config.pitch_count)
-        index = torch.arange(answer.shape[1], device=answer.device).expand_as(answer)
-        latest = torch.where(is_pitch, index, -1).cummax(dim=1).values
-        return torch.where(latest >= 0, answer.gather(1, latest.clamp(min=0)) - 2, before[:, None])
 
 
 def answer_loss(logits: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

@@ -106,7 +106,8 @@ def train_jazz(corpus: str | Path, out_dir: str | Path, model_config: dict[str, 
         A jazz model to fine-tune (``jazz`` or a folder): training starts from its weights, keeps its tokenizer
         (its soloists; a player it does not know reads as "none"), its shape and its sampling defaults, and scores
         it on the new validation solos first, so the run says whether it learned anything. ``model_config`` may
-        then only name ``pitch_heads``: heads the base lacks are added at zero (it still plays as it did).
+        then only name ``pitch_heads``: heads the base lacks are added at zero (it still plays as it did); its own
+        heads are kept.
     """
     out = Path(out_dir)
     bundle = None
@@ -146,8 +147,9 @@ def train_jazz(corpus: str | Path, out_dir: str | Path, model_config: dict[str, 
     if bundle is not None:
         mconf = ModelConfig.from_dict(bundle.card["model_config"])
     elif start is not None:
-        heads = (model_config or {}).get("pitch_heads")
-        added = {} if heads is None else {"pitch_heads": tuple(heads), "pitch_tokens": pitch_tokens(tokenizer)}
+        kept = tuple(start.model_config.get("pitch_heads", ()))
+        asked = tuple(h for h in (model_config or {}).get("pitch_heads", ()) if h not in kept)
+        added = {"pitch_heads": kept + asked, "pitch_tokens": pitch_tokens(tokenizer)} if asked else {}
         mconf = ModelConfig(**{**start.model_config, **added, "vocab_size": tokenizer.vocab_size})
         # Heads the base lacks start at zero (a fresh model's), everything else is the base's.
         start.weights = {**build_model(mconf).state_dict(), **start.weights}

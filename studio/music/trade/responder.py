@@ -131,7 +131,7 @@ class Responder:
                 time, pitch, h, cell = state
                 last = tokens[:, 0]
                 time = time + torch.where(last >= tok.first_length, last - tok.first_length + 1, 0)
-                pitch = torch.where((last >= 2) & (last < tok.first_length), last - 2, pitch)
+                pitch = torch.where(model.is_pitch(last), last - 2, pitch)
                 rows = time.shape[0]
                 grow = (lambda x: x.expand(rows, *x.shape[1:])) if memory is not None else (lambda x: x)
                 logits, (h, cell), _ = model.step(last, (h, cell), conditions(time, pitch),
