@@ -2,7 +2,7 @@
 
     python benchmarks/jazz_nll.py --model checkpoints/jazz --split test --json out.json
 
-Rows: the model with every input a person would give (style, soloist, form); the blues solos alone; each input
+Rows: the model with every input a person would give (style, soloist, form, tempo); the blues solos alone; each input
 left out (the model asked with "none"), which shows what it uses; per soloist, test solos scored with the player's
 own entry against none (players with a training solo only); and a Witten-Bell n-gram over the same tokens (orders
 chosen on validation with ``--split valid``), blind to the changes. Every figure is nats per note (see
@@ -64,6 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     rows["model, no style"] = summary(score_solos(model, tokenizer, held, style=False))
     rows["model, no soloist"] = summary(score_solos(model, tokenizer, held, soloist=False))
     rows["model, no form"] = summary(score_solos(model, tokenizer, held, form=False))
+    if "tempos" in getattr(model, "condition_tables", {}):  # a soloist trained before the tempo input lacks it
+        rows["model, no tempo"] = summary(score_solos(model, tokenizer, held, tempo=False))
     rows["model, no style/soloist/form"] = summary(score_solos(model, tokenizer, held, False, False, False))
     players: dict[str, dict] = {}
     known = [s for s in held if s.performer in tokenizer.soloists]

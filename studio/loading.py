@@ -215,6 +215,30 @@ def finetune_base(base: str | Path, kind: str, read_tokenizer: TokenizerReader) 
                         dict(bundle.extras))
 
 
+def grown_weights(fresh: dict[str, torch.Tensor], base: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """A base model's weights placed into a model with more inputs or heads (``fresh``: the new model's own).
+
+    A tensor the base lacks keeps the fresh one (a new input's embedding table, a head that starts at zero); a
+    tensor the base has smaller is zero with the base's in its leading block (the first layer's input weights, whose
+    new columns are the new inputs appended last), so the grown model computes what the base did until it learns;
+    an equal one is the base's. A base tensor larger than the fresh one in any dimension is a different model.
+    """
+    out = {}
+    for name, tensor in fresh.items():
+        old = base.get(name)
+        if old is None:
+            out[name] = tensor
+        elif old.shape == tensor.shape:
+            out[name] = old
+        elif old.dim() == tensor.dim() and all(a <= b for a, b in zip(old.shape, tensor.shape, strict=True)):
+            grown = torch.zeros_like(tensor, dtype=old.dtype)
+            grown[tuple(slice(0, n) for n in old.shape)] = old
+            out[name] = grown
+        else:
+            raise StudioError(f"the base's {name} {tuple(old.shape)} does not fit this model's {tuple(tensor.shape)}")
+    return out
+
+
 def describe(card: dict[str, Any]) -> str:
     """One line summarising a model card for ``studio models`` and the page's model list."""
     mc = card.get("model_config") or {}

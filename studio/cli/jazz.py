@@ -13,6 +13,7 @@ from studio.cli.common import model_config_from_args, train_config_from_args
 def cmd_train_jazz(args: argparse.Namespace) -> int:
     from studio.cli.progress import ProgressBar
     from studio.config import PITCH_HEADS, check_choice
+    from studio.errors import StudioError
     from studio.music.jazz.training import train_jazz
     from studio.training.log import MetricsLog
 
@@ -20,6 +21,9 @@ def cmd_train_jazz(args: argparse.Namespace) -> int:
     heads = tuple(h.strip() for h in args.pitch_heads.split(",") if h.strip() and h.strip() != "none")
     for head in heads:  # before the corpus is read
         check_choice("pitch head", head, PITCH_HEADS)
+    if args.add_inputs and not args.init_from:
+        raise StudioError("--add-inputs adds inputs to a trained soloist: name it with --init-from (a new soloist "
+                          "reads every input)")
     model_config = {"pitch_heads": heads} if args.init_from else {
         **model_config_from_args(args, default_embedding=64), "pitch_heads": heads}
     train_config = train_config_from_args(args)
@@ -27,7 +31,8 @@ def cmd_train_jazz(args: argparse.Namespace) -> int:
     result = train_jazz(args.corpus, out, model_config, train_config, callbacks=[MetricsLog(out), ProgressBar()],
                         save_dtype=args.save_dtype, omnibook=not args.no_omnibook, resume=args.resume,
                         budget_overrides=overrides, on_note=lambda line: print(f"note: {line}", file=sys.stderr),
-                        base=None if args.resume else args.init_from)
+                        base=None if args.resume else args.init_from,
+                        add_inputs=tuple(n.strip() for n in args.add_inputs.split(",") if n.strip()))
     best = result.best_metrics
     loss = best.get("valid_nats_per_token")
     summary = f" best validation {loss:.4f} nats/token at step {best.get('step')}" if loss is not None else ""

@@ -118,6 +118,8 @@ def build_parser() -> argparse.ArgumentParser:
     jazz.add_argument("--init-from", default=None, help="start from this jazz model's weights (a name or a folder; "
                       "its shape, tokenizer and split), adding the --pitch-heads it lacks at zero, so the run starts "
                       "playing exactly as it does; the model options are then ignored")
+    jazz.add_argument("--add-inputs", default="", help="with --init-from: inputs the base does not read to add, "
+                      "starting at zero (e.g. tempos, for a soloist trained before the tempo input)")
     _add_model_options(jazz)
     _add_train_options(jazz)
     jazz.set_defaults(hidden=384, embedding=64, dropout=0.3, dropout_embedding=0.1, eval_every=500)

@@ -3,8 +3,8 @@
 ``nats_per_note`` is the NLL of every token the soloist emits for a solo (what to play, pitch or rest, and how long)
 divided by the number of notes, so it does not depend on how rests and timing are encoded; it splits into a
 ``pitch`` part (the choice of pitch of each note) and a ``timing`` part (every length, and where rests fall). Each
-solo is scored from a fresh state, as one stream, with the inputs a person would give (style, soloist, form) unless
-told to leave some out.
+solo is scored from a fresh state, as one stream, with the inputs a person would give (style, soloist, form,
+tempo) unless told to leave some out.
 """
 
 from __future__ import annotations
@@ -34,8 +34,8 @@ class SoloScore:
 
 
 def encode_all(solos: Sequence[Solo], tokenizer: JazzTokenizer, style: bool = True, soloist: bool = True,
-               form: bool = True) -> list[JazzEvents]:
-    return [tokenizer.encode(s, style=style, soloist=soloist, form=form) for s in solos]
+               form: bool = True, tempo: bool = True) -> list[JazzEvents]:
+    return [tokenizer.encode(s, style=style, soloist=soloist, form=form, tempo=tempo) for s in solos]
 
 
 @torch.inference_mode()
@@ -69,10 +69,11 @@ def split_parts(events: JazzEvents, nll: torch.Tensor, tokenizer: JazzTokenizer,
 
 
 def score_solos(model: torch.nn.Module, tokenizer: JazzTokenizer, solos: Sequence[Solo], style: bool = True,
-                soloist: bool = True, form: bool = True, device: torch.device | str = "cpu") -> list[SoloScore]:
+                soloist: bool = True, form: bool = True, device: torch.device | str = "cpu",
+                tempo: bool = True) -> list[SoloScore]:
     """Each solo's pitch and timing NLL under ``model`` (in eval mode), with the chosen inputs given."""
     model.eval()
-    encoded = encode_all(solos, tokenizer, style, soloist, form)
+    encoded = encode_all(solos, tokenizer, style, soloist, form, tempo)
     return [split_parts(e, nll, tokenizer, s.id)
             for s, e, nll in zip(solos, encoded, token_nll(model, encoded, device=device), strict=True)]
 

@@ -42,7 +42,8 @@ class SoloRequest:
     choruses : int
         Times through the form, 1..64.
     tempo : float
-        Beats per minute (the model plays differently at 100 and at 260: it is recorded, and rendering uses it).
+        Beats per minute, 20..400: rendering plays at it, and a soloist trained with the tempo input reads it (the
+        masters play a ballad denser than a burner).
     style, soloist : str, optional
         A style (swing, bebop, cool, hardbop, postbop...) and a performer to play "in the manner of"; None: any.
     form : str
@@ -136,7 +137,7 @@ class Soloist:
         bars = request.form_length or request.chart.num_bars
         form = request.form if request.form != "auto" else ("blues" if bars == 12 else "other")
         fixed = {"styles": tok.style_id(request.style), "soloists": tok.soloist_id(request.soloist),
-                 "forms": {"blues": 1, "other": 2, "none": 0}[form]}
+                 "forms": {"blues": 1, "other": 2, "none": 0}[form], "tempos": tok.tempo_id(request.tempo)}
         tables = {"chords": [r[0] for r in rows], "next_chords": [r[1] for r in rows],
                   "until_change": [r[2] for r in rows],
                   "positions": [t % TICKS_PER_BAR for t in range(ticks + 1)],

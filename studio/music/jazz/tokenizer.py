@@ -10,13 +10,15 @@ breathe; shorter gaps are articulation, not rests, and the note holds to the nex
 Beside the tokens run aligned condition streams (``CONDITIONS``), each entry describing the event the token belongs
 to: the chord sounding at its onset (an index of ``CHORD_VOCAB``) and the next chord of the changes, the onset's
 place in the bar (0..47) and in the form (bar of the chorus), the ticks until the chord changes, the last note
-played before the event (0 none, else MIDI pitch + 1; rests keep it), and per solo its style, its soloist and
-whether it is a blues. A model reads them for the token it predicts, so it improvises over
+played before the event (0 none, else MIDI pitch + 1; rests keep it), and per solo its style, its soloist,
+whether it is a blues and its tempo (``TEMPO_EDGES``: a ballad and a burner are different lines, 9.5 and 5.2 notes a
+bar in the training solos). A model reads them for the token it predicts, so it improvises over
 the changes rather than predicting them.
 """
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -28,8 +30,12 @@ MAX_TICKS = 2 * TICKS_PER_BAR   # the longest event: two bars (longer silences a
 REST_GAP = 6                    # a note ending an eighth or more before the next onset is followed by a rest
 MAX_FORM_BAR = 63
 CONDITIONS = ("chords", "next_chords", "positions", "until_change", "form_bars", "styles", "soloists", "forms",
-              "last_pitches")
+              "last_pitches", "tempos")
 FORMS = ("blues", "other")      # the form input: 0 unknown, 1 blues, 2 any other form
+# The tempo input, in beats per minute: id 0 unknown, then one id per band between these edges (below the first,
+# each band, from the last up); bands some 10-15% wide, about as finely as players change how they phrase.
+TEMPO_EDGES = (70, 85, 100, 115, 130, 150, 170, 190, 215, 240, 270, 300)
+MIN_TEMPO, MAX_TEMPO = 20.0, 400.0
 
 
 @dataclass
@@ -91,6 +97,15 @@ class JazzTokenizer:
             raise StudioError(f"unknown style {style!r}; choose one of {', '.join(s.lower() for s in STYLES)}")
         return 1 + STYLES.index(name)
 
+    @staticmethod
+    def tempo_id(tempo: float | None) -> int:
+        """0 for none (unknown), else 1 + the band of ``TEMPO_EDGES`` the tempo (bpm) falls in."""
+        if tempo is None:
+            return 0
+        if not MIN_TEMPO <= tempo <= MAX_TEMPO:
+            raise StudioError(f"tempo must be {MIN_TEMPO:g}..{MAX_TEMPO:g} beats per minute, got {tempo:g}")
+        return 1 + bisect.bisect_right(TEMPO_EDGES, tempo)
+
     def soloist_id(self, soloist: str | None) -> int:
         """0 for none, else the soloist's id; an unknown name lists the known ones."""
         if not soloist:
@@ -106,7 +121,8 @@ class JazzTokenizer:
         """How many ids each condition stream takes (what the model's embeddings are sized to)."""
         return {"chords": len(CHORD_VOCAB), "next_chords": len(CHORD_VOCAB), "positions": TICKS_PER_BAR,
                 "until_change": MAX_TICKS + 1, "form_bars": MAX_FORM_BAR + 1, "styles": len(STYLES) + 1,
-                "soloists": len(self.soloists) + 1, "forms": len(FORMS) + 1, "last_pitches": 129}
+                "soloists": len(self.soloists) + 1, "forms": len(FORMS) + 1, "last_pitches": 129,
+                "tempos": len(TEMPO_EDGES) + 2}
 
     # -- events ------------------------------------------------------------------------------------------------------
     def _fold(self, pitch: int) -> int:
@@ -138,13 +154,15 @@ class JazzTokenizer:
                 time = following
         return out
 
-    def encode(self, solo: Solo, style: bool = True, soloist: bool = True, form: bool = True) -> JazzEvents:
-        """The solo as tokens with its condition streams; ``style``/``soloist``/``form`` False leaves that input
-        at 0 (none), as a person who chooses none would."""
+    def encode(self, solo: Solo, style: bool = True, soloist: bool = True, form: bool = True,
+               tempo: bool = True) -> JazzEvents:
+        """The solo as tokens with its condition streams; ``style``/``soloist``/``form``/``tempo`` False leaves
+        that input at 0 (none), as a person who chooses none would."""
         self.folded = 0
         fixed = {"styles": self.style_id(solo.style) if style else 0,
                  "soloists": self._soloist_ids.get(solo.performer, 0) if soloist else 0,
-                 "forms": (1 if solo.blues else 2) if form else 0}
+                 "forms": (1 if solo.blues else 2) if form else 0,
+                 "tempos": self.tempo_id(min(max(solo.tempo, MIN_TEMPO), MAX_TEMPO)) if tempo else 0}
         changes = ChangeIndex(solo.beats)
         tokens = [self.BOS]
         cond = {name: [0] for name in CONDITIONS}

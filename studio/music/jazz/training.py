@@ -17,7 +17,7 @@ import torch
 from studio.checkpoint import read_bundle
 from studio.config import ModelConfig, TrainConfig
 from studio.errors import StudioError
-from studio.loading import build_model, finetune_base, resolve_model
+from studio.loading import build_model, finetune_base, grown_weights, resolve_model
 from studio.music.jazz.corpus import STYLES, Solo, read_jazz_corpus, split_of
 from studio.music.jazz.phrases import PHRASES_EXTRA, phrase_hashes
 from studio.music.jazz.streams import chord_feature_table, plain_streams, training_streams
@@ -32,7 +32,7 @@ JAZZ_DEFAULTS: dict[str, Any] = {
 }
 # What a fine-tune keeps of its base's card: the players and styles a person may ask for, the sampling defaults.
 FINETUNE_KEPT = ("soloists", "styles", "sampling")
-EMBEDDING_WIDTHS = {"until_change": 8, "form_bars": 8, "styles": 8, "soloists": 16, "forms": 4}
+EMBEDDING_WIDTHS = {"until_change": 8, "form_bars": 8, "styles": 8, "soloists": 16, "forms": 4, "tempos": 8}
 
 
 def model_config_for(tokenizer: JazzTokenizer, overrides: dict[str, Any] | None = None) -> ModelConfig:
@@ -86,7 +86,7 @@ def train_jazz(corpus: str | Path, out_dir: str | Path, model_config: dict[str, 
                train_config: TrainConfig | None = None, callbacks: list[Callback] | None = None,
                save_dtype: str = "float32", command: str | None = None, omnibook: bool = True,
                on_note: Any = None, resume: bool = False, budget_overrides: dict[str, Any] | None = None,
-               base: str | Path | None = None) -> TrainResult:
+               base: str | Path | None = None, add_inputs: tuple[str, ...] = ()) -> TrainResult:
     """Train the soloist on a jazz-layout folder into ``out_dir`` (a new run folder), or fine-tune one on it.
 
     Parameters
@@ -106,8 +106,11 @@ def train_jazz(corpus: str | Path, out_dir: str | Path, model_config: dict[str, 
         A jazz model to fine-tune (``jazz`` or a folder): training starts from its weights, keeps its tokenizer
         (its soloists; a player it does not know reads as "none"), its shape and its sampling defaults, and scores
         it on the new validation solos first, so the run says whether it learned anything. ``model_config`` may
-        then only name ``pitch_heads``: heads the base lacks are added at zero (it still plays as it did); its own
-        heads are kept.
+        then only name ``pitch_heads``: heads the base lacks are added at zero, and so are the ``add_inputs`` it
+        does not read (``tempos`` for a soloist trained before the tempo input), their columns of the first
+        layer's input weights at zero: it still plays as it did until it learns. Its own heads and inputs are kept.
+    add_inputs : tuple of str
+        With ``base``: condition streams (``EMBEDDING_WIDTHS``' names) to add to what the base reads.
     """
     out = Path(out_dir)
     bundle = None
@@ -149,10 +152,19 @@ def train_jazz(corpus: str | Path, out_dir: str | Path, model_config: dict[str, 
     elif start is not None:
         kept = tuple(start.model_config.get("pitch_heads", ()))
         asked = tuple(h for h in (model_config or {}).get("pitch_heads", ()) if h not in kept)
-        added = {"pitch_heads": kept + asked, "pitch_tokens": pitch_tokens(tokenizer)} if asked else {}
+        added: dict[str, Any] = {"pitch_heads": kept + asked, "pitch_tokens": pitch_tokens(tokenizer)} if asked else {}
+        inputs = [tuple(entry) for entry in start.model_config.get("conditions", ())]
+        read = {entry[0] for entry in inputs}
+        for name in add_inputs:
+            if name not in EMBEDDING_WIDTHS:
+                raise StudioError(f"unknown input {name!r}; inputs a soloist can add: {', '.join(EMBEDDING_WIDTHS)}")
+        new_inputs = [entry for entry in model_config_for(tokenizer).conditions
+                      if entry[0] in add_inputs and entry[0] not in read]
+        if new_inputs:  # appended last, so their columns of the first layer's input weights are the last ones
+            added["conditions"] = tuple(inputs + new_inputs)
         mconf = ModelConfig(**{**start.model_config, **added, "vocab_size": tokenizer.vocab_size})
-        # Heads the base lacks start at zero (a fresh model's), everything else is the base's.
-        start.weights = {**build_model(mconf).state_dict(), **start.weights}
+        # What the base lacks starts as a fresh model's (heads at zero, new inputs' columns at zero).
+        start.weights = grown_weights(build_model(mconf).state_dict(), start.weights)
     else:
         mconf = model_config_for(tokenizer, model_config)
     card = {"name": out.name, "model_kind": "jazz", "command": command or " ".join(["studio", *sys.argv[1:]]),
