@@ -22,6 +22,8 @@ import sys
 import time
 from pathlib import Path
 
+import torch
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -67,6 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--generate", type=int, default=200, help="pairs answered by (a) and (c) for motif reuse")
     parser.add_argument("--temperature", type=float, default=1.0, help="sampling temperature of (a) and (c)")
     parser.add_argument("--top-p", type=float, default=None, help="nucleus of (a) and (c) (default: off)")
+    parser.add_argument("--copy-bias", type=float, default=0.0, help="added to (c+)'s copying gate (a logit) when "
+                        "it answers: how far opening the gate alone raises motif reuse (its NLL row is unchanged)")
     parser.add_argument("--json", default=None)
     args = parser.parse_args(argv)
     started = time.perf_counter()
@@ -78,6 +82,9 @@ def main(argv: list[str] | None = None) -> int:
     for run, responder in responders.items():
         encoded = [encode_pair(responder.tokenizer, p) for p in pairs]
         rows[LABELS[run]] = evaluate_pairs(responder.model, encoded)
+    if args.copy_bias and "copy" in responders:  # after scoring: the bias is a sampling setting
+        with torch.no_grad():
+            responders["copy"].model.copy_gate.bias += args.copy_bias
     real = mean([motif_reuse(p.call, p.answer) for p in pairs])
     rng = random.Random(0)
     others = pairs[:]
@@ -96,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         Path(args.json).write_text(json.dumps({"split": args.split, "bars": args.bars, "pairs": len(pairs),
                                                "nll": rows, "motif_reuse": reuse, "generated": args.generate,
                                                "temperature": args.temperature, "top_p": args.top_p,
+                                               "copy_bias": args.copy_bias,
                                                "seconds": time.perf_counter() - started}, indent=2))
     return 0
 
