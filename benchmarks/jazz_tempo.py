@@ -4,9 +4,10 @@
 
 The masters play slow tunes denser (more notes a bar, more sixteenths) and fast ones in eighths. For every solo of
 the split each model plays over that solo's own changes at its tempo (as ``jazz_statistics.py`` does: its chart,
-length, style and form, no soloist entry, the model card's sampling settings unless given), and the solos are pooled
-by tempo band (weighted by their bars). Per model the table gives each band's notes per bar and shares of sixteenth
-and eighth inter-onset intervals, and the mean relative error over the bands against the real solos.
+length, style and form, no soloist entry, the model card's sampling settings unless given; ``--samples`` draws
+each), and the solos are pooled by tempo band (weighted by their bars). Per model the table gives each band's
+notes per bar and shares of sixteenth and eighth inter-onset intervals, and the mean relative error over the bands
+against the real solos.
 """
 
 from __future__ import annotations
@@ -50,6 +51,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--top-p", type=float, default=None, help="default: each model card's")
     parser.add_argument("--rhythm-temperature", type=float, default=None, help="default: each model card's")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--samples", type=int, default=3, help="solos each model plays over each real one (a line "
+                        "that starts running keeps running: one draw per solo is noisy)")
     parser.add_argument("--json", default=None)
     args = parser.parse_args(argv)
     started = time.perf_counter()
@@ -57,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     solos, _ = read_jazz_corpus(args.corpus)
     held = split_solos(solos)[args.split]
     rows: dict[str, dict[str, list]] = {"real solos": {name: [] for name, _, _ in BANDS}}
-    weights = {name: [] for name, _, _ in BANDS}
+    weights: dict[str, list[int]] = {name: [] for name, _, _ in BANDS}
     for solo in held:
         band = band_of(solo.tempo)
         weights[band].append(solo.num_bars)
@@ -68,12 +71,14 @@ def main(argv: list[str] | None = None) -> int:
         top_p = args.top_p if args.top_p is not None else soloist.default_top_p
         rows[model] = {name: [] for name, _, _ in BANDS}
         for k, solo in enumerate(held):
-            config = GenerationConfig(temperature=temperature, top_p=top_p, seed=args.seed + k)
+            config = GenerationConfig(temperature=temperature, top_p=top_p, seed=args.seed + k,
+                                      num_samples=args.samples)
             request = SoloRequest(solo.chart(), 1, solo.tempo, style=solo.style or None,
                                   form="blues" if solo.blues else "other", form_bars=solo.form_bars, config=config,
                                   rhythm_temperature=args.rhythm_temperature)
-            played = soloist.improvise(request)[0].notes
-            rows[model][band_of(solo.tempo)].append(solo_statistics(played, solo.beats, solo.num_bars))
+            stats = [solo_statistics(s.notes, solo.beats, solo.num_bars) for s in soloist.improvise(request)]
+            # the draws' mean stands for the solo (weighted by its bars like the real one)
+            rows[model][band_of(solo.tempo)].append(pooled(stats, [1.0] * len(stats)))
         print(f"played {model}", file=sys.stderr)
     table = {who: {band: pooled(values, weights[band]) if values else None for band, values in bands.items()}
              for who, bands in rows.items()}
