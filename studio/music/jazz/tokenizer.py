@@ -11,9 +11,9 @@ Beside the tokens run aligned condition streams (``CONDITIONS``), each entry des
 to: the chord sounding at its onset (an index of ``CHORD_VOCAB``) and the next chord of the changes, the onset's
 place in the bar (0..47) and in the form (bar of the chorus), the ticks until the chord changes, the last note
 played before the event (0 none, else MIDI pitch + 1; rests keep it), and per solo its style, its soloist,
-whether it is a blues and its tempo (``TEMPO_EDGES``: a ballad and a burner are different lines, 9.5 and 5.2 notes a
-bar in the training solos). A model reads them for the token it predicts, so it improvises over
-the changes rather than predicting them.
+whether it is a blues and its tempo (``TEMPO_EDGES``: a ballad and a burner are different lines, 10.6 and 5.1
+notes a bar in the validation solos, ``benchmarks/jazz_tempo.py``). A model reads them for the token it predicts,
+so it improvises over the changes rather than predicting them.
 """
 
 from __future__ import annotations
