@@ -112,6 +112,9 @@ def train_jazz(corpus: str | Path, out_dir: str | Path, model_config: dict[str, 
     add_inputs : tuple of str
         With ``base``: condition streams (``EMBEDDING_WIDTHS``' names) to add to what the base reads.
     """
+    for name in add_inputs:  # before the corpus is read
+        if name not in EMBEDDING_WIDTHS:
+            raise StudioError(f"unknown input {name!r}; inputs a soloist can add: {', '.join(EMBEDDING_WIDTHS)}")
     out = Path(out_dir)
     bundle = None
     tokenizer: JazzTokenizer | None = None
@@ -155,9 +158,6 @@ def train_jazz(corpus: str | Path, out_dir: str | Path, model_config: dict[str, 
         added: dict[str, Any] = {"pitch_heads": kept + asked, "pitch_tokens": pitch_tokens(tokenizer)} if asked else {}
         inputs = [tuple(entry) for entry in start.model_config.get("conditions", ())]
         read = {entry[0] for entry in inputs}
-        for name in add_inputs:
-            if name not in EMBEDDING_WIDTHS:
-                raise StudioError(f"unknown input {name!r}; inputs a soloist can add: {', '.join(EMBEDDING_WIDTHS)}")
         new_inputs = [entry for entry in model_config_for(tokenizer).conditions
                       if entry[0] in add_inputs and entry[0] not in read]
         if new_inputs:  # appended last, so their columns of the first layer's input weights are the last ones
