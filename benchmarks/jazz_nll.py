@@ -5,8 +5,10 @@
 Rows: the model with every input a person would give (style, soloist, form, tempo); the blues solos alone; each input
 left out (the model asked with "none"), which shows what it uses; per soloist, test solos scored with the player's
 own entry against none (players with a training solo only); and a Witten-Bell n-gram over the same tokens (orders
-chosen on validation with ``--split valid``), blind to the changes. Every figure is nats per note (see
-``studio.music.jazz.scoring``). Settings are chosen on ``--split valid``; ``--split test`` is for the final row.
+chosen on validation with ``--split valid``), blind to the changes. ``--dynamic-lr`` adds a row scored with dynamic
+evaluation (the model adapts to each solo as it reads it; see ``studio.music.jazz.scoring.dynamic_token_nll``).
+Every figure is nats per note (see ``studio.music.jazz.scoring``). Settings are chosen on ``--split valid``;
+``--split test`` is for the final row.
 """
 
 from __future__ import annotations
@@ -47,6 +49,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--corpus", default=str(ROOT.parent / "shared" / "corpora" / "jazz"))
     parser.add_argument("--split", default="valid", choices=("valid", "test"))
     parser.add_argument("--ngram-orders", default="3,4,5,6", help="comma-separated n-gram orders to score")
+    parser.add_argument("--dynamic-lr", type=float, default=0.0,
+                        help="also score with dynamic evaluation at this SGD learning rate (0: not; 0.03 chosen on "
+                             "validation, BENCHMARKS.md)")
+    parser.add_argument("--dynamic-segment", type=int, default=8, help="tokens scored between two updates")
     parser.add_argument("--json", default=None, help="write every row here as JSON")
     args = parser.parse_args(argv)
     started = time.perf_counter()
@@ -57,6 +63,12 @@ def main(argv: list[str] | None = None) -> int:
     held = parts[args.split]
     rows: dict[str, dict] = {}
     rows["model, all inputs"] = summary(score_solos(model, tokenizer, held))
+    if args.dynamic_lr > 0:
+        if not 0 < args.dynamic_lr <= 1 or args.dynamic_segment < 1:
+            parser.error("--dynamic-lr must be in (0, 1] and --dynamic-segment at least 1")
+        name = f"model, all inputs, dynamic evaluation (SGD {args.dynamic_lr:g}, every {args.dynamic_segment} tokens)"
+        rows[name] = summary(score_solos(model, tokenizer, held, dynamic_lr=args.dynamic_lr,
+                                         dynamic_segment=args.dynamic_segment))
     blues = [s for s in held if s.blues]
     if blues:
         rows["model, blues solos"] = summary(score_solos(model, tokenizer, blues))

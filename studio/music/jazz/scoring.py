@@ -9,6 +9,7 @@ tempo) unless told to leave some out.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -61,6 +62,44 @@ def token_nll(model: torch.nn.Module, encoded: Sequence[JazzEvents], batch: int 
     return out
 
 
+def dynamic_token_nll(model: torch.nn.Module, encoded: Sequence[JazzEvents], lr: float, segment: int = 8,
+                      device: torch.device | str = "cpu") -> list[torch.Tensor]:
+    """Per-token NLL (nats) with dynamic evaluation (Krause et al. 2018), shape (n - 1,) per solo as ``token_nll``.
+
+    The solo is read in segments of ``segment`` tokens; each segment is scored first, then the model takes one SGD step
+    (``lr``) on that segment's loss, so a motif the player has stated is likelier when it returns. Every token is still
+    predicted before it is seen: the figure is a proper sequential likelihood, but not the static one the literature
+    reports, so it is always shown beside it. Each solo starts again from ``model``'s weights; ``model`` is not changed.
+    """
+    with torch.inference_mode(False), torch.enable_grad():  # callers may score under inference mode
+        return _dynamic_token_nll(model, encoded, lr, segment, device)
+
+
+def _dynamic_token_nll(model: torch.nn.Module, encoded: Sequence[JazzEvents], lr: float, segment: int,
+                       device: torch.device | str) -> list[torch.Tensor]:
+    base = copy.deepcopy(model).float().to(device)
+    base.eval()  # no dropout: the updates, not noise, are what is measured
+    out: list[torch.Tensor] = []
+    for events in encoded:
+        adapted = copy.deepcopy(base)
+        optimiser = torch.optim.SGD(adapted.parameters(), lr=lr)
+        tokens = torch.tensor(events.tokens, device=device)[None]
+        conds = {name: torch.tensor(events.conditions[name], device=device)[None] for name in CONDITIONS}
+        state, pieces = None, []
+        for start in range(0, tokens.shape[1] - 1, segment):
+            end = min(tokens.shape[1] - 1, start + segment)
+            window = {name: c[:, start + 1:end + 1] for name, c in conds.items()}
+            logits, state = adapted(tokens[:, start:end], state, **window)
+            nll = F.cross_entropy(logits.transpose(1, 2), tokens[:, start + 1:end + 1], reduction="none")[0]
+            pieces.append(nll.detach().cpu())
+            optimiser.zero_grad()
+            nll.mean().backward()
+            optimiser.step()
+            state = tuple(part.detach() for part in state)  # truncated backpropagation: one segment at a time
+        out.append(torch.cat(pieces))
+    return out
+
+
 def split_parts(events: JazzEvents, nll: torch.Tensor, tokenizer: JazzTokenizer, solo_id: str) -> SoloScore:
     """Sum a solo's per-token NLL (tokens 1..n-1) into its pitch part (the pitch of each note) and the rest."""
     targets = torch.tensor(events.tokens[1:])
@@ -70,12 +109,18 @@ def split_parts(events: JazzEvents, nll: torch.Tensor, tokenizer: JazzTokenizer,
 
 def score_solos(model: torch.nn.Module, tokenizer: JazzTokenizer, solos: Sequence[Solo], style: bool = True,
                 soloist: bool = True, form: bool = True, device: torch.device | str = "cpu",
-                tempo: bool = True) -> list[SoloScore]:
-    """Each solo's pitch and timing NLL under ``model`` (in eval mode), with the chosen inputs given."""
+                tempo: bool = True, dynamic_lr: float = 0.0, dynamic_segment: int = 8) -> list[SoloScore]:
+    """Each solo's pitch and timing NLL under ``model`` (in eval mode), with the chosen inputs given.
+
+    ``dynamic_lr`` > 0 scores with dynamic evaluation (``dynamic_token_nll``) instead of the static model.
+    """
     model.eval()
     encoded = encode_all(solos, tokenizer, style, soloist, form, tempo)
-    return [split_parts(e, nll, tokenizer, s.id)
-            for s, e, nll in zip(solos, encoded, token_nll(model, encoded, device=device), strict=True)]
+    if dynamic_lr > 0:
+        nlls = dynamic_token_nll(model, encoded, dynamic_lr, dynamic_segment, device=device)
+    else:
+        nlls = token_nll(model, encoded, device=device)
+    return [split_parts(e, nll, tokenizer, s.id) for s, e, nll in zip(solos, encoded, nlls, strict=True)]
 
 
 def summary(scores: Sequence[SoloScore]) -> dict[str, float | int]:
