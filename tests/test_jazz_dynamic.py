@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 import torch
+from jazz_support import write_jazz_folder
 
+from studio.cli import main
 from studio.loading import load_model
 from studio.music.jazz.corpus import Solo, SoloNote
 from studio.music.jazz.scoring import dynamic_token_nll, encode_all, score_solos, summary, token_nll
@@ -50,3 +53,19 @@ def test_it_learns_a_riff_the_player_keeps_stating_and_leaves_the_model_as_it_wa
         dynamic = summary(score_solos(model, tok, [solo], dynamic_lr=0.03))["nats_per_note"]
     assert dynamic < static - 0.5, (dynamic, static)
     assert all(torch.equal(p, q) for p, q in zip(before, model.parameters(), strict=True))
+
+
+def test_studio_eval_reports_the_dynamic_figure_beside_the_static_one(tmp_path, capsys) -> None:
+    folder = write_jazz_folder(tmp_path / "solos", solos=3)
+    model = str(ROOT / "checkpoints" / "jazz")
+    assert main(["eval", "--model", model, "--corpus", str(folder), "--dynamic-lr", "0.03", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert report["unit"] == "nats_per_note" and report["dynamic_lr"] == 0.03
+    assert 0 < report["dynamic_nats_per_note"] != report["nats_per_note"] > 0
+    assert main(["eval", "--model", model, "--corpus", str(folder), "--dynamic-lr", "2"]) == 2
+    assert "--dynamic-lr must be in (0, 1]" in capsys.readouterr().err
+    text = tmp_path / "words.txt"
+    text.write_text("the soloist listens " * 50)
+    assert main(["eval", "--model", str(ROOT / "checkpoints" / "prose"), "--corpus", str(text),
+                 "--dynamic-lr", "0.03"]) == 2
+    assert "--dynamic-lr is for the jazz soloist" in capsys.readouterr().err

@@ -354,6 +354,10 @@ def build_parser() -> argparse.ArgumentParser:
                     help="text models: side-by-side streams the text is cut into, the state carried within each, "
                     "1..4096 (default 64; training validates with its batch size; 1 reads the whole text as one "
                     "stream, so only its first token lacks context)")
+    ev.add_argument("--dynamic-lr", type=float, default=None,
+                    help="the jazz soloist: also score with dynamic evaluation, the model adapting to each solo "
+                    "by SGD at this rate, (0, 1] (0.03 chosen on validation); the JSON gains "
+                    "dynamic_nats_per_note beside the static figure")
     ev.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default auto)")
     ev.add_argument("--json", action="store_true", help="print the result as JSON: the unit (nats_per_token, "
                     "nats_per_frame, nats_per_step ...), the loss, items scored and files skipped with reasons")

@@ -9,7 +9,7 @@ that returns a JSON-ready report with at least ``unit`` (``nats_per_token``, ``n
 ...), the loss under that same key, and ``skipped`` (``{"file", "reason"}`` entries, or ``[file, reason]``
 pairs); ``items`` and ``item`` (how many of what were scored: ``12``, ``"pieces"``) and ``split`` are printed when
 present. ``split`` is ``auto`` unless the person says (``all``, ``train``, ``valid`` or ``test``); a scorer
-refuses what its corpora do not have. Options other than those four (``--streams``, ``--valid-fraction``) reach
+refuses what its corpora do not have. Options other than those four (``--streams``, ``--dynamic-lr`` ...) reach
 only scorers that take them by name; another scorer refuses them with a message that says whose they are.
 ``READS`` says in words what each kind reads, so a corpus of the wrong kind is refused before anything loads (a
 kind without an entry there leaves that to its scorer).
@@ -57,7 +57,8 @@ READS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "draw": ("an image model (DRAW)", "binarized MNIST as packed bits (an .npz with train/valid/test splits, as "
              "../shared/corpora/binarized-mnist)", (".npz",)),
 }
-OPTIONS = ("streams", "valid_fraction")  # the options only some scorers take (parsed as None when not given)
+# The options only some scorers take (parsed as None when not given), and whose they are.
+OPTIONS = {"streams": "text models", "valid_fraction": "text models", "dynamic_lr": "the jazz soloist"}
 
 
 def scorer(kind: str) -> Callable[..., dict[str, Any]]:
@@ -92,7 +93,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     options = {name: getattr(args, name) for name in OPTIONS if getattr(args, name) is not None}
     for name in options:
         if name not in takes:
-            raise StudioError(f"--{name.replace('_', '-')} is for text models; {args.model} is {_words(kind)}")
+            raise StudioError(f"--{name.replace('_', '-')} is for {OPTIONS[name]}; {args.model} is {_words(kind)}")
     if "on_note" in takes:
         options["on_note"] = lambda line: print(f"note: {line}", file=sys.stderr)
     report = score(str(args.model), str(args.corpus), args.split, str(pick_device(args.device)), **options)
@@ -111,6 +112,8 @@ def one_line(report: dict[str, Any]) -> str:
     parts += [f"{report[key]:.4f} {words}" for key, words in (("bits_per_char", "bits/char"),
                                                               ("nats_per_note", "nats/note"))
               if key in report and key != unit]
+    if "dynamic_nats_per_note" in report:
+        parts.append(f"{report['dynamic_nats_per_note']:.4f} nats/note adapting as it reads (dynamic evaluation)")
     if "perplexity" in report:
         parts.append(f"perplexity {report['perplexity']:.2f}")
     line = ", ".join(parts)

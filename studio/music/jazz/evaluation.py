@@ -22,8 +22,12 @@ SPLITS = ("auto", "all", "train", "valid", "test")
 
 
 def evaluate_jazz(model: str | Path, corpus: str | Path, split: str = "auto", device: str = "cpu",
-                  style: bool = True, soloist: bool = True, form: bool = True) -> dict[str, Any]:
+                  style: bool = True, soloist: bool = True, form: bool = True,
+                  dynamic_lr: float | None = None) -> dict[str, Any]:
     """Score a jazz model on the solos of ``corpus``; a JSON-ready dict naming its unit (``nats_per_note``).
+
+    ``dynamic_lr`` also scores the solos with dynamic evaluation (``studio.music.jazz.scoring.dynamic_token_nll``)
+    into ``dynamic_nats_per_note``; the unit's figure stays the static one the literature reports.
 
     Raises
     ------
@@ -32,6 +36,8 @@ def evaluate_jazz(model: str | Path, corpus: str | Path, split: str = "auto", de
     """
     if split not in SPLITS:
         raise StudioError(f"split must be one of {', '.join(SPLITS)}; got {split!r}")
+    if dynamic_lr is not None and not 0 < dynamic_lr <= 1:
+        raise StudioError(f"--dynamic-lr must be in (0, 1] (0.03 was chosen on validation); got {dynamic_lr}")
     loaded = load_model(model, device=pick_device(device), read_tokenizer=JazzTokenizer.from_dict, kind="jazz")
     solos, report = read_jazz_corpus(corpus)
     own = loaded.card.get("corpus", {}).get("sha256") == corpus_sha256(corpus)
@@ -46,6 +52,12 @@ def evaluate_jazz(model: str | Path, corpus: str | Path, split: str = "auto", de
     where = next(loaded.model.parameters()).device
     scores = score_solos(loaded.model, loaded.tokenizer, solos, style, soloist, form, device=where)
     figures = summary(scores)
+    if dynamic_lr is not None:
+        adapted = summary(score_solos(loaded.model, loaded.tokenizer, solos, style, soloist, form, device=where,
+                                      dynamic_lr=dynamic_lr))
+        figures.update({f"dynamic_{key}": adapted[key] for key in ("nats_per_note", "pitch_nats_per_note",
+                                                                    "timing_nats_per_note")})
+        figures["dynamic_lr"] = dynamic_lr
     skipped = [{"file": line.split(": ", 1)[0], "reason": line.split(": ", 1)[-1]}
                for line in report.skipped + report.bad_rows]
     return {"model": str(model), "corpus": str(corpus), "kind": "jazz", "unit": "nats_per_note", "split": chosen,
