@@ -4,6 +4,8 @@
 # interrupted run from OUT/last. The shipped soloist then gets its pitch heads from scripts/anneal-jazz.sh.
 # One thread (THREADS=1): on a shared 2-core machine two OpenMP threads per process thrash.
 # Then: scripts/anneal-jazz.sh OUT OUT-heads, and scripts/ship_music_model.py --run OUT-heads --name jazz ...
+# The shipped soloist (BENCHMARKS.md, "The tempo soloist"): scripts/train-jazz.sh runs/jazz-t 100 --patience 2, then
+# scripts/anneal-jazz.sh runs/jazz-t runs/jazz-t-heads.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-runs/jazz}
