@@ -55,6 +55,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dynamic-segment", type=int, default=8, help="tokens scored between two updates")
     parser.add_argument("--json", default=None, help="write every row here as JSON")
     args = parser.parse_args(argv)
+    if (args.dynamic_lr and not 0 < args.dynamic_lr <= 1) or args.dynamic_segment < 1:  # NaN fails the range too
+        parser.error(f"--dynamic-lr must be 0 (off) or in (0, 1], got {args.dynamic_lr}; --dynamic-segment at "
+                     f"least 1, got {args.dynamic_segment}")
     started = time.perf_counter()
     loaded = load_model(args.model, read_tokenizer=JazzTokenizer.from_dict)
     tokenizer, model = loaded.tokenizer, loaded.model
@@ -64,8 +67,6 @@ def main(argv: list[str] | None = None) -> int:
     rows: dict[str, dict] = {}
     rows["model, all inputs"] = summary(score_solos(model, tokenizer, held))
     if args.dynamic_lr > 0:
-        if not 0 < args.dynamic_lr <= 1 or args.dynamic_segment < 1:
-            parser.error("--dynamic-lr must be in (0, 1] and --dynamic-segment at least 1")
         name = f"model, all inputs, dynamic evaluation (SGD {args.dynamic_lr:g}, every {args.dynamic_segment} tokens)"
         rows[name] = summary(score_solos(model, tokenizer, held, dynamic_lr=args.dynamic_lr,
                                          dynamic_segment=args.dynamic_segment))

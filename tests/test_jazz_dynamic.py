@@ -69,3 +69,12 @@ def test_studio_eval_reports_the_dynamic_figure_beside_the_static_one(tmp_path, 
     assert main(["eval", "--model", str(ROOT / "checkpoints" / "prose"), "--corpus", str(text),
                  "--dynamic-lr", "0.03"]) == 2
     assert "--dynamic-lr is for the jazz soloist" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="cuDNN's LSTM needs a GPU (run in a GPU session)")
+def test_dynamic_evaluation_runs_on_a_gpu(soloist) -> None:
+    tok, model = soloist
+    encoded = encode_all([_riff_solo(4)], tok)
+    on_gpu = dynamic_token_nll(model, encoded, lr=0.03, device="cuda")[0]
+    on_cpu = dynamic_token_nll(model, encoded, lr=0.03)[0]
+    assert torch.allclose(on_gpu, on_cpu, atol=1e-3)

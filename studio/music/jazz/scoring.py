@@ -71,7 +71,8 @@ def dynamic_token_nll(model: torch.nn.Module, encoded: Sequence[JazzEvents], lr:
     predicted before it is seen: the figure is a proper sequential likelihood, but not the static one the literature
     reports, so it is always shown beside it. Each solo starts again from ``model``'s weights; ``model`` is not changed.
     """
-    with torch.inference_mode(False), torch.enable_grad():  # callers may score under inference mode
+    # Callers may score under inference mode; cuDNN's LSTM backward refuses a model in eval mode, so off with it.
+    with torch.inference_mode(False), torch.enable_grad(), torch.backends.cudnn.flags(enabled=False):
         return _dynamic_token_nll(model, encoded, lr, segment, device)
 
 
