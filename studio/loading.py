@@ -255,6 +255,8 @@ def describe(card: dict[str, Any]) -> str:
         return ", ".join(parts)
     if card.get("model_kind") == "jazz":  # events on the 48-per-bar grid, scored per note
         parts.append(f"jazz soloist, {len(card.get('soloists', {}))} soloists, {len(card.get('styles', []))} styles")
+        if any(entry[0] == "tempos" for entry in mc.get("conditions") or ()):  # soloists trained before it lack it
+            parts.append("reads the tempo")
         test = (card.get("evaluation") or {}).get("test_nats_per_note")
         if isinstance(test, (int, float)):
             parts.append(f"test {test:.3f} nats/note")

@@ -198,6 +198,15 @@ def test_jazz_is_shipped_tested_and_plays_like_the_masters() -> None:
     assert stats["offbeat_onsets"] >= 0.4 and stats["triplet_onsets"] >= 0.03  # swung, with triplets
     assert 0.5 <= stats["chord_or_blues"] <= 0.9  # chromatic approach tones, as the masters (real: 0.71)
     assert stats["steps"] >= 0.4 and stats["copied_phrases"] <= 0.1
+    # It reads the tempo: a ballad is played densely, a burner in longer values (validation solos under 120 bpm: 10.6
+    # notes a bar; from 230 bpm: 5.1; the soloist plays 9.4 and 4.9, benchmarks/jazz_tempo.py).
+    assert "reads the tempo" in describe(card)  # as `studio models` shows it
+    density = {}
+    for tempo in (70, 280):
+        played = soloist.improvise(SoloRequest(chart, choruses=2, tempo=tempo, style="bebop",
+                                               config=GenerationConfig(temperature=1.0, num_samples=4, seed=5)))
+        density[tempo] = sum(len(s.notes) for s in played) / (4 * 2 * len(chart.bars))
+    assert density[70] > 1.3 * density[280], density
 
 
 def test_trade_is_shipped_and_answers_the_call() -> None:
