@@ -22,10 +22,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from studio.errors import StudioError  # noqa: E402
 from studio.loading import load_model  # noqa: E402
 from studio.music.jazz.corpus import read_jazz_corpus  # noqa: E402
 from studio.music.jazz.ngram import NgramModel  # noqa: E402
-from studio.music.jazz.scoring import encode_all, score_solos, split_parts, summary  # noqa: E402
+from studio.music.jazz.scoring import check_dynamic, encode_all, score_solos, split_parts, summary  # noqa: E402
 from studio.music.jazz.tokenizer import JazzTokenizer  # noqa: E402
 from studio.music.jazz.training import split_solos  # noqa: E402
 
@@ -55,9 +56,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dynamic-segment", type=int, default=8, help="tokens scored between two updates")
     parser.add_argument("--json", default=None, help="write every row here as JSON")
     args = parser.parse_args(argv)
-    if (args.dynamic_lr and not 0 < args.dynamic_lr <= 1) or args.dynamic_segment < 1:  # NaN fails the range too
-        parser.error(f"--dynamic-lr must be 0 (off) or in (0, 1], got {args.dynamic_lr}; --dynamic-segment at "
-                     f"least 1, got {args.dynamic_segment}")
+    if args.dynamic_lr != 0:  # 0: off; anything else must be a valid rate, checked before anything loads
+        try:
+            check_dynamic(args.dynamic_lr, args.dynamic_segment)
+        except StudioError as error:
+            parser.error(str(error))
     started = time.perf_counter()
     loaded = load_model(args.model, read_tokenizer=JazzTokenizer.from_dict)
     tokenizer, model = loaded.tokenizer, loaded.model

@@ -14,7 +14,7 @@ from typing import Any
 from studio.errors import StudioError
 from studio.loading import load_model, pick_device
 from studio.music.jazz.corpus import read_jazz_corpus
-from studio.music.jazz.scoring import score_solos, summary
+from studio.music.jazz.scoring import check_dynamic, score_solos, summary
 from studio.music.jazz.tokenizer import JazzTokenizer
 from studio.music.jazz.training import corpus_sha256, split_solos
 
@@ -36,8 +36,8 @@ def evaluate_jazz(model: str | Path, corpus: str | Path, split: str = "auto", de
     """
     if split not in SPLITS:
         raise StudioError(f"split must be one of {', '.join(SPLITS)}; got {split!r}")
-    if dynamic_lr is not None and not 0 < dynamic_lr <= 1:
-        raise StudioError(f"--dynamic-lr must be in (0, 1] (0.03 was chosen on validation); got {dynamic_lr}")
+    if dynamic_lr is not None:
+        check_dynamic(dynamic_lr)  # before anything loads
     loaded = load_model(model, device=pick_device(device), read_tokenizer=JazzTokenizer.from_dict, kind="jazz")
     solos, report = read_jazz_corpus(corpus)
     own = loaded.card.get("corpus", {}).get("sha256") == corpus_sha256(corpus)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from studio.config import check_range
 from studio.music.jazz.corpus import Solo
 from studio.music.jazz.tokenizer import CONDITIONS, JazzEvents, JazzTokenizer
 
@@ -71,9 +72,16 @@ def dynamic_token_nll(model: torch.nn.Module, encoded: Sequence[JazzEvents], lr:
     predicted before it is seen: the figure is a proper sequential likelihood, but not the static one the literature
     reports, so it is always shown beside it. Each solo starts again from ``model``'s weights; ``model`` is not changed.
     """
+    check_dynamic(lr, segment)
     # Callers may score under inference mode; cuDNN's LSTM backward refuses a model in eval mode, so off with it.
     with torch.inference_mode(False), torch.enable_grad(), torch.backends.cudnn.flags(enabled=False):
         return _dynamic_token_nll(model, encoded, lr, segment, device)
+
+
+def check_dynamic(lr: float, segment: int = 8) -> None:
+    """A StudioError naming the valid range of dynamic evaluation's rate, (0, 1], or segment (>= 1 token)."""
+    check_range("--dynamic-lr", lr, 0.0, 1.0, low_open=True)
+    check_range("--dynamic-segment", segment, 1, integer=True)
 
 
 def _dynamic_token_nll(model: torch.nn.Module, encoded: Sequence[JazzEvents], lr: float, segment: int,
