@@ -9,7 +9,10 @@ intervals (``--copy``; when ``PREFIX-copy`` exists); and motif reuse (the share 
 (c) and (c+) over the same changes (sampling at ``--temperature`` and ``--top-p``, the same for both, a seed per pair;
 choose them on ``--split valid``), and for chance: each real answer against another pair's call. Pairs are the
 4-bar pairs of the soloist's split by solo (``--bars`` for others).
-Models: ``--prefix`` names the runs of ``scripts/train-trade.sh`` (``PREFIX-none/best`` ...).
+Models: ``--prefix`` names the runs of ``scripts/train-trade.sh`` (``PREFIX-none/best`` ...); ``--runs`` keeps some.
+With ``--listen-lr`` every model first listens to each call (``studio.music.trade.listening``: SGD steps on the
+call as its own answer) before it is scored on the real answer and before it answers: the rows then say what
+listening does to both.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from studio.config import GenerationConfig  # noqa: E402
 from studio.music.jazz.corpus import read_jazz_corpus  # noqa: E402
 from studio.music.jazz.training import split_solos  # noqa: E402
 from studio.music.theory.chords import ChordChart  # noqa: E402
+from studio.music.trade.listening import DEFAULT_LISTEN_STEPS, check_listening, listened_nll  # noqa: E402
 from studio.music.trade.motifs import motif_reuse  # noqa: E402
 from studio.music.trade.pairs import encode_pair, phrase_pairs  # noqa: E402
 from studio.music.trade.responder import Responder, TradeRequest  # noqa: E402
@@ -46,7 +50,8 @@ def mean(values: list[float | None]) -> float:
 
 
 def generated_reuse(responder: Responder, pairs: list, limit: int, temperature: float = 1.0,
-                    top_p: float | None = None) -> float:
+                    top_p: float | None = None, listen: float = 0.0, listen_steps: int = DEFAULT_LISTEN_STEPS
+                    ) -> float:
     """Mean motif reuse of answers generated to the first ``limit`` calls, over each pair's own changes."""
     values = []
     for k, pair in enumerate(pairs[:limit]):
@@ -55,7 +60,8 @@ def generated_reuse(responder: Responder, pairs: list, limit: int, temperature: 
                             for b in range(0, len(beats), 4)])
         config = GenerationConfig(temperature=temperature, top_p=top_p, seed=k)
         result = responder.trade(TradeRequest(pair.call, chart, pair.bars, 1, config,
-                                              low=responder.tokenizer.low, high=responder.tokenizer.high))
+                                              low=responder.tokenizer.low, high=responder.tokenizer.high,
+                                              listen=listen, listen_steps=listen_steps))
         values.append(result.rounds[0].motif_reuse)
     return mean(values)
 
@@ -71,17 +77,32 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--top-p", type=float, default=None, help="nucleus of (a) and (c) (default: off)")
     parser.add_argument("--copy-bias", type=float, default=0.0, help="added to (c+)'s copying gate (a logit) when "
                         "it answers: how far opening the gate alone raises motif reuse (its NLL row is unchanged)")
+    parser.add_argument("--runs", default=None, help="comma-separated runs to keep (none,final,attention,copy; "
+                        "default: every one that exists)")
+    parser.add_argument("--listen-lr", type=float, default=0.0, help="each model listens to the call first: SGD "
+                        "rate (0: off)")
+    parser.add_argument("--listen-steps", type=int, default=DEFAULT_LISTEN_STEPS)
     parser.add_argument("--json", default=None)
     args = parser.parse_args(argv)
+    check_listening(args.listen_lr, args.listen_steps)
     started = time.perf_counter()
     solos, _ = read_jazz_corpus(args.corpus)
     pairs = phrase_pairs(split_solos(solos)[args.split], args.bars)
     rows: dict[str, dict] = {}
     runs = [*BRIDGES, *(["copy"] if Path(f"{args.prefix}-copy/best").exists() else [])]
+    if args.runs:
+        wanted = args.runs.split(",")
+        unknown = sorted(set(wanted) - set(LABELS))
+        if unknown:
+            parser.error(f"unknown runs {', '.join(unknown)}; choose from {', '.join(LABELS)}")
+        runs = [run for run in runs if run in wanted]
     responders = {run: Responder(f"{args.prefix}-{run}/best") for run in runs}
     for run, responder in responders.items():
-        encoded = [encode_pair(responder.tokenizer, p) for p in pairs]
-        rows[LABELS[run]] = evaluate_pairs(responder.model, encoded)
+        if args.listen_lr:
+            rows[LABELS[run]] = listened_nll(responder.model, responder.tokenizer, pairs, args.listen_lr,
+                                             args.listen_steps)
+        else:
+            rows[LABELS[run]] = evaluate_pairs(responder.model, [encode_pair(responder.tokenizer, p) for p in pairs])
     if args.copy_bias and "copy" in responders:  # after scoring: the bias is a sampling setting
         with torch.no_grad():
             responders["copy"].model.copy_gate.bias += args.copy_bias
@@ -92,7 +113,8 @@ def main(argv: list[str] | None = None) -> int:
     chance = mean([motif_reuse(o.call, p.answer) for p, o in zip(pairs, others, strict=True)])
     reuse = {"real answers": real, "chance (another pair's call)": chance,
              **{f"{LABELS[run]}, generated": generated_reuse(responders[run], pairs, args.generate,
-                                                             args.temperature, args.top_p)
+                                                             args.temperature, args.top_p, args.listen_lr,
+                                                             args.listen_steps)
                 for run in runs if run != "final"}}
     print(f"{args.split} split, {args.bars}-bar pairs: {len(pairs)}")
     for name, row in rows.items():
@@ -103,7 +125,8 @@ def main(argv: list[str] | None = None) -> int:
         Path(args.json).write_text(json.dumps({"split": args.split, "bars": args.bars, "pairs": len(pairs),
                                                "nll": rows, "motif_reuse": reuse, "generated": args.generate,
                                                "temperature": args.temperature, "top_p": args.top_p,
-                                               "copy_bias": args.copy_bias,
+                                               "copy_bias": args.copy_bias, "listen_lr": args.listen_lr,
+                                               "listen_steps": args.listen_steps,
                                                "seconds": time.perf_counter() - started}, indent=2))
     return 0
 

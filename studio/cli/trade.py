@@ -15,6 +15,7 @@ def cmd_trade(args: argparse.Namespace) -> int:
     from studio.music.io.export import write_midi
     from studio.music.theory.chords import chart_from_text_or_form
     from studio.music.trade.calls import call_from_file
+    from studio.music.trade.listening import DEFAULT_LISTEN_LR, DEFAULT_LISTEN_STEPS
     from studio.music.trade.performance import attention_png, perform_trade
     from studio.music.trade.responder import Responder, TradeRequest
 
@@ -27,7 +28,10 @@ def cmd_trade(args: argparse.Namespace) -> int:
     temperature = 1.0 if args.temperature is None else args.temperature
     config = GenerationConfig(temperature=temperature, top_p=args.top_p, beams=args.beam, seed=args.seed)
     responder = Responder(args.model, device=args.device)
-    result = responder.trade(TradeRequest(call, chart, args.bars, args.rounds, config))
+    listen = DEFAULT_LISTEN_LR if args.listen is None else args.listen
+    steps = DEFAULT_LISTEN_STEPS if args.listen_steps is None else args.listen_steps
+    result = responder.trade(TradeRequest(call, chart, args.bars, args.rounds, config, listen=listen,
+                                          listen_steps=steps))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     stem = out / f"trade-{result.seed}"

@@ -17,6 +17,7 @@ import gradio as gr
 from studio.errors import StudioError
 from studio.music.io.file_types import MIDI_SUFFIXES, MUSIC21_SUFFIXES
 from studio.music.theory.chords import BLUES_FORMS, NOTE_NAMES
+from studio.music.trade.listening import DEFAULT_LISTEN_LR
 from studio.ui import validation as v
 from studio.ui.keyboard import KEYBOARD_CSS, KEYBOARD_JS, KEYS_HTML
 from studio.ui.model_cache import TRADE, ModelCache
@@ -27,13 +28,15 @@ TEMPO = (40, 300)
 BARS = (1, 8)
 ROUNDS = (1, 8)
 TEMPERATURE = (0.05, 2.0)
+LISTEN = (0.0, 1.0)
 MAX_PLAYED_CHARS = 200_000
 CALL_TYPES = [*MIDI_SUFFIXES, *MUSIC21_SUFFIXES]
 
 
 def trade(cache: ModelCache, played: str, upload: Any, chart: str, key: str, tempo: float, bars: int, rounds: int,
-          model: str, temperature: float, seed: Any) -> tuple:
-    """Answer the call. Returns (wav, piano roll png, attention png, sheet html, downloads, info)."""
+          model: str, temperature: float, seed: Any, listen: float = DEFAULT_LISTEN_LR) -> tuple:
+    """Answer the call (after learning it at rate ``listen``, 0: off). Returns (wav, piano roll png, attention
+    png, sheet html, downloads, info)."""
     from studio.config import GenerationConfig
     from studio.music.jazz.corpus import TICKS_PER_BAR, SoloNote
     from studio.music.jazz.performance import score_sheet
@@ -49,6 +52,7 @@ def trade(cache: ModelCache, played: str, upload: Any, chart: str, key: str, tem
     bars = v.number("bars", bars, *BARS, integer=True)
     rounds = v.number("rounds", rounds, *ROUNDS, integer=True)
     temperature = v.number("temperature", temperature, *TEMPERATURE)
+    listen = v.number("listen", listen, *LISTEN)
     seed = v.seed(seed)
     responder = cache.responder(model)
     if upload:
@@ -67,7 +71,7 @@ def trade(cache: ModelCache, played: str, upload: Any, chart: str, key: str, tem
         call = call_from_played(notes, tempo, bars)
     parsed = chart_from_text_or_form(chart_text, key)
     result = responder.trade(TradeRequest(call, parsed, bars, rounds, GenerationConfig(temperature=temperature,
-                                                                                        seed=seed)))
+                                                                                        seed=seed), listen=listen))
     midi = perform_trade(result, parsed, tempo, seed=seed)
     folder = new_folder("trade")
     name = f"trade-{seed}"
@@ -83,7 +87,7 @@ def trade(cache: ModelCache, played: str, upload: Any, chart: str, key: str, tem
     reuse = [r.motif_reuse for r in result.rounds]
     shown = ", ".join("n/a" if r is None else f"{r:.0%}" for r in reuse)
     info = (f"**{len(call)}-note call**, {rounds} answer(s) of {bars} bars at {tempo:g} bpm, seed **{seed}**; "
-            f"motifs taken from the call: {shown}.")
+            f"motifs taken from the call: {shown}" + (f" (listening at {listen:g})." if listen else "."))
     return str(files.wav), str(files.roll), picture, files.sheet_html, files.downloads, info
 
 
@@ -109,6 +113,9 @@ def build(cache: ModelCache) -> dict[str, Any]:
             model = gr.Dropdown(cache.choices(TRADE), value=cache.default(TRADE, "trade"), label="Model",
                                 allow_custom_value=True)
             temperature = gr.Slider(*TEMPERATURE, value=1.0, step=0.05, label="Temperature")
+            listen = gr.Slider(*LISTEN, value=DEFAULT_LISTEN_LR, step=0.05, label="Listen to the call",
+                               info="learn the call before answering (0: off); more takes up more of its figures",
+                               elem_id="trade-listen")
             with gr.Row():
                 seed, dice = seed_controls("trade-seed")
             go = gr.Button("Answer", variant="primary", elem_id="trade-go")
@@ -127,9 +134,10 @@ def build(cache: ModelCache) -> dict[str, Any]:
 
     @v.user_errors
     def answer(played: str, upload: Any, chart: str, key: str, tempo: float, bars: int, rounds: int, model: str,
-               temperature: float, seed: Any) -> tuple:
-        return trade(cache, played, upload, chart, key, tempo, bars, rounds, model, temperature, seed)
+               temperature: float, seed: Any, listen: float = DEFAULT_LISTEN_LR) -> tuple:
+        return trade(cache, played, upload, chart, key, tempo, bars, rounds, model, temperature, seed, listen)
 
-    go.click(answer, [played, upload, chart, key, tempo, bars, rounds, model, temperature, seed],
+    # listen comes last, with a default, so API calls written before it still work
+    go.click(answer, [played, upload, chart, key, tempo, bars, rounds, model, temperature, seed, listen],
              [audio, roll, attention, sheet, downloads, info], api_name="trade")
     return {"model": model}

@@ -3,7 +3,9 @@ looked at (the attention weights), round after round.
 
 ``Responder(model).trade(request)`` answers the call over the ``bars`` bars after it, then, for ``rounds`` more
 rounds, answers its own answer. Each answer is drawn with the sampling rules of every other model and two masks:
-the grammar (a pitch or a rest, then its length) and the form (the answer fills exactly its bars).
+the grammar (a pitch or a rest, then its length) and the form (the answer fills exactly its bars). With
+``listen`` > 0 the responder first learns each call (``studio.music.trade.listening``) and answers with what it
+learned; the loaded weights stay as trained.
 """
 
 from __future__ import annotations
@@ -17,10 +19,12 @@ import torch
 
 from studio.config import GenerationConfig, check_range
 from studio.errors import StudioError
+from studio.models.seq2seq import CallResponseModel
 from studio.music.jazz.corpus import BEATS_PER_BAR, TICKS_PER_BAR, SoloNote
 from studio.music.jazz.soloist import elapsed, event_mask
 from studio.music.jazz.tokenizer import ChangeIndex
 from studio.music.theory.chords import Chord, ChordChart
+from studio.music.trade.listening import DEFAULT_LISTEN_STEPS, check_listening, listened
 from studio.music.trade.motifs import motif_reuse
 from studio.music.trade.pairs import DECODER_INPUTS, PhrasePair, collate, encode_pair, encode_side
 from studio.music.trade.training import load_trade_model
@@ -43,6 +47,8 @@ class TradeRequest:
     config: GenerationConfig = field(default_factory=lambda: GenerationConfig(temperature=1.0))
     low: int = 48
     high: int = 88
+    listen: float = 0.0             # rate of the SGD steps on each call before answering it (0: off; listening.py)
+    listen_steps: int = DEFAULT_LISTEN_STEPS
 
 
 @dataclass
@@ -84,6 +90,7 @@ class Responder:
         """Every round of the exchange, in order (the first answers the call)."""
         check_range("bars", request.bars, 1, MAX_BARS, integer=True)
         check_range("rounds", request.rounds, 1, MAX_ROUNDS, integer=True)
+        check_listening(request.listen, request.listen_steps)
         if not request.call:
             raise StudioError("the call has no notes: play or upload a phrase to answer")
         length = request.bars * TICKS_PER_BAR
@@ -96,18 +103,21 @@ class Responder:
             start = (round_ + 1) * request.bars
             call_beats = self._beats(request.chart, start - request.bars, request.bars)
             answer_beats = self._beats(request.chart, start, request.bars)
-            answer = self._answer(call, call_beats, answer_beats, request, generator)
+            model = listened(self.model, self.tokenizer, call, call_beats, request.bars, request.listen,
+                             request.listen_steps)
+            answer = self._answer(model, call, call_beats, answer_beats, request, generator)
             pair = PhrasePair("", call, answer, call_beats, answer_beats, request.bars)
-            out.append(Exchange(call, answer, start, self.attention(pair), motif_reuse(call, answer)))
+            out.append(Exchange(call, answer, start, self.attention(pair, model), motif_reuse(call, answer)))
             call = answer
         params = {"model": self.name, "bridge": self.bridge, "chart": request.chart.text(), "bars": request.bars,
-                  "rounds": request.rounds, "low": request.low, "high": request.high, **request.config.resolved(),
+                  "rounds": request.rounds, "low": request.low, "high": request.high, "listen": request.listen,
+                  **({"listen_steps": request.listen_steps} if request.listen else {}), **request.config.resolved(),
                   "seed": seed}
         return TradeResult(out, seed, params)
 
-    def _answer(self, call: list[SoloNote], call_beats: list[Chord], answer_beats: list[Chord],
-                request: TradeRequest, generator: torch.Generator) -> list[SoloNote]:
-        tok, model = self.tokenizer, self.model
+    def _answer(self, model: CallResponseModel, call: list[SoloNote], call_beats: list[Chord],
+                answer_beats: list[Chord], request: TradeRequest, generator: torch.Generator) -> list[SoloNote]:
+        tok = self.tokenizer
         ticks = request.bars * TICKS_PER_BAR
         call_tokens, call_cond, _ = encode_side(tok, call, call_beats, ticks)
         changes = ChangeIndex(answer_beats)
@@ -155,14 +165,15 @@ class Responder:
         return event_mask(self.tokenizer, ticks, request.low, request.high, device=self.device)
 
     @torch.inference_mode()
-    def attention(self, pair: PhrasePair) -> list[list[float]] | None:
+    def attention(self, pair: PhrasePair, model: CallResponseModel | None = None) -> list[list[float]] | None:
         """How much each answer note looked at each call note: the attention of the step that chose the answer
-        note's pitch, summed over the call note's two tokens (rows: answer notes; columns: call notes)."""
+        note's pitch, summed over the call note's two tokens (rows: answer notes; columns: call notes); ``model``
+        is the one that answered (a listened copy), the loaded one by default."""
         if self.bridge != "attention":
             return None
         encoded = encode_pair(self.tokenizer, pair)
         batch = collate([encoded])
-        _, weights = self.model(batch["call"], batch["call_mask"],
+        _, weights = (model or self.model)(batch["call"], batch["call_mask"],
                                 {"chords": batch["call_chords"], "positions": batch["call_positions"]},
                                 batch["inputs"], {name: batch[name] for name in DECODER_INPUTS})
         tok = self.tokenizer

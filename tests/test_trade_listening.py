@@ -1,0 +1,107 @@
+"""Listening to the call before answering it (``studio.music.trade.listening``), with the shipped ``trade`` model:
+the trained weights stay as they were, the listened copy has learnt the call, its answers take up more of the call,
+and bad rates or step counts are refused with their range, in Python, on the command line and under inference mode."""
+
+from __future__ import annotations
+
+import json
+
+import pretty_midi
+import pytest
+import torch
+
+from studio.cli import main
+from studio.config import GenerationConfig
+from studio.errors import StudioError
+from studio.music.jazz.corpus import SoloNote
+from studio.music.theory.chords import blues_chart
+from studio.music.trade.listening import check_listening, listened, listened_nll
+from studio.music.trade.motifs import motif_reuse
+from studio.music.trade.pairs import PhrasePair, collate, encode_pair
+from studio.music.trade.responder import Responder, TradeRequest
+from studio.music.trade.training import batch_nll
+
+CHART = blues_chart("12-bar", "F")
+# A call with one figure a player would take up: a rising F7 arpeggio with a chromatic turn, twice, in eighths.
+FIGURE = [65, 69, 72, 75, 74, 73, 72, 69]
+CALL = [SoloNote(i * 6, 6, p) for i, p in enumerate(FIGURE + [p + 5 for p in FIGURE])]
+
+
+@pytest.fixture(scope="module")
+def responder() -> Responder:
+    return Responder("trade")
+
+
+def _beats(responder: Responder) -> list:
+    return responder._beats(CHART, 0, 4)
+
+
+def _call_nll(model, responder: Responder) -> float:
+    pair = PhrasePair("", CALL, CALL, _beats(responder), _beats(responder), 4)
+    with torch.inference_mode():
+        loss, tokens = batch_nll(model, collate([encode_pair(responder.tokenizer, pair)]))
+    return float(loss / tokens)
+
+
+def test_listening_learns_the_call_and_leaves_the_trained_weights_alone(responder) -> None:
+    before = {k: v.clone() for k, v in responder.model.state_dict().items()}
+    adapted = listened(responder.model, responder.tokenizer, CALL, _beats(responder), 4, 0.3, 5)
+    assert adapted is not responder.model
+    assert all(torch.equal(before[k], v) for k, v in responder.model.state_dict().items())
+    assert not adapted.training and not any(p.requires_grad for p in adapted.parameters())
+    assert _call_nll(adapted, responder) < _call_nll(responder.model, responder) - 0.1
+    assert listened(responder.model, responder.tokenizer, CALL, _beats(responder), 4, 0.0, 5) is responder.model
+
+
+def test_a_listening_responder_takes_up_more_of_the_call(responder) -> None:
+    def reuse(listen: float) -> float:
+        values = []
+        for seed in range(6):
+            request = TradeRequest(CALL, CHART, 4, 1, GenerationConfig(temperature=1.0, seed=seed), listen=listen)
+            values.append(responder.trade(request).rounds[0].motif_reuse or 0.0)
+        return sum(values) / len(values)
+
+    plain, listening = reuse(0.0), reuse(0.3)
+    # 6 answers each (seeded): about 0.5% of the answers' motifs come from the call unheard, 3.5% once listened
+    assert listening > max(3 * plain, plain + 0.02), (plain, listening)
+    # Under inference mode too (the page answers under it): listening takes its gradients all the same.
+    with torch.inference_mode():
+        result = responder.trade(TradeRequest(CALL, CHART, 4, 2, GenerationConfig(seed=1), listen=0.3))
+    assert result.params["listen"] == 0.3 and result.params["listen_steps"] == 5
+    assert [r.start_bar for r in result.rounds] == [4, 8]
+    assert motif_reuse(CALL, result.rounds[0].answer) == result.rounds[0].motif_reuse
+
+
+def test_listening_scores_the_real_answer_after_its_own_call(responder) -> None:
+    answer = [SoloNote(i * 12, 12, p) for i, p in enumerate([72, 70, 69, 67] * 4)]
+    pair = PhrasePair("", CALL, answer, _beats(responder), responder._beats(CHART, 4, 4), 4)
+    plain = listened_nll(responder.model, responder.tokenizer, [pair], 0.0, 5)
+    heard = listened_nll(responder.model, responder.tokenizer, [pair], 0.3, 5)
+    assert plain["notes"] == heard["notes"] == 16 and plain["pairs"] == 1
+    assert heard["nats_per_note"] != plain["nats_per_note"]
+    # 16 notes filling the 4 bars, no rest: 32 predicted tokens, two a note
+    assert heard["nats_per_note"] == pytest.approx(2 * heard["nats_per_token"])
+
+
+@pytest.mark.parametrize(("lr", "steps"), [(-0.1, 5), (2.5, 5), (float("nan"), 5), (0.1, 0), (0.1, 51)])
+def test_bad_rates_and_steps_name_their_range(responder, lr: float, steps: int) -> None:
+    with pytest.raises(StudioError, match=r"listen (rate|steps)"):
+        check_listening(lr, steps)
+    with pytest.raises(StudioError, match=r"listen (rate|steps)"):
+        responder.trade(TradeRequest(CALL, CHART, 4, 1, GenerationConfig(seed=0), listen=lr, listen_steps=steps))
+
+
+def test_the_cli_listens_and_records_it(tmp_path, capsys) -> None:
+    pm = pretty_midi.PrettyMIDI(initial_tempo=120.0)
+    horn = pretty_midi.Instrument(65)
+    horn.notes = [pretty_midi.Note(90, n.pitch, n.onset / 24, (n.onset + n.duration) / 24 * 0.95) for n in CALL]
+    pm.instruments.append(horn)
+    pm.write(str(tmp_path / "call.mid"))
+    out = tmp_path / "out"
+    args = ["trade", "--call", str(tmp_path / "call.mid"), "--chart", "12-bar", "--key", "F", "--seed", "3",
+            "--out", str(out)]
+    assert main([*args, "--listen", "0.25", "--listen-steps", "3"]) == 0
+    sidecar = json.loads((out / "trade-3.json").read_text())
+    assert sidecar["listen"] == 0.25 and sidecar["listen_steps"] == 3
+    assert main([*args, "--listen", "5"]) == 2
+    assert "listen rate" in capsys.readouterr().err
