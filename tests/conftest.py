@@ -19,6 +19,15 @@ from studio.tokenizers import BPETokenizer, CharTokenizer, WordTokenizer
 settings.register_profile("studio", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("studio")
 
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    """Keep each phase's report on the test item (``item.report_call``...), so a fixture's teardown can tell that
+    its test failed (the browser tests then save what the page showed)."""
+    report = yield
+    setattr(item, f"report_{report.when}", report)
+    return report
+
 # Public-domain verse (Shakespeare, Blake, Dickinson) and a little plain prose, about 4 KB: enough for every
 # tokenizer to see letters, digits, punctuation, contractions, quotes, brackets and newlines.
 CORPUS = """\

@@ -41,16 +41,26 @@ def browser():
 
 
 @pytest.fixture
-def page(browser, url: str):
-    """A fresh page on the Studio, recording every request that leaves the server's host."""
+def page(browser, url: str, request: pytest.FixtureRequest):
+    """A fresh page on the Studio, recording every request that leaves the server's host; when its test fails,
+    the page's screenshot goes to ``test-artifacts/`` and its console errors and failed requests to the report."""
     host = urlparse(url).netloc
     page = browser.new_page(viewport={"width": 1280, "height": 1400})
-    page.outside = []
+    page.outside, page.trouble = [], []
     page.on("request", lambda r: page.outside.append(r.url)
             if urlparse(r.url).scheme in ("http", "https", "ws", "wss") and urlparse(r.url).netloc != host else None)
+    page.on("console", lambda m: page.trouble.append(f"console {m.type}: {m.text}")
+            if m.type in ("error", "warning") else None)
+    page.on("requestfailed", lambda r: page.trouble.append(f"request failed: {r.method} {r.url} ({r.failure})"))
+    page.on("response", lambda r: page.trouble.append(f"HTTP {r.status}: {r.request.method} {r.url}")
+            if r.status >= 400 else None)
     page.goto(url)
     page.wait_for_selector("#blues-compose", timeout=60_000)
     yield page
+    report = getattr(request.node, "report_call", None)
+    if report is not None and report.failed:
+        _screenshot(page, f"failed-{request.node.name}.png")
+        print(f"what the page saw ({len(page.trouble)} events):", *page.trouble[-40:], sep="\n  ")
     page.close()
 
 
