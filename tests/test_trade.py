@@ -173,6 +173,7 @@ def test_trade_cli_writes_tracks_audio_and_the_attention_picture(trained, tmp_pa
     sidecar = json.loads((out / "trade-4.json").read_text())
     assert [r["answer_bars"] for r in sidecar["rounds_played"]] == [[5, 8], [9, 12]]
     assert sidecar["temperature"] == 1.0  # the default its help names, as on the page
+    assert sidecar["listen"] == 0.3 and sidecar["listen_steps"] == 5  # it listens first, unless told not to
     assert main(["trade", "--call", str(_midi_call(tmp_path / "x.mid", [60] * 40)), "--model",
                  str(trained / "best"), "--out", str(out)]) == 2
 

@@ -284,8 +284,8 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--top-p", type=float, default=None, help="nucleus, (0, 1] (1: off)")
     tr.add_argument("--beam", type=int, default=1, help="beam width, 1..256")
     tr.add_argument("--listen", type=float, default=None, help="learn each call before answering it: the rate of "
-                    "a few SGD steps on the call, 0..2 (0: off; default: the rate chosen on validation pairs)")
-    tr.add_argument("--listen-steps", type=int, default=None, help="SGD steps of listening, 1..50")
+                    "a few SGD steps on the call, 0..2 (0: off; default 0.3, chosen on validation pairs)")
+    tr.add_argument("--listen-steps", type=int, default=None, help="SGD steps of listening, 1..50 (default 5)")
     tr.add_argument("--seed", type=int, default=None, help="random seed, >= 0 (default: random, reported)")
     tr.add_argument("--out", default="trades", help="output folder (default ./trades)")
     tr.add_argument("--device", default="cpu", help="cpu, cuda, mps or auto (default cpu)")
