@@ -17,7 +17,7 @@ import gradio as gr
 from studio.errors import StudioError
 from studio.music.io.file_types import MIDI_SUFFIXES, MUSIC21_SUFFIXES
 from studio.music.theory.chords import BLUES_FORMS, NOTE_NAMES
-from studio.music.trade.listening import DEFAULT_LISTEN_LR
+from studio.music.trade.listen_settings import DEFAULT_LISTEN_LR
 from studio.ui import validation as v
 from studio.ui.keyboard import KEYBOARD_CSS, KEYBOARD_JS, KEYS_HTML
 from studio.ui.model_cache import TRADE, ModelCache

@@ -20,28 +20,21 @@ from collections.abc import Sequence
 
 import torch
 
-from studio.config import check_range
 from studio.models.seq2seq import CallResponseModel
 from studio.music.jazz.corpus import SoloNote
 from studio.music.jazz.tokenizer import JazzTokenizer
 from studio.music.theory.chords import Chord
+from studio.music.trade.listen_settings import (
+    DEFAULT_LISTEN_LR,
+    DEFAULT_LISTEN_STEPS,
+    MAX_LISTEN_LR,
+    MAX_LISTEN_STEPS,
+    check_listening,
+)
 from studio.music.trade.pairs import PhrasePair, collate, encode_pair
 from studio.music.trade.training import batch_nll
 
-MAX_LISTEN_LR = 2.0
-MAX_LISTEN_STEPS = 50
 GRAD_CLIP = 1.0
-DEFAULT_LISTEN_STEPS = 5
-# Chosen on the validation pairs (4-bar, 400 answers each, temperature 1.0): the real answers reuse 7.6% of their
-# call's motifs; the shipped model's answers 3.4% unheard, 6.0% after 10 steps at 0.1 and 6.9% after 5 at 0.3, the
-# only setting tried within 20% of the masters (BENCHMARKS.md, trading fours: listening).
-DEFAULT_LISTEN_LR = 0.3
-
-
-def check_listening(lr: float, steps: int) -> None:
-    """A clear message for a rate or step count out of range (0 turns listening off)."""
-    check_range("listen rate", lr, 0.0, MAX_LISTEN_LR)
-    check_range("listen steps", steps, 1, MAX_LISTEN_STEPS, integer=True)
 
 
 def listened(model: CallResponseModel, tokenizer: JazzTokenizer, call: Sequence[SoloNote], beats: Sequence[Chord],
