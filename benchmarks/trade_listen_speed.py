@@ -24,7 +24,8 @@ from studio.music.theory.chords import blues_chart  # noqa: E402
 from studio.music.trade.listening import DEFAULT_LISTEN_LR, DEFAULT_LISTEN_STEPS  # noqa: E402
 from studio.music.trade.responder import Responder, TradeRequest  # noqa: E402
 
-# 4 bars of eighths and quarters, 26 notes, about as many as a real 4-bar call (25 on average in the test pairs)
+# 2 bars of eighths, then 2 of notes a dotted eighth apart: 26 notes, about as many as a real 4-bar call (25 on
+# average in the test pairs)
 CALL = [SoloNote(t, 6, 62 + (t // 6 * 5) % 14) for t in range(0, 96, 6)] + \
        [SoloNote(96 + t, 12, 67 - (t // 12 * 3) % 10) for t in range(0, 96, 9) if t + 12 <= 96]
 

@@ -226,8 +226,10 @@ def test_trade_answers_a_played_call_and_refuses_bad_ones(client: Client, runs: 
     assert "no notes" in _error(client, "/trade", **{**trade, "played": "[]"})
     assert "bars long" in _error(client, "/trade", **{**trade, "played": json.dumps([[60, 9.0, 9.5]])})
     assert "could not be read" in _error(client, "/trade", **{**trade, "played": "{not json"})
-    *_, info = client.predict(**trade, listen=0.3, api_name="/trade")
-    assert "listening at 0.3" in info
+    *_, info = client.predict(**trade, listen=0.5, api_name="/trade")
+    assert "listening at 0.5" in info
+    *_, info = client.predict(**trade, listen=0, api_name="/trade")
+    assert "listening" not in info
     assert "maximum value 1" in _error(client, "/trade", **{**trade, "listen": 1.5})  # the slider's own check
 
 

@@ -58,10 +58,12 @@ def page(browser, url: str, request: pytest.FixtureRequest):
     page.wait_for_selector("#blues-compose", timeout=60_000)
     yield page
     report = getattr(request.node, "report_call", None)
-    if report is not None and report.failed:
-        _screenshot(page, f"failed-{request.node.name}.png")
-        print(f"what the page saw ({len(page.trouble)} events):", *page.trouble[-40:], sep="\n  ")
-    page.close()
+    try:
+        if report is not None and report.failed:
+            print(f"what the page saw ({len(page.trouble)} events):", *page.trouble[-40:], sep="\n  ")
+            _screenshot(page, f"failed-{request.node.name}.png")
+    finally:
+        page.close()
 
 
 def _screenshot(page, name: str) -> None:

@@ -137,7 +137,8 @@ def build(cache: ModelCache) -> dict[str, Any]:
                temperature: float, seed: Any, listen: float = DEFAULT_LISTEN_LR) -> tuple:
         return trade(cache, played, upload, chart, key, tempo, bars, rounds, model, temperature, seed, listen)
 
-    # listen comes last, with a default, so API calls written before it still work
+    # listen comes last: a gradio_client call written before it still works (the client fills in the slider's
+    # default, so such a call now listens)
     go.click(answer, [played, upload, chart, key, tempo, bars, rounds, model, temperature, seed, listen],
              [audio, roll, attention, sheet, downloads, info], api_name="trade")
     return {"model": model}

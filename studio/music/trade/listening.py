@@ -6,7 +6,7 @@ that). Dynamic evaluation (Krause et al. 2018), which lowered the soloist's NLL 
 suggests a way a player would recognise: hear the call, learn it, then answer. ``listened`` copies the model and
 fits the copy to the call as its own answer (the call as the source and, over the call's own changes, as the
 target), with plain SGD at rate ``lr`` for ``steps`` steps (gradient norm clipped at 1, as in training), dropout
-off; the figures of the call become likelier in the answer, over the answer's changes and in any transposition the
+at 0; the figures of the call become likelier in the answer, over the answer's changes and in any transposition the
 decoder's chord inputs suggest. The model given is never changed: each call is listened to from the trained weights.
 
 Rate and steps were chosen on the validation pairs (``benchmarks/trade_ablation.py --listen-lr``), see
@@ -53,10 +53,16 @@ def listened(model: CallResponseModel, tokenizer: JazzTokenizer, call: Sequence[
     device = next(model.parameters()).device
     batch = {k: v.to(device) for k, v in batch.items()}
     # Gradients even when called under inference mode (the page may answer under it): the copy and the batch are
-    # made outside it, since inference tensors cannot back-propagate. cuDNN's RNN backward refuses a model in eval
-    # mode, so it is off for these few steps.
-    with torch.inference_mode(False), torch.enable_grad(), torch.backends.cudnn.flags(enabled=False):
-        adapted = copy.deepcopy(model).eval()
+    # made outside it, since inference tensors cannot back-propagate. The copy listens in training mode with every
+    # dropout at 0, not in eval mode: cuDNN's RNN backward refuses eval mode, and switching cuDNN off would switch it
+    # off for the whole process (a fine-tuning thread, another answer) while this one listens.
+    with torch.inference_mode(False), torch.enable_grad():
+        adapted = copy.deepcopy(model).train()
+        for module in adapted.modules():
+            if isinstance(module, torch.nn.Dropout):
+                module.p = 0.0
+            elif isinstance(module, torch.nn.RNNBase):
+                module.dropout = 0.0
         optimizer = torch.optim.SGD(adapted.parameters(), lr=lr)
         batch = {k: v.clone() for k, v in batch.items()}
         for _ in range(steps):
@@ -67,7 +73,7 @@ def listened(model: CallResponseModel, tokenizer: JazzTokenizer, call: Sequence[
             # weights away in one step.
             torch.nn.utils.clip_grad_norm_(adapted.parameters(), GRAD_CLIP)
             optimizer.step()
-    adapted.requires_grad_(False)
+    adapted.eval().requires_grad_(False)
     return adapted
 
 

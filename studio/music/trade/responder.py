@@ -172,7 +172,7 @@ class Responder:
         if self.bridge != "attention":
             return None
         encoded = encode_pair(self.tokenizer, pair)
-        batch = collate([encoded])
+        batch = {k: v.to(self.device) for k, v in collate([encoded]).items()}
         _, weights = (model or self.model)(batch["call"], batch["call_mask"],
                                 {"chords": batch["call_chords"], "positions": batch["call_positions"]},
                                 batch["inputs"], {name: batch[name] for name in DECODER_INPUTS})
