@@ -112,3 +112,16 @@ def test_the_cli_listens_and_records_it(tmp_path, capsys) -> None:
     assert sidecar["listen"] == 0.25 and sidecar["listen_steps"] == 3
     assert main([*args, "--listen", "5"]) == 2
     assert "listen rate" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="cuDNN's GRU needs a GPU (run in a GPU session)")
+def test_listening_and_answering_run_on_a_gpu(responder) -> None:
+    on_gpu = Responder("trade", device="cuda")
+    with torch.inference_mode():
+        result = on_gpu.trade(TradeRequest(CALL, CHART, 4, 1, GenerationConfig(seed=1), listen=0.3))
+    assert result.rounds[0].answer and result.rounds[0].attention
+    answer = [SoloNote(n.onset, n.duration, n.pitch + 5) for n in CALL]
+    pair = PhrasePair("", CALL, answer, _beats(responder), responder._beats(CHART, 4, 4), 4)
+    heard_gpu = listened_nll(on_gpu.model, on_gpu.tokenizer, [pair], 0.3, 5)["nats_per_note"]
+    heard_cpu = listened_nll(responder.model, responder.tokenizer, [pair], 0.3, 5)["nats_per_note"]
+    assert heard_gpu == pytest.approx(heard_cpu, abs=1e-2)
