@@ -110,6 +110,7 @@ def test_the_cli_listens_and_records_it(tmp_path, capsys) -> None:
     assert main([*args, "--listen", "0.25", "--listen-steps", "3"]) == 0
     sidecar = json.loads((out / "trade-3.json").read_text())
     assert sidecar["listen"] == 0.25 and sidecar["listen_steps"] == 3
+    assert "after listening to each call at 0.25 x 3" in capsys.readouterr().err
     assert main([*args, "--listen", "5"]) == 2
     assert "listen rate" in capsys.readouterr().err
 

@@ -48,8 +48,9 @@ def cmd_trade(args: argparse.Namespace) -> int:
         reuse = "n/a" if r["motif_reuse"] is None else f"{r['motif_reuse']:.0%}"
         print(f"round {i + 1}: bars {r['answer_bars'][0]}-{r['answer_bars'][1]}, {r['notes']} notes, "
               f"motifs from the call {reuse}")
+    heard = f", after listening to each call at {listen:g} x {steps}" if listen else ""
     print(f"wrote {stem.with_suffix('.mid')}, .wav{', the attention picture' if picture else ''} "
-          f"(seed {result.seed})", file=sys.stderr)
+          f"(seed {result.seed}{heard})", file=sys.stderr)
     return 0
 
 
