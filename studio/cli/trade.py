@@ -64,12 +64,15 @@ def cmd_train_trade(args: argparse.Namespace) -> int:
                               minutes=args.minutes, patience=args.patience, seed=args.seed)
 
     def show(row: dict) -> None:
+        if row["train_nats_per_token"] is None:
+            print(f"epoch 0 (the base, as it plays): validation {row['valid_nats_per_note']:.4f} nats/note", flush=True)
+            return
         mark = " *best*" if row["improved"] else ""
         print(f"epoch {row['epoch']}: train {row['train_nats_per_token']:.4f} nats/token, validation "
               f"{row['valid_nats_per_note']:.4f} nats/note{mark} ({row['elapsed_s']:.0f} s)", flush=True)
 
     # On --resume only the budget (--max-epochs, --minutes) is taken from the command line; the run keeps the rest.
     best = train_trade(args.corpus, args.out, model, config, resume=args.resume, save_dtype=args.save_dtype,
-                       on_epoch=show, max_pairs=args.max_pairs)
+                       on_epoch=show, max_pairs=args.max_pairs, base=args.init_from)
     print(f"done. Model: {best}")
     return 0

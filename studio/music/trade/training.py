@@ -2,6 +2,10 @@
 
 Pairs come from the soloist's own split by solo (``studio.music.jazz.training.split_solos``), 4-bar and 2-bar
 pairs alike. Each training pair is moved to a random key every epoch (-5..+6 semitones, call and answer together).
+A run may start from another call-and-response model (``base``): what the base has is copied, what it lacks (the
+attention of a model started from the final state's, the bridge of one started from the decoder alone) starts at
+zero where it feeds the rest, so the run starts out playing exactly as the base does (a copying gate excepted: it
+opens at 0.27), and the base's own validation score is the one to beat (epoch 0).
 An epoch loop (``studio.training.epoch_state``) keeps ``last/`` resumable after every epoch; ``best/`` holds the
 weights with the lowest validation nats per answer note.
 """
@@ -21,7 +25,7 @@ import torch
 from studio.checkpoint import Bundle, read_bundle, write_bundle
 from studio.config import _Config, check_range
 from studio.errors import StudioError
-from studio.loading import DTYPES
+from studio.loading import DTYPES, grown_weights
 from studio.models.seq2seq import CallResponseConfig, CallResponseModel, answer_loss
 from studio.music.jazz.corpus import read_jazz_corpus
 from studio.music.jazz.streams import chord_feature_table
@@ -98,11 +102,13 @@ def evaluate_pairs(model: CallResponseModel, pairs: Sequence[EncodedPair], batch
 def train_trade(corpus: str | Path, out_dir: str | Path, model_config: CallResponseConfig | None = None,
                 train_config: TradeTrainConfig | None = None, resume: bool = False, save_dtype: str = "float32",
                 command: str | None = None, on_epoch: Callable[[dict[str, Any]], None] | None = None,
-                max_pairs: int = 0) -> Path:
+                max_pairs: int = 0, base: str | Path | None = None) -> Path:
     """Train (or, with ``resume``, continue) a call-and-response model; returns the ``best/`` folder.
 
     ``max_pairs`` > 0 keeps that many training pairs (a quick run; 0: all). On resume the run's own settings hold,
     except the budget: a ``train_config`` given then sets ``max_epochs`` and ``minutes`` (the whole run's).
+    ``base`` (a model or run folder, not with ``resume``) starts from a trained call-and-response model: its sizes
+    hold, ``model_config`` gives only the bridge and copying, which may add to the base's (final to attention).
     """
     out = Path(out_dir)
     if save_dtype not in DTYPES:
@@ -119,6 +125,10 @@ def train_trade(corpus: str | Path, out_dir: str | Path, model_config: CallRespo
             raise StudioError(f"the corpus at {corpus} differs from the one this run started on; resume with it")
     elif (out / "last").exists() or (out / "best").exists():
         raise StudioError(f"{out} already holds a training run; pass --resume to continue it, or choose another --out")
+    start = None
+    if base is not None and bundle is None:
+        start = read_bundle(_resolve(base))
+        model_config = _grown_config(start.card, model_config)
     tconf = train_config or TradeTrainConfig()
     seed_everything(tconf.seed)
     solos, _ = read_jazz_corpus(corpus)
@@ -129,6 +139,12 @@ def train_trade(corpus: str | Path, out_dir: str | Path, model_config: CallRespo
     mconf = model_config or CallResponseConfig(vocab_size=tokenizer.vocab_size)
     model = CallResponseModel(mconf)
     model.set_chord_features(chord_feature_table())
+    if start is not None:  # the chord table is a buffer of the base's too: the same fixed table
+        weights = {k: v.float() if v.is_floating_point() else v for k, v in start.weights.items()}
+        for name in ("bridge_h.weight", "bridge_h.bias", "bridge_c.weight", "bridge_c.bias"):
+            if name not in weights and name in model.state_dict():  # tanh(0): the decoder starts at zero, as before
+                weights[name] = torch.zeros_like(model.state_dict()[name])
+        model.load_state_dict(grown_weights(model.state_dict(), weights))
     optimizer = torch.optim.AdamW(model.parameters(), lr=tconf.lr, weight_decay=tconf.weight_decay)
     generator = torch.Generator().manual_seed(tconf.seed)
     loop, best_state = EpochLoop(), {k: v.detach().clone() for k, v in model.state_dict().items()}
@@ -139,6 +155,20 @@ def train_trade(corpus: str | Path, out_dir: str | Path, model_config: CallRespo
             "corpus": {"name": Path(corpus).name, "sha256": corpus_sha256(corpus), "max_pairs": max_pairs,
                        "pairs": {k: len(v) for k, v in pairs.items()}, "bars": list(PAIR_BARS),
                        "split": "the jazz soloist's, by solo"}}
+    if start is not None:
+        card["base"] = {"path": str(base), "name": start.card.get("name"),
+                        "bridge": start.card["model_config"]["bridge"],
+                        "valid_nats_per_note": (start.card.get("metrics") or {}).get("valid_nats_per_note")}
+    elif bundle is not None and "base" in bundle.card:
+        card["base"] = bundle.card["base"]
+    if start is not None:  # epoch 0: the base as it plays, scored, is the best so far
+        metrics = evaluate_pairs(model, valid)
+        loop.best = metrics["nats_per_note"]
+        _save_best(out / "best", card, best_state, loop, metrics, save_dtype)
+        loop.history.append({"epoch": 0, "train_nats_per_token": None, "valid_nats_per_note": loop.best,
+                             "improved": True, "elapsed_s": 0.0})
+        if on_epoch is not None:
+            on_epoch(loop.history[-1])
     started = time.monotonic()
     while loop.epoch < tconf.max_epochs:
         if tconf.minutes and loop.elapsed_s + time.monotonic() - started >= tconf.minutes * 60:
@@ -178,6 +208,28 @@ def train_trade(corpus: str | Path, out_dir: str | Path, model_config: CallRespo
     if not (out / "best").exists():
         raise StudioError("no epoch finished within the budget: give it more --minutes")
     return out / "best"
+
+
+def _resolve(path: str | Path) -> Path:
+    """A run folder's ``best/``, or a model folder or shipped name as ``studio.loading`` finds it."""
+    from studio.loading import resolve_model
+
+    run_best = Path(path) / "best"
+    return run_best if run_best.is_dir() else resolve_model(path)
+
+
+def _grown_config(card: dict[str, Any], asked: CallResponseConfig | None) -> CallResponseConfig:
+    """The base's shape with the bridge and copying asked for; refused if that would take something away."""
+    if card.get("model_kind") != "trade":
+        raise StudioError(f"the base {card.get('name')!r} is not a call-and-response model")
+    config = CallResponseConfig.from_dict(card["model_config"])
+    if asked is None:
+        return config
+    order = {"none": 0, "final": 1, "attention": 2}
+    if order[asked.bridge] < order[config.bridge] or (config.copy and not asked.copy):
+        raise StudioError(f"a model started from a {config.bridge} base{' that copies' if config.copy else ''} "
+                          f"cannot drop what it has: ask for bridge {config.bridge} or more")
+    return CallResponseConfig.from_dict({**config.to_dict(), "bridge": asked.bridge, "copy": asked.copy})
 
 
 def _save_best(path: Path, card: dict[str, Any], state: dict[str, torch.Tensor], loop: EpochLoop,
