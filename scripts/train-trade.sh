@@ -5,7 +5,9 @@
 # attention grown onto the final-state run ($prefix-final, trained first): it starts out playing as that model does
 # and keeps training by the same recipe while validation improves (--init-from).
 # Usage: scripts/train-trade.sh [OUT_PREFIX] [MINUTES_EACH] (0: no time budget; each trains for 8 epochs, or fewer
-# when validation stops improving for 2, so they compare at equal training); BRIDGES="copy" trains only that one.
+# when validation stops improving for 2, so they compare at equal training); BRIDGES="copy" trains only that one;
+# EPOCHS=12 sets another epoch budget (the final-state base of the grown model: EPOCHS=12 BRIDGES=final, then
+# BRIDGES=grown).
 # Run it again to resume: each run continues from its last epoch (to the epochs and minutes given). Then:
 # python benchmarks/trade_ablation.py --split test
 set -euo pipefail
@@ -24,5 +26,5 @@ for run in ${BRIDGES:-none final attention copy}; do
   elif [ "$run" = grown ]; then extra=(--init-from "$prefix-final"); fi
   OMP_NUM_THREADS=${THREADS:-1} .venv/bin/python -m studio train trade --corpus "$corpus" --out "$out" \
       "${resume[@]}" --bridge "$bridge" "${extra[@]}" --hidden 256 --encoder-hidden 128 --dropout 0.2 \
-      --batch-size 32 --lr 2e-3 --max-epochs 8 --minutes "$minutes" --patience 2 --seed 0 --save-dtype float16
+      --batch-size 32 --lr 2e-3 --max-epochs "${EPOCHS:-8}" --minutes "$minutes" --patience 2 --seed 0 --save-dtype float16
 done
