@@ -20,6 +20,7 @@ from studio.music.jazz.streams import chord_feature_table
 from studio.music.jazz.tokenizer import JazzTokenizer
 from studio.music.theory.chords import ChordChart, blues_chart
 from studio.music.trade.calls import call_from_file, call_from_played
+from studio.music.trade.listen_settings import DEFAULT_LISTEN_LR
 from studio.music.trade.motifs import motif_reuse, motifs
 from studio.music.trade.pairs import DECODER_INPUTS, collate, encode_pair, phrase_pairs
 from studio.music.trade.responder import Responder, TradeRequest
@@ -173,7 +174,7 @@ def test_trade_cli_writes_tracks_audio_and_the_attention_picture(trained, tmp_pa
     sidecar = json.loads((out / "trade-4.json").read_text())
     assert [r["answer_bars"] for r in sidecar["rounds_played"]] == [[5, 8], [9, 12]]
     assert sidecar["temperature"] == 1.0  # the default its help names, as on the page
-    assert sidecar["listen"] == 0.3 and sidecar["listen_steps"] == 5  # it listens first, unless told not to
+    assert sidecar["listen"] == DEFAULT_LISTEN_LR and sidecar["listen_steps"] == 5  # it listens, unless told not to
     assert main(["trade", "--call", str(_midi_call(tmp_path / "x.mid", [60] * 40)), "--model",
                  str(trained / "best"), "--out", str(out)]) == 2
 

@@ -1,5 +1,5 @@
 """Listening to the call before answering it (``studio.music.trade.listening``), with the shipped ``trade`` model:
-the trained weights stay as they were, the listened copy has learnt the call, its answers take up more of the call,
+the trained weights stay as they were, the listened copy has learnt the call and finds a restatement of it likelier,
 and bad rates or step counts are refused with their range, in Python, on the command line and under inference mode."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from studio.config import GenerationConfig
 from studio.errors import StudioError
 from studio.music.jazz.corpus import SoloNote
 from studio.music.theory.chords import blues_chart
-from studio.music.trade.listening import check_listening, listened, listened_nll
+from studio.music.trade.listening import DEFAULT_LISTEN_LR, check_listening, listened, listened_nll
 from studio.music.trade.motifs import motif_reuse
 from studio.music.trade.pairs import PhrasePair, collate, encode_pair
 from studio.music.trade.responder import Responder, TradeRequest
@@ -53,23 +53,15 @@ def test_listening_learns_the_call_and_leaves_the_trained_weights_alone(responde
     assert listened(responder.model, responder.tokenizer, CALL, _beats(responder), 4, 0.0, 5) is responder.model
 
 
-def test_a_listening_responder_takes_up_more_of_the_call(responder) -> None:
-    def reuse(listen: float) -> float:
-        values = []
-        for seed in range(6):
-            request = TradeRequest(CALL, CHART, 4, 1, GenerationConfig(temperature=1.0, seed=seed), listen=listen)
-            values.append(responder.trade(request).rounds[0].motif_reuse or 0.0)
-        return sum(values) / len(values)
-
-    plain, listening = reuse(0.0), reuse(0.3)
-    # 6 answers each (seeded): about 0.5% of the answers' motifs come from the call unheard, 3.5% once listened
-    assert listening > plain, (plain, listening)
-    # The same, free of sampling: an answer restating the call's figure a fourth up, over the next bars' changes,
-    # becomes likelier once the responder has listened (3.04 -> 2.21 nats/note here).
+def test_a_listening_responder_finds_a_restatement_of_the_call_likelier(responder) -> None:
+    # Free of sampling: an answer restating the call's figure a fourth up, over the next bars' changes, becomes
+    # likelier once the responder has listened (3.16 -> 2.31 nats/note with the shipped model at 0.4 x 5). Whether
+    # sampled answers then take up more of their calls is a benchmark's question, over a thousand real calls
+    # (benchmarks/trade_ablation.py --listen-lr): six answers to one call cannot tell it.
     answer = [SoloNote(n.onset, n.duration, n.pitch + 5) for n in CALL]
     pair = PhrasePair("", CALL, answer, _beats(responder), responder._beats(CHART, 4, 4), 4)
     plain_nll = listened_nll(responder.model, responder.tokenizer, [pair], 0.0, 5)["nats_per_note"]
-    heard_nll = listened_nll(responder.model, responder.tokenizer, [pair], 0.3, 5)["nats_per_note"]
+    heard_nll = listened_nll(responder.model, responder.tokenizer, [pair], DEFAULT_LISTEN_LR, 5)["nats_per_note"]
     assert heard_nll < plain_nll - 0.3, (plain_nll, heard_nll)
     # Under inference mode too (the page answers under it): listening takes its gradients all the same.
     with torch.inference_mode():

@@ -9,6 +9,7 @@ from studio.cli.common import EXIT_USAGE
 from studio.cli.ntm import add_parser as add_ntm_parser
 from studio.cli.sketch import add_parsers as add_sketch_parsers
 from studio.config import MAX_GENERATION_LENGTH
+from studio.music.trade.listen_settings import DEFAULT_LISTEN_LR
 
 
 class _Parser(argparse.ArgumentParser):
@@ -287,7 +288,8 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--top-p", type=float, default=None, help="nucleus, (0, 1] (1: off)")
     tr.add_argument("--beam", type=int, default=1, help="beam width, 1..256")
     tr.add_argument("--listen", type=float, default=None, help="learn each call before answering it: the rate of "
-                    "a few SGD steps on the call, 0..2 (0: off; default 0.3, chosen on validation pairs)")
+                    f"a few SGD steps on the call, 0..2 (0: off; default {DEFAULT_LISTEN_LR:g}, chosen on validation "
+                    "pairs)")
     tr.add_argument("--listen-steps", type=int, default=None, help="SGD steps of listening, 1..50 (default 5)")
     tr.add_argument("--seed", type=int, default=None, help="random seed, >= 0 (default: random, reported)")
     tr.add_argument("--out", default="trades", help="output folder (default ./trades)")
