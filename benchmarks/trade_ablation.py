@@ -72,11 +72,13 @@ def generated_reuse(responder: Responder, pairs: list, limit: int, temperature: 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--prefix", default="runs/trade", help="runs PREFIX-none, PREFIX-final, PREFIX-attention")
+    parser.add_argument("--prefix", default="runs/trade", help="runs PREFIX-none, PREFIX-final, PREFIX-attention "
+                        "(and PREFIX-copy, PREFIX-final-again, PREFIX-grown where they exist)")
     parser.add_argument("--corpus", default=str(ROOT.parent / "shared" / "corpora" / "jazz"))
     parser.add_argument("--split", default="valid", choices=("valid", "test"))
     parser.add_argument("--bars", type=int, default=4)
-    parser.add_argument("--generate", type=int, default=200, help="pairs answered by (a) and (c) for motif reuse")
+    parser.add_argument("--generate", type=int, default=200, help="pairs answered by every model but the "
+                        "final-state ones, for motif reuse")
     parser.add_argument("--temperature", type=float, default=1.0, help="sampling temperature of (a) and (c)")
     parser.add_argument("--top-p", type=float, default=None, help="nucleus of (a) and (c) (default: off)")
     parser.add_argument("--copy-bias", type=float, default=0.0, help="added to (c+)'s copying gate (a logit) when "

@@ -8,7 +8,8 @@
 # Usage: scripts/train-trade.sh [OUT_PREFIX] [MINUTES_EACH] (0: no time budget; each trains for 8 epochs, or fewer
 # when validation stops improving for 2, so they compare at equal training); BRIDGES="copy" trains only that one;
 # EPOCHS=12 sets another epoch budget (the final-state base of the grown model: EPOCHS=12 BRIDGES=final, then
-# BRIDGES=grown).
+# BRIDGES=grown) and PATIENCE another patience (0: never stop early; the control as measured: PATIENCE=0 EPOCHS=6
+# BRIDGES=final-again, the grown run's six epochs).
 # Run it again to resume: each run continues from its last epoch (to the epochs and minutes given). Then:
 # python benchmarks/trade_ablation.py --split test
 set -euo pipefail
@@ -28,5 +29,5 @@ for run in ${BRIDGES:-none final attention copy}; do
   elif [ "$run" = grown ] || [ "$run" = final-again ]; then extra=(--init-from "$prefix-final"); fi
   OMP_NUM_THREADS=${THREADS:-1} .venv/bin/python -m studio train trade --corpus "$corpus" --out "$out" \
       "${resume[@]}" --bridge "$bridge" "${extra[@]}" --hidden 256 --encoder-hidden 128 --dropout 0.2 \
-      --batch-size 32 --lr 2e-3 --max-epochs "${EPOCHS:-8}" --minutes "$minutes" --patience 2 --seed 0 --save-dtype float16
+      --batch-size 32 --lr 2e-3 --max-epochs "${EPOCHS:-8}" --minutes "$minutes" --patience "${PATIENCE:-2}" --seed 0 --save-dtype float16
 done

@@ -146,7 +146,8 @@ def build_parser() -> argparse.ArgumentParser:
     trade.add_argument("--seed", type=int, default=0)
     trade.add_argument("--save-dtype", default="float32", help="float32, float16 or bfloat16 (default float32)")
     trade.add_argument("--resume", action="store_true", help="continue the run in --out from its last epoch")
-    trade.add_argument("--init-from", help="start from this call-and-response model or run (its sizes hold; "
+    trade.add_argument("--init-from", help="start from this call-and-response model or run (its sizes and "
+                       "dropout hold; "
                        "--bridge may add to its bridge: a final-state model grows attention that starts at zero, so "
                        "the run starts out playing as the base does and must beat its validation score)")
 

@@ -107,8 +107,9 @@ def train_trade(corpus: str | Path, out_dir: str | Path, model_config: CallRespo
 
     ``max_pairs`` > 0 keeps that many training pairs (a quick run; 0: all). On resume the run's own settings hold,
     except the budget: a ``train_config`` given then sets ``max_epochs`` and ``minutes`` (the whole run's).
-    ``base`` (a model or run folder, not with ``resume``) starts from a trained call-and-response model: its sizes
-    hold, ``model_config`` gives only the bridge and copying, which may add to the base's (final to attention).
+    ``base`` (a model or run folder, not with ``resume``) starts from a trained call-and-response model with this
+    run's tokenizer: its sizes and dropout hold, ``model_config`` gives only the bridge and copying, which may add to
+    the base's (final to attention).
     """
     out = Path(out_dir)
     if save_dtype not in DTYPES:
@@ -126,13 +127,17 @@ def train_trade(corpus: str | Path, out_dir: str | Path, model_config: CallRespo
     elif (out / "last").exists() or (out / "best").exists():
         raise StudioError(f"{out} already holds a training run; pass --resume to continue it, or choose another --out")
     start = None
-    if base is not None and bundle is None:
+    if base is not None and bundle is not None:
+        raise StudioError("a resumed run keeps the start it had: pass --init-from only to a new run")
+    tokenizer = JazzTokenizer()
+    if base is not None:
         start = read_bundle(_resolve(base))
         model_config = _grown_config(start.card, model_config)
+        if start.card.get("tokenizer") != tokenizer.to_dict():  # the same ids must mean the same notes
+            raise StudioError(f"the base {base} was trained with another tokenizer than this run's; train from scratch")
     tconf = train_config or TradeTrainConfig()
     seed_everything(tconf.seed)
     solos, _ = read_jazz_corpus(corpus)
-    tokenizer = JazzTokenizer()
     pairs = pair_splits(solos)
     train = pairs["train"][:max_pairs] if max_pairs else pairs["train"]
     valid = [encode_pair(tokenizer, p) for p in pairs["valid"]]
@@ -161,15 +166,17 @@ def train_trade(corpus: str | Path, out_dir: str | Path, model_config: CallRespo
                         "valid_nats_per_note": (start.card.get("metrics") or {}).get("valid_nats_per_note")}
     elif bundle is not None and "base" in bundle.card:
         card["base"] = bundle.card["base"]
+    started = time.monotonic()  # the budget counts scoring the base too
     if start is not None:  # epoch 0: the base as it plays, scored, is the best so far
         metrics = evaluate_pairs(model, valid)
         loop.best = metrics["nats_per_note"]
         _save_best(out / "best", card, best_state, loop, metrics, save_dtype)
         loop.history.append({"epoch": 0, "train_nats_per_token": None, "valid_nats_per_note": loop.best,
                              "improved": True, "elapsed_s": 0.0})
+        # A run stopped from here on resumes (the generator is untouched yet) without scoring the base again.
+        save_loop(out / "last", card, model, optimizer, best_state, generator, loop)
         if on_epoch is not None:
             on_epoch(loop.history[-1])
-    started = time.monotonic()
     while loop.epoch < tconf.max_epochs:
         if tconf.minutes and loop.elapsed_s + time.monotonic() - started >= tconf.minutes * 60:
             break
@@ -226,9 +233,11 @@ def _grown_config(card: dict[str, Any], asked: CallResponseConfig | None) -> Cal
     if asked is None:
         return config
     order = {"none": 0, "final": 1, "attention": 2}
-    if order[asked.bridge] < order[config.bridge] or (config.copy and not asked.copy):
-        raise StudioError(f"a model started from a {config.bridge} base{' that copies' if config.copy else ''} "
-                          f"cannot drop what it has: ask for bridge {config.bridge} or more")
+    if order[asked.bridge] < order[config.bridge]:
+        raise StudioError(f"a model started from a {config.bridge} base cannot drop what it has: ask for bridge "
+                          f"{config.bridge} or more")
+    if config.copy and not asked.copy:
+        raise StudioError("the base copies the call's intervals: a model started from it copies too (pass --copy)")
     return CallResponseConfig.from_dict({**config.to_dict(), "bridge": asked.bridge, "copy": asked.copy})
 
 
