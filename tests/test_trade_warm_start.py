@@ -59,7 +59,7 @@ def test_attention_grown_on_a_final_state_model_starts_where_the_base_plays(fold
     card = json.loads((best / "model.json").read_text())
     assert card["model_config"]["bridge"] == "attention" and card["training"]["epochs"] > 0
     assert card["model_config"]["decoder_hidden"] == SMALL.decoder_hidden  # the base's sizes, not the defaults
-    assert card["base"]["bridge"] == "final"
+    assert card["base"]["bridge"] == "final" and card["base"]["training"]["epochs"] == 2  # the base's own
     # The best is never worse than where the run started, and training moved the attention away from zero.
     assert card["metrics"]["valid_nats_per_note"] <= history[0]["valid_nats_per_note"] + 1e-9
     model, _, _ = load_trade_model(out / "last")

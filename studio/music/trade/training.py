@@ -163,7 +163,8 @@ def train_trade(corpus: str | Path, out_dir: str | Path, model_config: CallRespo
     if start is not None:
         card["base"] = {"path": str(base), "name": start.card.get("name"),
                         "bridge": start.card["model_config"]["bridge"],
-                        "valid_nats_per_note": (start.card.get("metrics") or {}).get("valid_nats_per_note")}
+                        "valid_nats_per_note": (start.card.get("metrics") or {}).get("valid_nats_per_note"),
+                        "training": start.card.get("training")}  # this card's own "training" counts from epoch 0
     elif bundle is not None and "base" in bundle.card:
         card["base"] = bundle.card["base"]
     started = time.monotonic()  # the budget counts scoring the base too
