@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--split", default="valid", choices=("valid", "test"))
     parser.add_argument("--bars", type=int, default=4)
     parser.add_argument("--generate", type=int, default=200, help="pairs answered by every model but the "
-                        "final-state ones, for motif reuse")
+                        "final-state ones, for motif reuse (0: none, the NLL rows only)")
     parser.add_argument("--temperature", type=float, default=1.0, help="sampling temperature of (a) and (c)")
     parser.add_argument("--top-p", type=float, default=None, help="nucleus of (a) and (c) (default: off)")
     parser.add_argument("--copy-bias", type=float, default=0.0, help="added to (c+)'s copying gate (a logit) when "
@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
              **{f"{LABELS[run]}, generated": generated_reuse(responders[run], pairs, args.generate,
                                                              args.temperature, args.top_p, args.listen_lr,
                                                              args.listen_steps)
-                for run in runs if run not in ("final", "final-again")}}
+                for run in runs if run not in ("final", "final-again") and args.generate > 0}}
     print(f"{args.split} split, {args.bars}-bar pairs: {len(pairs)}")
     for name, row in rows.items():
         print(f"{name:<18} {row['nats_per_note']:.3f} nats/note ({row['notes']} answer notes)")
