@@ -25,8 +25,8 @@ import torch
 from studio.checkpoint import Bundle, read_bundle, write_bundle
 from studio.config import _Config, check_range
 from studio.errors import StudioError
-from studio.loading import DTYPES, grown_weights
-from studio.models.seq2seq import CallResponseConfig, CallResponseModel, answer_loss
+from studio.loading import DTYPES, grown_weights, resolve_model
+from studio.models.seq2seq import BRIDGES, CallResponseConfig, CallResponseModel, answer_loss
 from studio.music.jazz.corpus import read_jazz_corpus
 from studio.music.jazz.streams import chord_feature_table
 from studio.music.jazz.tokenizer import JazzTokenizer
@@ -131,7 +131,7 @@ def train_trade(corpus: str | Path, out_dir: str | Path, model_config: CallRespo
         raise StudioError("a resumed run keeps the start it had: pass --init-from only to a new run")
     tokenizer = JazzTokenizer()
     if base is not None:
-        start = read_bundle(_resolve(base))
+        start = read_bundle(resolve_model(base))
         model_config = _grown_config(start.card, model_config)
         if start.card.get("tokenizer") != tokenizer.to_dict():  # the same ids must mean the same notes
             raise StudioError(f"the base {base} was trained with another tokenizer than this run's; train from scratch")
@@ -218,14 +218,6 @@ def train_trade(corpus: str | Path, out_dir: str | Path, model_config: CallRespo
     return out / "best"
 
 
-def _resolve(path: str | Path) -> Path:
-    """A run folder's ``best/``, or a model folder or shipped name as ``studio.loading`` finds it."""
-    from studio.loading import resolve_model
-
-    run_best = Path(path) / "best"
-    return run_best if run_best.is_dir() else resolve_model(path)
-
-
 def _grown_config(card: dict[str, Any], asked: CallResponseConfig | None) -> CallResponseConfig:
     """The base's shape with the bridge and copying asked for; refused if that would take something away."""
     if card.get("model_kind") != "trade":
@@ -233,8 +225,7 @@ def _grown_config(card: dict[str, Any], asked: CallResponseConfig | None) -> Cal
     config = CallResponseConfig.from_dict(card["model_config"])
     if asked is None:
         return config
-    order = {"none": 0, "final": 1, "attention": 2}
-    if order[asked.bridge] < order[config.bridge]:
+    if BRIDGES.index(asked.bridge) < BRIDGES.index(config.bridge):  # none < final < attention
         raise StudioError(f"a model started from a {config.bridge} base cannot drop what it has: ask for bridge "
                           f"{config.bridge} or more")
     if config.copy and not asked.copy:
@@ -253,8 +244,6 @@ def _save_best(path: Path, card: dict[str, Any], state: dict[str, torch.Tensor],
 def load_trade_model(path: str | Path, device: str | torch.device = "cpu"
                      ) -> tuple[CallResponseModel, JazzTokenizer, dict[str, Any]]:
     """A trained call-and-response model (eval mode, float32) with its tokenizer and card."""
-    from studio.loading import resolve_model
-
     bundle = read_bundle(resolve_model(path))
     if bundle.card.get("model_kind") != "trade":
         raise StudioError(f"{path} is not a call-and-response model (train one with `studio train trade`)")
