@@ -29,5 +29,6 @@ for run in ${BRIDGES:-none final attention copy}; do
   elif [ "$run" = grown ] || [ "$run" = final-again ]; then extra=(--init-from "$prefix-final"); fi
   OMP_NUM_THREADS=${THREADS:-1} .venv/bin/python -m studio train trade --corpus "$corpus" --out "$out" \
       "${resume[@]}" --bridge "$bridge" "${extra[@]}" --hidden 256 --encoder-hidden 128 --dropout 0.2 \
-      --batch-size 32 --lr 2e-3 --max-epochs "${EPOCHS:-8}" --minutes "$minutes" --patience "${PATIENCE:-2}" --seed 0 --save-dtype float16
+      --batch-size 32 --lr 2e-3 --max-epochs "${EPOCHS:-8}" --minutes "$minutes" --patience "${PATIENCE:-2}" \
+      --seed 0 --save-dtype float16
 done
