@@ -25,6 +25,7 @@ sys.path.insert(0, str(ROOT))
 from studio.errors import StudioError  # noqa: E402
 from studio.loading import load_model  # noqa: E402
 from studio.music.jazz.corpus import read_jazz_corpus  # noqa: E402
+from studio.music.jazz.entries import card_soloist_strength, set_soloist_strength  # noqa: E402
 from studio.music.jazz.ngram import NgramModel  # noqa: E402
 from studio.music.jazz.scoring import check_dynamic, encode_all, score_solos, split_parts, summary  # noqa: E402
 from studio.music.jazz.tokenizer import JazzTokenizer  # noqa: E402
@@ -54,6 +55,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="also score with dynamic evaluation at this SGD learning rate (0: not; 0.03 chosen on "
                              "validation, BENCHMARKS.md)")
     parser.add_argument("--dynamic-segment", type=int, default=8, help="tokens scored between two updates")
+    parser.add_argument("--soloist-strength", type=float, default=None,
+                        help="how strongly the model reads each solo's soloist entry, 0..2 (default: the model's; "
+                        "studio.music.jazz.entries)")
     parser.add_argument("--json", default=None, help="write every row here as JSON")
     args = parser.parse_args(argv)
     if args.dynamic_lr != 0:  # 0: off; anything else must be a valid rate, checked before anything loads
@@ -64,6 +68,8 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     loaded = load_model(args.model, read_tokenizer=JazzTokenizer.from_dict)
     tokenizer, model = loaded.tokenizer, loaded.model
+    strength = card_soloist_strength(loaded.card) if args.soloist_strength is None else args.soloist_strength
+    set_soloist_strength(model, strength)
     solos, _ = read_jazz_corpus(args.corpus)
     parts = split_solos(solos)
     held = parts[args.split]
@@ -93,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
                          "none": summary([none[i] for i in ids])["nats_per_note"]}
     rows.update(ngram_rows(tokenizer, parts, args.split, [int(o) for o in args.ngram_orders.split(",")]))
     width = max(len(k) for k in rows)
-    print(f"{args.split} split of {args.corpus}: {len(held)} solos; model {args.model}")
+    print(f"{args.split} split of {args.corpus}: {len(held)} solos; model {args.model}, soloist strength {strength:g}")
     print(f"{'row'.ljust(width)}  solos   notes  nats/note  pitch  timing")
     for name, row in rows.items():
         if row:
@@ -106,9 +112,9 @@ def main(argv: list[str] | None = None) -> int:
     for name, p in players.items():
         print(f"  {name}: {p['solos']} solo(s), own {p['own']:.3f}, none {p['none']:.3f}")
     if args.json:
-        Path(args.json).write_text(json.dumps({"split": args.split, "model": args.model, "rows": rows,
-                                               "players": players, "seconds": time.perf_counter() - started},
-                                              indent=2))
+        report = {"split": args.split, "model": args.model, "soloist_strength": strength, "rows": rows,
+                  "players": players, "seconds": time.perf_counter() - started}
+        Path(args.json).write_text(json.dumps(report, indent=2))
     return 0
 
 

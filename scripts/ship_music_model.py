@@ -30,6 +30,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--temperature", type=float, default=None, help="the soloist's default (chosen on valid)")
     parser.add_argument("--top-p", type=float, default=None, help="the soloist's default (chosen on valid)")
     parser.add_argument("--rhythm-temperature", type=float, default=None, help="the soloist's default (valid)")
+    parser.add_argument("--soloist-strength", type=float, default=None,
+                        help="the soloist's entry strength (chosen on valid by benchmarks/jazz_soloist_entry.py)")
     args = parser.parse_args(argv)
     command = shlex.join(["python", "scripts/ship_music_model.py", *(sys.argv[1:] if argv is None else argv)])
     bundle = read_bundle(Path(args.run) / "best")
@@ -37,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     if kind == "jazz":
         from studio.music.jazz.evaluation import evaluate_jazz
 
-        report = evaluate_jazz(Path(args.run) / "best", args.corpus, "test")
+        report = evaluate_jazz(Path(args.run) / "best", args.corpus, "test", soloist_strength=args.soloist_strength)
     elif kind == "trade":
         from studio.music.trade.scoring import score_trade
 
@@ -47,12 +49,14 @@ def main(argv: list[str] | None = None) -> int:
     card = dict(bundle.card, name=args.name)
     card["evaluation"] = {"test_nats_per_note": round(report["nats_per_note"], 4), "command": command,
                           **{k: report[k] for k in ("pitch_nats_per_note", "timing_nats_per_note", "solos", "notes",
-                                                    "items") if k in report},
+                                                    "items", "soloist_strength") if k in report},
                           "machine": "2-core CPU, fp16 weights computed in float32"}
     if kind == "jazz" and any(v is not None for v in (args.temperature, args.top_p, args.rhythm_temperature)):
         card["sampling"] = {"temperature": args.temperature, "top_p": args.top_p,
                             "rhythm_temperature": args.rhythm_temperature,
                             "chosen_on": "the validation split, by benchmarks/jazz_statistics.py"}
+    if kind == "jazz" and args.soloist_strength is not None:
+        card["sampling"] = {**card.get("sampling", {}), "soloist_strength": args.soloist_strength}
     dest = ROOT / "checkpoints" / args.name
     write_bundle(dest, Bundle(card, bundle.weights, extras=dict(bundle.extras)))
     print(f"shipped {dest}: test {report['nats_per_note']:.4f} nats/note")

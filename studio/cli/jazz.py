@@ -81,7 +81,7 @@ def compose_jazz(args: argparse.Namespace, config: Any, formats: list[str], out:
     key = args.key or "C"
     chart = chart_from_text_or_form(args.chart, key)
     key_lock = sorted(blues_scale(Chord(pitch_class(key), "7"))) if args.key_lock else None
-    soloist = Soloist(args.model, device=args.device)
+    soloist = Soloist(args.model, device=args.device, soloist_strength=args.soloist_strength)
     if args.temperature is None and args.top_p is None and config.mode == "sample":
         config = dataclasses.replace(config, temperature=soloist.default_temperature, top_p=soloist.default_top_p)
     request = SoloRequest(chart, args.choruses, args.tempo, style=args.style, soloist=args.soloist, form=args.form,

@@ -58,7 +58,8 @@ READS: dict[str, tuple[str, str, tuple[str, ...]]] = {
              "../shared/corpora/binarized-mnist)", (".npz",)),
 }
 # The options only some scorers take (parsed as None when not given), and whose they are.
-OPTIONS = {"streams": "text models", "valid_fraction": "text models", "dynamic_lr": "the jazz soloist"}
+OPTIONS = {"streams": "text models", "valid_fraction": "text models", "dynamic_lr": "the jazz soloist",
+           "soloist_strength": "the jazz soloist"}
 
 
 def scorer(kind: str) -> Callable[..., dict[str, Any]]:

@@ -14,6 +14,7 @@ from typing import Any
 from studio.errors import StudioError
 from studio.loading import load_model, pick_device
 from studio.music.jazz.corpus import read_jazz_corpus
+from studio.music.jazz.entries import card_soloist_strength, check_soloist_strength, set_soloist_strength
 from studio.music.jazz.scoring import check_dynamic, score_solos, summary
 from studio.music.jazz.tokenizer import JazzTokenizer
 from studio.music.jazz.training import corpus_sha256, split_solos
@@ -23,11 +24,13 @@ SPLITS = ("auto", "all", "train", "valid", "test")
 
 def evaluate_jazz(model: str | Path, corpus: str | Path, split: str = "auto", device: str = "cpu",
                   style: bool = True, soloist: bool = True, form: bool = True,
-                  dynamic_lr: float | None = None) -> dict[str, Any]:
+                  dynamic_lr: float | None = None, soloist_strength: float | None = None) -> dict[str, Any]:
     """Score a jazz model on the solos of ``corpus``; a JSON-ready dict naming its unit (``nats_per_note``).
 
     ``dynamic_lr`` also scores the solos with dynamic evaluation (``studio.music.jazz.scoring.dynamic_token_nll``)
     into ``dynamic_nats_per_note``; the unit's figure stays the static one the literature reports.
+    ``soloist_strength`` (0..2) sets how strongly the model reads each solo's soloist entry
+    (``studio.music.jazz.entries``); by default the model's own.
 
     Raises
     ------
@@ -38,7 +41,11 @@ def evaluate_jazz(model: str | Path, corpus: str | Path, split: str = "auto", de
         raise StudioError(f"split must be one of {', '.join(SPLITS)}; got {split!r}")
     if dynamic_lr is not None:
         check_dynamic(dynamic_lr)  # before anything loads
+    if soloist_strength is not None:
+        check_soloist_strength(soloist_strength)
     loaded = load_model(model, device=pick_device(device), read_tokenizer=JazzTokenizer.from_dict, kind="jazz")
+    strength = card_soloist_strength(loaded.card) if soloist_strength is None else soloist_strength
+    set_soloist_strength(loaded.model, strength)
     solos, report = read_jazz_corpus(corpus)
     own = loaded.card.get("corpus", {}).get("sha256") == corpus_sha256(corpus)
     chosen = ("test" if own else "all") if split == "auto" else split
@@ -62,4 +69,5 @@ def evaluate_jazz(model: str | Path, corpus: str | Path, split: str = "auto", de
                for line in report.skipped + report.bad_rows]
     return {"model": str(model), "corpus": str(corpus), "kind": "jazz", "unit": "nats_per_note", "split": chosen,
             "own_training_corpus": own, **figures, "items": figures["solos"], "item": "solos (parts)",
-            "inputs": {"style": style, "soloist": soloist, "form": form}, "skipped": skipped}
+            "inputs": {"style": style, "soloist": soloist, "form": form}, "soloist_strength": strength,
+            "skipped": skipped}

@@ -21,6 +21,7 @@ from studio.errors import StudioError
 from studio.loading import load_model, pick_device
 from studio.models import StepperCache
 from studio.music.jazz.corpus import TICKS_PER_BAR, TICKS_PER_BEAT, SoloNote
+from studio.music.jazz.entries import card_soloist_strength, check_soloist_strength, set_soloist_strength
 from studio.music.jazz.phrases import PHRASES_EXTRA, copied_share
 from studio.music.jazz.tokenizer import MAX_FORM_BAR, ChangeIndex, JazzTokenizer
 from studio.music.theory.chords import ChordChart
@@ -102,14 +103,22 @@ class Soloist:
         A shipped model's name (``jazz``) or a folder trained with ``studio train jazz``.
     device : str
         cpu (default), cuda, mps or auto.
+    soloist_strength : float, optional
+        How strongly it reads the soloist asked for, 0 (none)..2 (``studio.music.jazz.entries``); by default the
+        model's own (its card's, else 0.5, chosen on validation solos).
     """
 
-    def __init__(self, model: str | Path = "jazz", device: str = "cpu") -> None:
+    def __init__(self, model: str | Path = "jazz", device: str = "cpu", soloist_strength: float | None = None) -> None:
+        if soloist_strength is not None:
+            check_soloist_strength(soloist_strength)  # before the model loads
         self.device = pick_device(device)
         self.loaded = load_model(model, device=self.device, read_tokenizer=JazzTokenizer.from_dict)
         if self.loaded.card.get("model_kind") != "jazz":
             raise StudioError(f"model {model!r} is not a jazz soloist; use `--model jazz` or a folder trained with "
                               "`studio train jazz`")
+        self.soloist_strength = (card_soloist_strength(self.loaded.card) if soloist_strength is None
+                                 else soloist_strength)
+        set_soloist_strength(self.loaded.model, self.soloist_strength)  # before any stepper copies the weights
         self.name = str(model)
         self.tokenizer: JazzTokenizer = self.loaded.tokenizer
         self.model_hash = self.loaded.card.get("weights", {}).get("sha256", "")[:16]
@@ -219,7 +228,8 @@ class Soloist:
                               [self._mask(request, end)], stop, [RhythmTemperature(tok, rhythm)])
         params = {"model": self.name, "model_sha256": self.model_hash, "chart": request.chart.text(),
                   "choruses": request.choruses, "tempo": request.tempo, "style": request.style,
-                  "soloist": request.soloist, "form": request.form, **config.resolved(),
+                  "soloist": request.soloist, "soloist_strength": self.soloist_strength if request.soloist else None,
+                  "form": request.form, **config.resolved(),
                   "rhythm_temperature": rhythm if config.samples_tokens else None, "seed": seed}
         return [JazzSolo(tok.decode(h.tokens), request.chart, request.choruses, request.tempo, h.logprob, seed,
                          params) for h in hyps]
