@@ -113,3 +113,15 @@ def test_studio_eval_and_compose_take_the_strength(tmp_path, capsys) -> None:
                  "--formats", "mid", "--seed", "1", "--out", str(out)]) == 0
     written = sorted(out.glob("*.mid"))
     assert written, "compose wrote no MIDI"
+
+
+def test_the_page_keeps_one_soloist_per_strength(tmp_path) -> None:
+    from studio.ui.model_cache import ModelCache
+
+    cache = ModelCache(tmp_path / "runs")
+    default, strong = cache.soloist("jazz"), cache.soloist("jazz", 1.5)
+    assert default.soloist_strength == 0.5 and strong.soloist_strength == 1.5 and default is not strong
+    assert cache.soloist("jazz", 1.5) is strong and cache.soloist("jazz") is default  # loaded once each
+    # Each instance holds its own weights: setting one never moves the other.
+    row = default.loaded.model.condition_tables["soloists"].weight[1]
+    assert not torch.equal(row, strong.loaded.model.condition_tables["soloists"].weight[1])

@@ -206,9 +206,16 @@ def test_a_jazz_soloist_plays_in_a_style_and_a_manner(client: Client, runs: Path
         **{**BLUES, "model": jazz, "style": "bebop", "soloist": "Test Bird", "chart": "D-7 | G7 | Cj7 | C79b"},
         api_name="/compose_blues")
     assert Path(wav).stat().st_size > 10_000 and "<svg" in sheet and "in the manner of Test Bird" in info
+    assert "(strength 0.5)" in info  # the default: the strength that predicted the players' unseen solos best
     midi = next(p for p in downloads if p.endswith(".mid"))
     meta = read_meta(midi)
     assert meta["style"] == "bebop" and meta["soloist"] == "Test Bird" and 0.5 <= meta["band_swing"] <= 0.8
+    assert meta["soloist_strength"] == 0.5
+    *_, downloads, _, info = client.predict(**{**BLUES, "model": jazz, "soloist": "Test Bird", "strength": 1.5},
+                                            api_name="/compose_blues")
+    assert "(strength 1.5)" in info
+    assert read_meta(next(p for p in downloads if p.endswith(".mid")))["soloist_strength"] == 1.5
+    assert "maximum value 2" in _error(client, "/compose_blues", **{**BLUES, "model": jazz, "strength": 2.5})
     assert {"notes per bar", "chord tones (%)", "phrases copied from training (%)"} <= set(stats)
     assert "Test Bird" in _error(client, "/compose_blues", **{**BLUES, "model": jazz, "soloist": "Nobody"})
     assert "grunge" in _error(client, "/compose_blues", **{**BLUES, "model": jazz, "style": "grunge"})

@@ -15,6 +15,7 @@ from typing import Any
 import gradio as gr
 
 from studio.errors import StudioError
+from studio.music.jazz.entries import DEFAULT_SOLOIST_STRENGTH, MAX_SOLOIST_STRENGTH
 from studio.music.theory.chords import BLUES_FORMS, NOTE_NAMES
 from studio.ui import validation as v
 from studio.ui.model_cache import JAZZ, LEADSHEET, ModelCache
@@ -66,11 +67,13 @@ def chart_for(form: str, key: str) -> str:
 
 def compose_blues(cache: ModelCache, chart: str, key: str, tempo: float, swing: float, choruses: int, bass: str,
                   drums: bool, comping: str, lead: str, key_lock: bool, model: str, temperature: float,
-                  top_p: float, beam: int, seed: Any, style: str = ANY, soloist: str = NO_SOLOIST) -> tuple:
+                  top_p: float, beam: int, seed: Any, style: str = ANY, soloist: str = NO_SOLOIST,
+                  strength: float | None = None) -> tuple:
     """Compose and render one piece. Returns (wav, piano roll png, sheet music html, downloads, metrics, info).
 
     A jazz model plays in ``style`` and in the manner of ``soloist`` (``any``/``none``: no such input), its band
-    swinging with the solo's own feel; ``swing`` is the lead-sheet model's."""
+    swinging with the solo's own feel; ``swing`` is the lead-sheet model's. ``strength`` is how much in the
+    manner of the soloist, 0..2 (None: the model's own; ``studio.music.jazz.entries``)."""
     from studio.config import GenerationConfig
     from studio.music.band.render import render_midi
     from studio.music.leadsheet.composer import ComposeRequest
@@ -91,6 +94,7 @@ def compose_blues(cache: ModelCache, chart: str, key: str, tempo: float, swing: 
     top_p = v.number("top-p", top_p, *TOP_P)
     beam = v.number("beam", beam, *BEAMS, integer=True)
     seed = v.seed(seed)
+    strength = None if strength is None else v.number("how much like them", strength, 0.0, MAX_SOLOIST_STRENGTH)
     parsed = ChordChart.parse(chart_text)
     if parsed.num_bars > MAX_BARS:
         raise StudioError(f"the chart has {parsed.num_bars} bars; the page takes at most {MAX_BARS} per chorus")
@@ -110,7 +114,8 @@ def compose_blues(cache: ModelCache, chart: str, key: str, tempo: float, swing: 
     mode = f"beam search ({beam} beams)" if beam > 1 else f"temperature {temperature:g}, top-p {top_p:g}"
     if entry.kind == JAZZ:
         return _play_jazz(cache, entry, parsed, key, tempo, choruses, lead, lock, config, seed, band, mode,
-                          v.choice("style", style, STYLES), v.choice("soloist", soloist, soloist_names(cache, model)))
+                          v.choice("style", style, STYLES), v.choice("soloist", soloist, soloist_names(cache, model)),
+                          strength)
     composer = cache.composer(model)
     piece = composer.compose(ComposeRequest(parsed, choruses, tempo, config, key_lock=lock))[0]
     midi = render_midi(piece.sheet, tempo=tempo, swing=swing, lead_program=LEADS[lead], seed=seed,
@@ -130,14 +135,14 @@ def compose_blues(cache: ModelCache, chart: str, key: str, tempo: float, swing: 
 
 def _play_jazz(cache: ModelCache, entry: Any, chart: Any, key: str, tempo: float, choruses: int, lead: str,
                lock: list[int] | None, config: Any, seed: int, band: dict[str, Any], mode: str, style: str,
-               soloist: str) -> tuple:
+               soloist: str, strength: float | None = None) -> tuple:
     """The jazz soloist's turn of ``compose_blues``: the same outputs, its statistics as the metrics."""
     from studio.music.jazz.performance import perform, score_sheet
     from studio.music.jazz.soloist import SoloRequest
     from studio.music.jazz.statistics import solo_statistics
     from studio.ui.music_files import write_performance
 
-    player = cache.soloist(entry.value)
+    player = cache.soloist(entry.value, strength)
     request = SoloRequest(chart, choruses, tempo, style=None if style == ANY else style,
                           soloist=None if soloist == NO_SOLOIST else soloist, config=config, key_lock=lock)
     solo = player.improvise(request)[0]
@@ -154,7 +159,8 @@ def _play_jazz(cache: ModelCache, entry: Any, chart: Any, key: str, tempo: float
     if not solo.notes:
         gr.Warning("the soloist laid out this time; try another seed or a higher temperature")
     style_words = f", {style}" if style != ANY else ""
-    info = (f"**{name}**{style_words}{manner}, seed **{seed}**, {choruses} × {chart.num_bars} bars at {tempo:g} "
+    much = f" (strength {player.soloist_strength:g})" if soloist != NO_SOLOIST else ""
+    info = (f"**{name}**{style_words}{manner}{much}, seed **{seed}**, {choruses} × {chart.num_bars} bars at {tempo:g} "
             f"bpm ({midi.get_end_time():.1f} s), {mode}; the band swings with the solo's feel.")
     return str(files.wav), str(files.roll), files.sheet_html, files.downloads, shown_statistics(stats), info
 
@@ -223,6 +229,10 @@ def build(cache: ModelCache) -> dict[str, Any]:
             # The players depend on the model chosen: the list is checked against it when a solo is asked for.
             manner = gr.Dropdown(soloist_names(cache, first), value=NO_SOLOIST, label="In the manner of (jazz)",
                                  elem_id="blues-soloist", allow_custom_value=True)
+            strength = gr.Slider(0.0, MAX_SOLOIST_STRENGTH, value=DEFAULT_SOLOIST_STRENGTH, step=0.25,
+                                 label="How much like them (jazz)", elem_id="blues-strength",
+                                 info="0: not at all, 1: the player's entry as trained, 2: exaggerated; 0.5 "
+                                 "predicted the players' unseen solos best")
             sampling = _sampling_defaults(cache, first)
             temperature = gr.Slider(*TEMPERATURE, value=sampling[0], step=0.05, label="Temperature")
             top_p = gr.Slider(*TOP_P, value=sampling[1], step=0.01, label="Top-p")
@@ -251,11 +261,11 @@ def build(cache: ModelCache) -> dict[str, Any]:
     @v.user_errors
     def compose(chart: str, key: str, tempo: float, swing: float, choruses: int, bass: str, drums: bool,
                 comping: str, lead: str, key_lock: bool, model: str, temperature: float, top_p: float, beam: int,
-                seed: Any, style: str, soloist: str) -> tuple:
+                seed: Any, style: str, soloist: str, strength: float) -> tuple:
         return compose_blues(cache, chart, key, tempo, swing, choruses, bass, drums, comping, lead, key_lock,
-                             model, temperature, top_p, beam, seed, style, soloist)
+                             model, temperature, top_p, beam, seed, style, soloist, strength)
 
     go.click(compose, [chart, key, tempo, swing, choruses, bass, drums, comping, lead, key_lock, model, temperature,
-                       top_p, beam, seed, style, manner], [audio, roll, sheet, downloads, metrics, info],
+                       top_p, beam, seed, style, manner, strength], [audio, roll, sheet, downloads, metrics, info],
              api_name="compose_blues")
     return {"model": model}

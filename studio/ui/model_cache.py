@@ -133,12 +133,13 @@ class ModelCache:
         entry = self.entry(LEADSHEET, value)
         return self._load(entry, lambda: Composer(entry.path))
 
-    def soloist(self, value: Any):
-        """The loaded ``studio.music.jazz.soloist.Soloist`` of jazz model ``value``."""
+    def soloist(self, value: Any, strength: float | None = None):
+        """The loaded ``studio.music.jazz.soloist.Soloist`` of jazz model ``value``, reading its soloist entries at
+        ``strength`` (None: the model's own); one instance per strength, since it is set in the weights."""
         from studio.music.jazz.soloist import Soloist
 
         entry = self.entry(JAZZ, value)
-        return self._load(entry, lambda: Soloist(entry.path))
+        return self._load(entry, lambda: Soloist(entry.path, soloist_strength=strength), variant=strength)
 
     def responder(self, value: Any):
         """The loaded ``studio.music.trade.responder.Responder`` of call-and-response model ``value``."""
@@ -161,19 +162,19 @@ class ModelCache:
         entry = self.entry(DRAW, value)
         return self._load(entry, lambda: load_draw(entry.path)[0])
 
-    def _load(self, entry: ModelEntry, build: Any) -> Any:
+    def _load(self, entry: ModelEntry, build: Any, variant: Any = None) -> Any:
         from studio.checkpoint import CARD_FILE
 
         try:
             mtime = (entry.path / CARD_FILE).stat().st_mtime
         except OSError as err:
             raise StudioError(f"model {entry.value} is gone from {entry.path}") from err
-        key = (entry.kind, str(entry.path), mtime)
+        key = (entry.kind, str(entry.path), mtime, variant)
         with self._lock:  # loading under the lock: two first requests for one model load it once
             if key in self._loaded:
                 self._loaded.move_to_end(key)
                 return self._loaded[key]
-            for old in [k for k in self._loaded if k[:2] == key[:2]]:  # an older version of the same model
+            for old in [k for k in self._loaded if k[:2] == key[:2] and k[2] != mtime]:  # an older version of it
                 del self._loaded[old]
             model = build()
             self._loaded[key] = model

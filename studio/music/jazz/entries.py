@@ -10,11 +10,12 @@ row ``none + strength * (player - none)`` of its table: 0 is "none", 1 the entry
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from studio.config import check_range
+
+if TYPE_CHECKING:
+    import torch
 
 # Chosen on the validation solos (the strength whose own-entry NLL was lowest: 0 / 0.125 / 0.25 / 0.375 / 0.5 / 0.75
 # / 1 gave 4.2308 / 4.2289 / 4.2276 / 4.2268 / 4.2265 / 4.2278 / 4.2318 nats per note; BENCHMARKS.md).
@@ -33,7 +34,6 @@ def card_soloist_strength(card: Mapping[str, Any]) -> float:
     return DEFAULT_SOLOIST_STRENGTH if value is None else float(value)
 
 
-@torch.no_grad()
 def set_soloist_strength(model: torch.nn.Module, strength: float) -> None:
     """Make ``model`` read every player's entry at ``strength`` (in place; rows of the ``soloists`` table).
 
@@ -48,4 +48,7 @@ def set_soloist_strength(model: torch.nn.Module, strength: float) -> None:
     if not hasattr(table, "trained_weight"):
         table.register_buffer("trained_weight", table.weight.detach().clone(), persistent=False)
     trained = table.trained_weight  # (players + 1, width); row 0 is "none"
-    table.weight.copy_(trained[:1] + strength * (trained - trained[:1]))
+    import torch  # here: the page reads this module's constants without loading torch
+
+    with torch.no_grad():
+        table.weight.copy_(trained[:1] + strength * (trained - trained[:1]))
