@@ -31,7 +31,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--top-p", type=float, default=None, help="the soloist's default (chosen on valid)")
     parser.add_argument("--rhythm-temperature", type=float, default=None, help="the soloist's default (valid)")
     parser.add_argument("--soloist-strength", type=float, default=None,
-                        help="the soloist's entry strength (chosen on valid by benchmarks/jazz_soloist_entry.py)")
+                        help="the soloist's entry strength (chosen on valid by benchmarks/jazz_soloist_entry.py): "
+                        "written into the card's sampling and used for the test figure")
     args = parser.parse_args(argv)
     command = shlex.join(["python", "scripts/ship_music_model.py", *(sys.argv[1:] if argv is None else argv)])
     bundle = read_bundle(Path(args.run) / "best")

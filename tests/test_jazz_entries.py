@@ -14,6 +14,7 @@ from studio.config import GenerationConfig, ModelConfig
 from studio.errors import StudioError
 from studio.loading import load_model
 from studio.models import RNNLanguageModel
+from studio.music.io.export import read_meta
 from studio.music.jazz.corpus import Solo, SoloNote
 from studio.music.jazz.entries import DEFAULT_SOLOIST_STRENGTH, card_soloist_strength, set_soloist_strength
 from studio.music.jazz.scoring import score_solos, summary
@@ -72,10 +73,12 @@ def test_a_bad_strength_names_the_range_and_a_model_without_players_is_left_alon
     assert all(torch.equal(p, q) for p, q in zip(before, plain.parameters(), strict=True))
 
 
-def test_the_card_may_set_it_else_the_shipped_default() -> None:
-    assert card_soloist_strength({}) == DEFAULT_SOLOIST_STRENGTH == 0.5
-    assert card_soloist_strength({"sampling": {"temperature": 1.0}}) == 0.5
-    assert card_soloist_strength({"sampling": {"soloist_strength": 1.0}}) == 1.0
+def test_the_card_sets_it_else_the_entry_as_trained() -> None:
+    assert card_soloist_strength({}) == DEFAULT_SOLOIST_STRENGTH == 1.0
+    assert card_soloist_strength({"sampling": {"temperature": 1.0}}) == 1.0
+    assert card_soloist_strength({"sampling": {"soloist_strength": 0.5}}) == 0.5
+    # The shipped soloist's, chosen on its validation solos.
+    assert card_soloist_strength(json.loads((SHIPPED / "model.json").read_text())) == 0.5
 
 
 def test_the_soloist_plays_at_the_strength_asked_and_says_so() -> None:
@@ -95,11 +98,18 @@ def test_the_soloist_plays_at_the_strength_asked_and_says_so() -> None:
 
 def test_studio_eval_and_compose_take_the_strength(tmp_path, capsys) -> None:
     folder = write_jazz_folder(tmp_path / "solos", solos=3)
+    solos = folder / "wjd_solos.csv"  # credited to players the shipped model knows, so their entries are read
+    solos.write_text(solos.read_text(encoding="utf-8").replace("Test Bird", "Charlie Parker")
+                     .replace("Test Trane", "John Coltrane").replace("Test Miles", "Miles Davis"), encoding="utf-8")
     model = str(SHIPPED)
-    assert main(["eval", "--model", model, "--corpus", str(folder), "--soloist-strength", "1", "--json"]) == 0
-    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["soloist_strength"] == 1.0
-    assert main(["eval", "--model", model, "--corpus", str(folder), "--json"]) == 0
-    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["soloist_strength"] == 0.5
+
+    def evaluated(*flags: str) -> dict:
+        assert main(["eval", "--model", model, "--corpus", str(folder), "--json", *flags]) == 0
+        return json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+
+    full, shipped, none = evaluated("--soloist-strength", "1"), evaluated(), evaluated("--soloist-strength", "0")
+    assert (full["soloist_strength"], shipped["soloist_strength"], none["soloist_strength"]) == (1.0, 0.5, 0.0)
+    assert len({round(r["nats_per_note"], 6) for r in (full, shipped, none)}) == 3  # the entries are read
     text = tmp_path / "words.txt"
     text.write_text("the soloist listens " * 50)
     assert main(["eval", "--model", str(ROOT / "checkpoints" / "prose"), "--corpus", str(text),
@@ -111,8 +121,8 @@ def test_studio_eval_and_compose_take_the_strength(tmp_path, capsys) -> None:
     assert "--soloist-strength must be in [0, 2]" in capsys.readouterr().err
     assert main(["compose", "--model", "jazz", "--soloist", "Charlie Parker", "--soloist-strength", "1.5",
                  "--formats", "mid", "--seed", "1", "--out", str(out)]) == 0
-    written = sorted(out.glob("*.mid"))
-    assert written, "compose wrote no MIDI"
+    (midi,) = sorted(out.glob("*.mid"))
+    assert read_meta(midi)["soloist"] == "Charlie Parker" and read_meta(midi)["soloist_strength"] == 1.5
 
 
 def test_the_page_keeps_one_soloist_per_strength(tmp_path) -> None:

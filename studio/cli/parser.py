@@ -237,8 +237,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--soloist", default=None, help="jazz: play in the manner of a Weimar Jazz Database soloist, "
                    "e.g. 'Charlie Parker' (default: none; `studio models` lists them)")
     g.add_argument("--soloist-strength", type=float, default=None, help="jazz: how much in the manner of the "
-                   "--soloist, 0 (not at all)..2 (exaggerated); default the model's, 0.5, which predicted the "
-                   "players' held-out solos best (1 is the entry as trained)")
+                   "--soloist, 0 (not at all)..2 (exaggerated); default the model's (the shipped jazz: 0.5, which "
+                   "predicted the players' held-out solos best; 1 is the entry as trained)")
     g.add_argument("--form", default="auto", choices=("auto", "blues", "other", "none"),
                    help="jazz: the form input; auto = blues for a 12-bar chart (default auto)")
     g.add_argument("--rhythm-temperature", type=float, default=None, help="jazz: a temperature for the note "
@@ -372,7 +372,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "dynamic_nats_per_note beside the static figure")
     ev.add_argument("--soloist-strength", type=float, default=None,
                     help="the jazz soloist: how strongly it reads each solo's soloist entry, 0 (none)..2 (default: "
-                    "the model's, 0.5, chosen on validation solos)")
+                    "the model's card's, else 1; the shipped jazz: 0.5, chosen on validation solos)")
     ev.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default auto)")
     ev.add_argument("--json", action="store_true", help="print the result as JSON: the unit (nats_per_token, "
                     "nats_per_frame, nats_per_step ...), the loss, items scored and files skipped with reasons")

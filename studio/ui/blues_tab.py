@@ -15,7 +15,7 @@ from typing import Any
 import gradio as gr
 
 from studio.errors import StudioError
-from studio.music.jazz.entries import DEFAULT_SOLOIST_STRENGTH, MAX_SOLOIST_STRENGTH
+from studio.music.jazz.entries import MAX_SOLOIST_STRENGTH, card_soloist_strength
 from studio.music.theory.chords import BLUES_FORMS, NOTE_NAMES
 from studio.ui import validation as v
 from studio.ui.model_cache import JAZZ, LEADSHEET, ModelCache
@@ -94,7 +94,8 @@ def compose_blues(cache: ModelCache, chart: str, key: str, tempo: float, swing: 
     top_p = v.number("top-p", top_p, *TOP_P)
     beam = v.number("beam", beam, *BEAMS, integer=True)
     seed = v.seed(seed)
-    strength = None if strength is None else v.number("how much like them", strength, 0.0, MAX_SOLOIST_STRENGTH)
+    if strength is not None:  # to the slider's step: each strength is a model of its own in the page's cache
+        strength = round(4 * v.number("how much like them", strength, 0.0, MAX_SOLOIST_STRENGTH)) / 4
     parsed = ChordChart.parse(chart_text)
     if parsed.num_bars > MAX_BARS:
         raise StudioError(f"the chart has {parsed.num_bars} bars; the page takes at most {MAX_BARS} per chorus")
@@ -192,13 +193,16 @@ def shown_metrics(metrics: dict[str, float]) -> dict[str, float | None]:
     return out
 
 
-def _sampling_defaults(cache: ModelCache, model: Any) -> tuple[float, float]:
-    """The temperature and top-p a jazz model's card recommends (chosen on validation solos); 1.0 and 0.95 else."""
+def _sampling_defaults(cache: ModelCache, model: Any) -> tuple[float, float, float]:
+    """The temperature, top-p and soloist strength a jazz model's card recommends (chosen on validation solos);
+    1.0, 0.95 and the shipped strength else."""
     try:
-        sampling = cache.entry(SOLOISTS, model).card.get("sampling") or {}
+        card = cache.entry(SOLOISTS, model).card
     except StudioError:
-        sampling = {}
-    return float(sampling.get("temperature") or 1.0), float(sampling.get("top_p") or 0.95)
+        card = {}
+    sampling = card.get("sampling") or {}
+    return (float(sampling.get("temperature") or 1.0), float(sampling.get("top_p") or 0.95),
+            card_soloist_strength(card))
 
 
 def build(cache: ModelCache) -> dict[str, Any]:
@@ -229,11 +233,11 @@ def build(cache: ModelCache) -> dict[str, Any]:
             # The players depend on the model chosen: the list is checked against it when a solo is asked for.
             manner = gr.Dropdown(soloist_names(cache, first), value=NO_SOLOIST, label="In the manner of (jazz)",
                                  elem_id="blues-soloist", allow_custom_value=True)
-            strength = gr.Slider(0.0, MAX_SOLOIST_STRENGTH, value=DEFAULT_SOLOIST_STRENGTH, step=0.25,
-                                 label="How much like them (jazz)", elem_id="blues-strength",
-                                 info="0: not at all, 1: the player's entry as trained, 2: exaggerated; 0.5 "
-                                 "predicted the players' unseen solos best")
             sampling = _sampling_defaults(cache, first)
+            strength = gr.Slider(0.0, MAX_SOLOIST_STRENGTH, value=sampling[2], step=0.25,
+                                 label="How much like them (jazz)", elem_id="blues-strength",
+                                 info="0: not at all, 1: the player's entry as trained, 2: exaggerated; the "
+                                 "model's default predicted the players' unseen solos best")
             temperature = gr.Slider(*TEMPERATURE, value=sampling[0], step=0.05, label="Temperature")
             top_p = gr.Slider(*TOP_P, value=sampling[1], step=0.01, label="Top-p")
             beam = gr.Slider(*BEAMS, value=1, step=1, label="Beam",

@@ -59,7 +59,8 @@ class ModelCache:
         self.max_loaded = max_loaded
         self._lock = threading.RLock()
         self._cards: dict[Path, tuple[float, dict[str, Any]]] = {}
-        self._loaded: OrderedDict[tuple[str, str, float], Any] = OrderedDict()
+        # (kind, bundle folder, card mtime, variant: e.g. a soloist's entry strength) -> the loaded model
+        self._loaded: OrderedDict[tuple[str, str, float, Any], Any] = OrderedDict()
 
     # -- the catalogue ------------------------------------------------------------------------------------------
     def entries(self) -> list[ModelEntry]:
@@ -136,9 +137,11 @@ class ModelCache:
     def soloist(self, value: Any, strength: float | None = None):
         """The loaded ``studio.music.jazz.soloist.Soloist`` of jazz model ``value``, reading its soloist entries at
         ``strength`` (None: the model's own); one instance per strength, since it is set in the weights."""
+        from studio.music.jazz.entries import card_soloist_strength
         from studio.music.jazz.soloist import Soloist
 
         entry = self.entry(JAZZ, value)
+        strength = card_soloist_strength(entry.card) if strength is None else float(strength)
         return self._load(entry, lambda: Soloist(entry.path, soloist_strength=strength), variant=strength)
 
     def responder(self, value: Any):
@@ -185,7 +188,7 @@ class ModelCache:
     def loaded(self) -> list[str]:
         """Bundle folders of the models loaded now (for reports)."""
         with self._lock:
-            return [path for _, path, _ in self._loaded]
+            return [key[1] for key in self._loaded]
 
 
 def _kinds(kind: str | tuple[str, ...]) -> tuple[str, ...]:

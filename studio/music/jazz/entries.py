@@ -1,10 +1,11 @@
 """How strongly a soloist model reads its soloist entry ("in the manner of"): each player's entry shrunk toward none.
 
-A player has 1-7 training solos among 420, so the entry the model learned for them fits those solos more than the
-player: at full strength it predicts the player's held-out solos no better than the entry "none" (BENCHMARKS.md,
-"The soloist entry"). Drawn part of the way from "none" toward the player (empirical-Bayes shrinkage), it predicts
-them better than "none" for most players. The soloist embedding is one input of the LSTM, so the shrunk entry is the
-row ``none + strength * (player - none)`` of its table: 0 is "none", 1 the entry as trained, above 1 an exaggeration.
+A player has 1-7 training solos among 420. At full strength the entry the model learned for them predicts their
+held-out solos better than the entry "none" for only about half the players (17 of 31 on test; BENCHMARKS.md, "The
+soloist entry"); drawn part of the way from "none" toward the player (shrinkage toward the population, as in
+empirical Bayes), it does so for most (21 of 31). The soloist embedding is one input of the LSTM, so the shrunk
+entry is the row ``none + strength * (player - none)`` of its table: 0 is "none", 1 the entry as trained, above 1 an
+exaggeration.
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ from studio.config import check_range
 if TYPE_CHECKING:
     import torch
 
-# Chosen on the validation solos (the strength whose own-entry NLL was lowest: 0 / 0.125 / 0.25 / 0.375 / 0.5 / 0.75
-# / 1 gave 4.2308 / 4.2289 / 4.2276 / 4.2268 / 4.2265 / 4.2278 / 4.2318 nats per note; BENCHMARKS.md).
-DEFAULT_SOLOIST_STRENGTH = 0.5
+# A model whose card sets no strength reads its entries as trained. The shipped soloist's card sets 0.5, chosen on
+# its validation solos (the lowest own-entry NLL: 0 / 0.125 / 0.25 / 0.375 / 0.5 / 0.75 / 1 gave 4.2308 / 4.2289 /
+# 4.2276 / 4.2268 / 4.2265 / 4.2278 / 4.2318 nats per note; BENCHMARKS.md); another model needs its own choice.
+DEFAULT_SOLOIST_STRENGTH = 1.0
 MAX_SOLOIST_STRENGTH = 2.0
 
 
@@ -38,7 +40,8 @@ def set_soloist_strength(model: torch.nn.Module, strength: float) -> None:
     """Make ``model`` read every player's entry at ``strength`` (in place; rows of the ``soloists`` table).
 
     The table as trained is kept on the module the first time, so calling this again sets a new strength rather
-    than compounding. A model without a soloist input (or with no players) is left as it is.
+    than compounding; call it before a ``StepperCache`` copies the weights (a half-precision stepper keeps its own
+    copy). A model without a soloist input (or with no players) is left as it is.
     """
     check_soloist_strength(strength)
     tables = getattr(model, "condition_tables", None)

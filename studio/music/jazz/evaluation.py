@@ -69,5 +69,6 @@ def evaluate_jazz(model: str | Path, corpus: str | Path, split: str = "auto", de
                for line in report.skipped + report.bad_rows]
     return {"model": str(model), "corpus": str(corpus), "kind": "jazz", "unit": "nats_per_note", "split": chosen,
             "own_training_corpus": own, **figures, "items": figures["solos"], "item": "solos (parts)",
-            "inputs": {"style": style, "soloist": soloist, "form": form}, "soloist_strength": strength,
+            "inputs": {"style": style, "soloist": soloist, "form": form},
+            "soloist_strength": strength if soloist else None,
             "skipped": skipped}
