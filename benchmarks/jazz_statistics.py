@@ -54,6 +54,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rhythm-temperature", type=float, default=1.0)
     parser.add_argument("--ngram-order", type=int, default=5)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--samples", type=int, default=1,
+                        help="solos the jazz model plays over each held-out solo, pooled (more: less noise; 1 was "
+                        "the setting before 2026-12-04)")
     parser.add_argument("--no-baselines", action="store_true",
                         help="the jazz model alone (choosing its settings on --split valid)")
     parser.add_argument("--json", default=None)
@@ -76,17 +79,18 @@ def main(argv: list[str] | None = None) -> int:
         rows["n-gram"] = []
     if composer is not None:
         rows["blues model"] = []
-    weights = []
+    weights: dict[str, list[int]] = {name: [] for name in rows}  # each row's solos weigh by their bars
     for k, solo in enumerate(held):
         bars = solo.num_bars
-        weights.append(bars)
+        for name in rows:
+            weights[name] += [bars] * (args.samples if name == "jazz model" else 1)
         rows["real solos"].append(solo_statistics(solo.notes, solo.beats, bars, phrases))
-        config = GenerationConfig(temperature=args.temperature, top_p=args.top_p, seed=args.seed + k)
+        config = GenerationConfig(temperature=args.temperature, top_p=args.top_p, seed=args.seed + k,
+                                  num_samples=args.samples)
         request = SoloRequest(solo.chart(), 1, solo.tempo, style=solo.style or None,
                               form="blues" if solo.blues else "other", form_bars=solo.form_bars, config=config,
                               rhythm_temperature=args.rhythm_temperature)
-        played = soloist.improvise(request)[0].notes
-        rows["jazz model"].append(solo_statistics(played, solo.beats, bars, phrases))
+        rows["jazz model"] += [solo_statistics(p.notes, solo.beats, bars, phrases) for p in soloist.improvise(request)]
         if ngram is not None:
             blind = improvise_blind(ngram, soloist.tokenizer, bars * TICKS_PER_BAR, seed=args.seed + k)
             rows["n-gram"].append(solo_statistics(blind, solo.beats, bars, phrases))
@@ -94,12 +98,13 @@ def main(argv: list[str] | None = None) -> int:
             rows["blues model"].append(solo_statistics(blues_solo(composer, solo, args.seed + k), solo.beats, bars,
                                                        phrases))
         print(f"{k + 1}/{len(held)} {solo.id}", file=sys.stderr)
-    table = {name: pooled(values, weights) for name, values in rows.items()}
+    table = {name: pooled(values, weights[name]) for name, values in rows.items()}
     real = table["real solos"]
     within = {name: {s: (abs(v[s] - real[s]) <= TOLERANCE * abs(real[s])) if not math.isnan(real[s]) else None
                      for s in STATISTICS} for name, v in table.items() if name != "real solos"}
     names = list(table)
-    print(f"{args.split} split: {len(held)} solos, {sum(weights)} bars; jazz model at temperature "
+    print(f"{args.split} split: {len(held)} solos, {sum(weights['real solos'])} bars ({args.samples} played by the "
+          f"jazz model over each); jazz model at temperature "
           f"{args.temperature}, top-p {args.top_p}, rhythm temperature {args.rhythm_temperature}; * = within "
           f"{TOLERANCE:.0%} of the real solos")
     print("statistic".ljust(18) + "".join(n.rjust(14) for n in names))
@@ -116,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{1 - table[n]['copied_phrases']:.1%}")
     if args.json:
         Path(args.json).write_text(json.dumps({"split": args.split, "settings": vars(args), "table": table,
-                                               "within": within, "bars": sum(weights),
+                                               "within": within, "bars": sum(weights["real solos"]),
                                                "seconds": time.perf_counter() - started}, indent=2))
     return 0
 
