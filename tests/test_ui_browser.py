@@ -86,6 +86,23 @@ def test_compose_a_blues_chorus(page) -> None:
     assert page.outside == [], f"the page reached out to the network: {page.outside}"
 
 
+def test_play_in_the_manner_of_a_master_and_set_how_much(page) -> None:
+    soloist = page.locator("#blues-soloist input")
+    soloist.click()
+    soloist.fill("Charlie Parker")
+    soloist.press("Enter")
+    strength = page.locator("#blues-strength input[type=number]")
+    assert strength.input_value() == "0.5"  # the shipped soloist's own strength
+    strength.fill("1.5")
+    strength.press("Enter")
+    page.wait_for_timeout(300)
+    page.click("#blues-compose")
+    page.wait_for_function("() => document.querySelector('#blues-info').innerText.includes('strength 1.5')",
+                           timeout=90_000)
+    assert "in the manner of Charlie Parker" in page.inner_text("#blues-info")
+    assert page.outside == [], f"the page reached out to the network: {page.outside}"
+
+
 def test_harmonise_an_uploaded_melody(page, tmp_path: Path) -> None:
     tune = one_part_melody(tmp_path / "tune.mid")
     page.get_by_role("tab", name="Compose").click()

@@ -262,6 +262,11 @@ def build(cache: ModelCache) -> dict[str, Any]:
 
     model.change(players, model, manner, api_name="blues_soloists", concurrency_limit=None)
 
+    def strength_of(model: Any) -> float:
+        return _sampling_defaults(cache, model)[2]  # the model's own: chosen for it on validation, or as trained
+
+    model.change(strength_of, model, strength, api_name="blues_strength", concurrency_limit=None)
+
     @v.user_errors
     def compose(chart: str, key: str, tempo: float, swing: float, choruses: int, bass: str, drums: bool,
                 comping: str, lead: str, key_lock: bool, model: str, temperature: float, top_p: float, beam: int,
