@@ -9,7 +9,8 @@
 # when validation stops improving for 2, so they compare at equal training); BRIDGES="copy" trains only that one;
 # EPOCHS=12 sets another epoch budget (the final-state base of the grown model: EPOCHS=12 BRIDGES=final, then
 # BRIDGES=grown) and PATIENCE another patience (0: never stop early; the control as measured: PATIENCE=0 EPOCHS=6
-# BRIDGES=final-again, the grown run's six epochs).
+# BRIDGES=final-again, the grown run's six epochs) and SEED another seed (default 0: the published runs; the seeds
+# of the grown-vs-control comparison: SEED=1|2 with $prefix-final linked to the seed-0 base).
 # Run it again to resume: each run continues from its last epoch (to the epochs and minutes given). Then:
 # python benchmarks/trade_ablation.py --split test
 set -euo pipefail
@@ -30,5 +31,5 @@ for run in ${BRIDGES:-none final attention copy}; do
   OMP_NUM_THREADS=${THREADS:-1} .venv/bin/python -m studio train trade --corpus "$corpus" --out "$out" \
       "${resume[@]}" --bridge "$bridge" "${extra[@]}" --hidden 256 --encoder-hidden 128 --dropout 0.2 \
       --batch-size 32 --lr 2e-3 --max-epochs "${EPOCHS:-8}" --minutes "$minutes" --patience "${PATIENCE:-2}" \
-      --seed 0 --save-dtype float16
+      --seed "${SEED:-0}" --save-dtype float16
 done
