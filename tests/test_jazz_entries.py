@@ -126,7 +126,7 @@ def test_studio_eval_and_compose_take_the_strength(tmp_path, capsys) -> None:
 
 
 def test_the_page_keeps_one_soloist_per_strength(tmp_path) -> None:
-    from studio.ui.model_cache import ModelCache
+    from studio.ui.model_cache import MAX_VARIANTS, ModelCache
 
     cache = ModelCache(tmp_path / "runs")
     default, strong = cache.soloist("jazz"), cache.soloist("jazz", 1.5)
@@ -135,3 +135,8 @@ def test_the_page_keeps_one_soloist_per_strength(tmp_path) -> None:
     # Each instance holds its own weights: setting one never moves the other.
     row = default.loaded.model.condition_tables["soloists"].weight[1]
     assert not torch.equal(row, strong.loaded.model.condition_tables["soloists"].weight[1])
+    # Walking the slider keeps at most MAX_VARIANTS of one model loaded, the most recent ones.
+    for strength in (0.0, 0.25, 0.75, 1.0):
+        cache.soloist("jazz", strength)
+    assert len(cache.loaded()) == MAX_VARIANTS == 3
+    assert cache.soloist("jazz", 1.0) is cache.soloist("jazz", 1.0)

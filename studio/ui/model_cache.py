@@ -23,6 +23,7 @@ DRAW, MEMORY = "draw", "memory_task"
 KINDS = (TEXT, LEADSHEET, POLYPHONIC, PIANO_ROLL, JAZZ, TRADE, DRAW, MEMORY)
 KIND_WORDS = {TEXT: "text", LEADSHEET: "blues (lead-sheet)", POLYPHONIC: "polyphonic", PIANO_ROLL: "piano-roll",
               JAZZ: "jazz soloist", TRADE: "call-and-response", DRAW: "DRAW", MEMORY: "memory-task"}
+MAX_VARIANTS = 3  # loaded variants of one model at a time (least recently used go first)
 
 
 @dataclass(frozen=True)
@@ -178,6 +179,11 @@ class ModelCache:
                 self._loaded.move_to_end(key)
                 return self._loaded[key]
             for old in [k for k in self._loaded if k[:2] == key[:2] and k[2] != mtime]:  # an older version of it
+                del self._loaded[old]
+            # Variants of one model (a soloist at several strengths) take at most MAX_VARIANTS places, so a person
+            # walking a slider does not push the other tabs' models out.
+            variants = [k for k in self._loaded if k[:3] == key[:3]]
+            for old in variants[:max(0, len(variants) - MAX_VARIANTS + 1)]:
                 del self._loaded[old]
             model = build()
             self._loaded[key] = model
