@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -140,3 +141,11 @@ def test_the_page_keeps_one_soloist_per_strength(tmp_path) -> None:
         cache.soloist("jazz", strength)
     assert len(cache.loaded()) == MAX_VARIANTS == 3
     assert cache.soloist("jazz", 1.0) is cache.soloist("jazz", 1.0)
+
+
+def test_studio_models_says_the_strength_of_each_soloist(tmp_path, capsys) -> None:
+    assert main(["models", "--dir", str(tmp_path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("jazz "))
+    block = list(itertools.takewhile(lambda line: line.startswith(" "), lines[start + 1:]))  # its own lines
+    assert any("soloist strength: 0.5 (--soloist-strength 0..2" in line for line in block), block

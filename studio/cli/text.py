@@ -126,6 +126,7 @@ def _write_samples(folder: Path, result: Any) -> None:
 
 def cmd_models(args: argparse.Namespace) -> int:
     from studio.loading import describe, local_models, read_card, resolve_model, shipped_models
+    from studio.music.jazz.entries import card_soloist_strength
 
     if args.card:
         print(json.dumps(_card_without_tokenizer(read_card(resolve_model(args.card))), indent=2,
@@ -147,6 +148,8 @@ def cmd_models(args: argparse.Namespace) -> int:
         if card.get("model_kind") == "jazz":  # its inputs, for --style and --soloist
             print(f"{'':<25} styles: {', '.join(card.get('styles', []))}")
             print(f"{'':<25} soloists: {', '.join(card.get('soloists', {}))}")
+            print(f"{'':<25} soloist strength: {card_soloist_strength(card):g} (--soloist-strength 0..2; 1 = the "
+                  "entries as trained)")
     return 0
 
 
