@@ -265,7 +265,11 @@ def build(cache: ModelCache) -> dict[str, Any]:
     def strength_of(model: Any) -> float:
         return _sampling_defaults(cache, model)[2]  # the model's own: chosen for it on validation, or as trained
 
+    def sampling_of(model: Any) -> tuple[float, float]:
+        return _sampling_defaults(cache, model)[:2]  # the temperature and top-p its card recommends
+
     model.change(strength_of, model, strength, api_name="blues_strength", concurrency_limit=None)
+    model.change(sampling_of, model, [temperature, top_p], api_name="blues_sampling", concurrency_limit=None)
 
     @v.user_errors
     def compose(chart: str, key: str, tempo: float, swing: float, choruses: int, bass: str, drums: bool,
