@@ -40,6 +40,12 @@ def profile(notes: list[SoloNote], beats: list, bars: int) -> dict[str, float]:
     return {name: stats[name] for name in COMPARED}
 
 
+def nanmean(values: list[float]) -> float:
+    """The mean of the values that are not NaN (NaN if none is)."""
+    kept = [v for v in values if not math.isnan(v)]
+    return statistics.fmean(kept) if kept else math.nan
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", default="jazz")
@@ -67,9 +73,7 @@ def main(argv: list[str] | None = None) -> int:
             request = SoloRequest(solo.chart(), 1, solo.tempo, style=solo.style or None, soloist=solo.performer,
                                   form="blues" if solo.blues else "other", form_bars=solo.form_bars, config=config)
             profiles = [profile(p.notes, solo.beats, bars) for p in soloist.improvise(request)]
-            played[strength].append({name: statistics.fmean(p[name] for p in profiles if not math.isnan(p[name]))
-                                     if any(not math.isnan(p[name]) for p in profiles) else math.nan
-                                     for name in COMPARED})
+            played[strength].append({name: nanmean([p[name] for p in profiles]) for name in COMPARED})
         print(f"{k + 1}/{len(held)} {solo.id}", file=sys.stderr)
 
     def error(strength: float, name: str) -> float:

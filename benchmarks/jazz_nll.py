@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 from studio.errors import StudioError  # noqa: E402
 from studio.loading import load_model  # noqa: E402
 from studio.music.jazz.corpus import read_jazz_corpus  # noqa: E402
-from studio.music.jazz.entries import card_soloist_strength, set_soloist_strength  # noqa: E402
+from studio.music.jazz.entries import apply_soloist_strength  # noqa: E402
 from studio.music.jazz.ngram import NgramModel  # noqa: E402
 from studio.music.jazz.scoring import check_dynamic, encode_all, score_solos, split_parts, summary  # noqa: E402
 from studio.music.jazz.tokenizer import JazzTokenizer  # noqa: E402
@@ -68,8 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     loaded = load_model(args.model, read_tokenizer=JazzTokenizer.from_dict)
     tokenizer, model = loaded.tokenizer, loaded.model
-    strength = card_soloist_strength(loaded.card) if args.soloist_strength is None else args.soloist_strength
-    set_soloist_strength(model, strength)
+    strength = apply_soloist_strength(model, loaded.card, args.soloist_strength)
     solos, _ = read_jazz_corpus(args.corpus)
     parts = split_solos(solos)
     held = parts[args.split]

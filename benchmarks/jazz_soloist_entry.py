@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 from studio.loading import load_model  # noqa: E402
 from studio.music.jazz.corpus import read_jazz_corpus  # noqa: E402
-from studio.music.jazz.entries import card_soloist_strength, set_soloist_strength  # noqa: E402
+from studio.music.jazz.entries import apply_soloist_strength, set_soloist_strength  # noqa: E402
 from studio.music.jazz.scoring import encode_all, token_nll  # noqa: E402
 from studio.music.jazz.tokenizer import JazzEvents, JazzTokenizer  # noqa: E402
 from studio.music.jazz.training import split_solos  # noqa: E402
@@ -66,7 +66,6 @@ def main(argv: list[str] | None = None) -> int:
                         help="the strength for --identify (default: the model's, as its card or the code sets it)")
     parser.add_argument("--json", default=None)
     args = parser.parse_args(argv)
-    torch.manual_seed(0)
     loaded = load_model(args.model, read_tokenizer=JazzTokenizer.from_dict, kind="jazz")
     tokenizer, model = loaded.tokenizer, loaded.model.eval()
     solos, _ = read_jazz_corpus(args.corpus)
@@ -94,9 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"strength {strength:g}: own {row['own_nats_per_note']:.4f} nats/note, own entry likelier for "
               f"{better} of {len(players)} players, {row['solos_own_better']} of {len(held)} solos")
     if args.identify:
-        strength = args.identify_strength
-        strength = card_soloist_strength(loaded.card) if strength is None else strength
-        set_soloist_strength(model, strength)
+        strength = apply_soloist_strength(model, loaded.card, args.identify_strength)
         entries = range(1, len(tokenizer.soloists) + 1)
         totals = torch.stack([solo_totals(model, as_player(encoded, e)) for e in entries], dim=1)  # (solos, players)
         own = totals[torch.arange(len(held)), torch.tensor(own_ids) - 1]

@@ -202,12 +202,10 @@ def test_a_jazz_soloist_plays_in_a_style_and_a_manner(client: Client, runs: Path
     jazz = str(runs / "tiny-jazz")
     names = client.predict(model=jazz, api_name="/blues_soloists")
     assert names["value"] == "none" and "Test Bird" in str(names)
-    # Choosing a model sets the slider to its own strength: a card without one, the entry as trained.
-    assert client.predict(model=jazz, api_name="/blues_strength") == 1.0
-    assert client.predict(model="jazz", api_name="/blues_strength") == 0.5
-    # And the temperature and top-p its card recommends (a card without them: 1.0 and 0.95).
-    assert tuple(client.predict(model="jazz", api_name="/blues_sampling")) == (1.05, 1.0)
-    assert tuple(client.predict(model=jazz, api_name="/blues_sampling")) == (1.0, 0.95)
+    # Choosing a model sets temperature, top-p and strength to its card's (a card without them: 1.0, 0.95, and the
+    # entries as trained).
+    assert tuple(client.predict(model="jazz", api_name="/blues_sampling")) == (1.05, 1.0, 0.5)
+    assert tuple(client.predict(model=jazz, api_name="/blues_sampling")) == (1.0, 0.95, 1.0)
     wav, _, sheet, downloads, stats, info = client.predict(
         **{**BLUES, "model": jazz, "style": "bebop", "soloist": "Test Bird", "chart": "D-7 | G7 | Cj7 | C79b"},
         api_name="/compose_blues")

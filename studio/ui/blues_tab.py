@@ -195,7 +195,7 @@ def shown_metrics(metrics: dict[str, float]) -> dict[str, float | None]:
 
 def _sampling_defaults(cache: ModelCache, model: Any) -> tuple[float, float, float]:
     """The temperature, top-p and soloist strength a jazz model's card recommends (chosen on validation solos);
-    1.0, 0.95 and the shipped strength else."""
+    1.0, 0.95 and 1 (the entries as trained) else."""
     try:
         card = cache.entry(SOLOISTS, model).card
     except StudioError:
@@ -262,14 +262,10 @@ def build(cache: ModelCache) -> dict[str, Any]:
 
     model.change(players, model, manner, api_name="blues_soloists", concurrency_limit=None)
 
-    def strength_of(model: Any) -> float:
-        return _sampling_defaults(cache, model)[2]  # the model's own: chosen for it on validation, or as trained
+    def defaults(model: Any) -> tuple[float, float, float]:
+        return _sampling_defaults(cache, model)  # what its card recommends: chosen for it on validation
 
-    def sampling_of(model: Any) -> tuple[float, float]:
-        return _sampling_defaults(cache, model)[:2]  # the temperature and top-p its card recommends
-
-    model.change(strength_of, model, strength, api_name="blues_strength", concurrency_limit=None)
-    model.change(sampling_of, model, [temperature, top_p], api_name="blues_sampling", concurrency_limit=None)
+    model.change(defaults, model, [temperature, top_p, strength], api_name="blues_sampling", concurrency_limit=None)
 
     @v.user_errors
     def compose(chart: str, key: str, tempo: float, swing: float, choruses: int, bass: str, drums: bool,

@@ -36,6 +36,13 @@ def card_soloist_strength(card: Mapping[str, Any]) -> float:
     return DEFAULT_SOLOIST_STRENGTH if value is None else float(value)
 
 
+def apply_soloist_strength(model: torch.nn.Module, card: Mapping[str, Any], strength: float | None = None) -> float:
+    """Set ``model`` to ``strength``, or to the one its ``card`` sets when None; returns the strength it now reads."""
+    strength = card_soloist_strength(card) if strength is None else strength
+    set_soloist_strength(model, strength)
+    return strength
+
+
 def set_soloist_strength(model: torch.nn.Module, strength: float) -> None:
     """Make ``model`` read every player's entry at ``strength`` (in place; rows of the ``soloists`` table).
 

@@ -14,7 +14,7 @@ from typing import Any
 from studio.errors import StudioError
 from studio.loading import load_model, pick_device
 from studio.music.jazz.corpus import read_jazz_corpus
-from studio.music.jazz.entries import card_soloist_strength, check_soloist_strength, set_soloist_strength
+from studio.music.jazz.entries import apply_soloist_strength, check_soloist_strength
 from studio.music.jazz.scoring import check_dynamic, score_solos, summary
 from studio.music.jazz.tokenizer import JazzTokenizer
 from studio.music.jazz.training import corpus_sha256, split_solos
@@ -44,8 +44,7 @@ def evaluate_jazz(model: str | Path, corpus: str | Path, split: str = "auto", de
     if soloist_strength is not None:
         check_soloist_strength(soloist_strength)
     loaded = load_model(model, device=pick_device(device), read_tokenizer=JazzTokenizer.from_dict, kind="jazz")
-    strength = card_soloist_strength(loaded.card) if soloist_strength is None else soloist_strength
-    set_soloist_strength(loaded.model, strength)
+    strength = apply_soloist_strength(loaded.model, loaded.card, soloist_strength)
     solos, report = read_jazz_corpus(corpus)
     own = loaded.card.get("corpus", {}).get("sha256") == corpus_sha256(corpus)
     chosen = ("test" if own else "all") if split == "auto" else split

@@ -21,7 +21,7 @@ from studio.errors import StudioError
 from studio.loading import load_model, pick_device
 from studio.models import StepperCache
 from studio.music.jazz.corpus import TICKS_PER_BAR, TICKS_PER_BEAT, SoloNote
-from studio.music.jazz.entries import card_soloist_strength, check_soloist_strength, set_soloist_strength
+from studio.music.jazz.entries import apply_soloist_strength, check_soloist_strength
 from studio.music.jazz.phrases import PHRASES_EXTRA, copied_share
 from studio.music.jazz.tokenizer import MAX_FORM_BAR, ChangeIndex, JazzTokenizer
 from studio.music.theory.chords import ChordChart
@@ -105,7 +105,7 @@ class Soloist:
         cpu (default), cuda, mps or auto.
     soloist_strength : float, optional
         How strongly it reads the soloist asked for, 0 (none)..2 (``studio.music.jazz.entries``); by default the
-        model's own (its card's, else 0.5, chosen on validation solos).
+        model's own (its card's, chosen on validation solos; else 1, the entries as trained).
     """
 
     def __init__(self, model: str | Path = "jazz", device: str = "cpu", soloist_strength: float | None = None) -> None:
@@ -116,9 +116,8 @@ class Soloist:
         if self.loaded.card.get("model_kind") != "jazz":
             raise StudioError(f"model {model!r} is not a jazz soloist; use `--model jazz` or a folder trained with "
                               "`studio train jazz`")
-        self.soloist_strength = (card_soloist_strength(self.loaded.card) if soloist_strength is None
-                                 else soloist_strength)
-        set_soloist_strength(self.loaded.model, self.soloist_strength)  # before any stepper copies the weights
+        # Before any stepper copies the weights.
+        self.soloist_strength = apply_soloist_strength(self.loaded.model, self.loaded.card, soloist_strength)
         self.name = str(model)
         self.tokenizer: JazzTokenizer = self.loaded.tokenizer
         self.model_hash = self.loaded.card.get("weights", {}).get("sha256", "")[:16]
