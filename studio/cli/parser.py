@@ -134,6 +134,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "attention at every step (default attention)")
     trade.add_argument("--copy", action="store_true", help="attention also proposes the call's intervals from the "
                        "answer's last note, gated (a pointer-generator over intervals; needs --bridge attention)")
+    trade.add_argument("--aligned", action="store_true", help="attention also reads where each call note falls "
+                       "against the answer step (onset offsets; needs --bridge attention)")
     trade.add_argument("--hidden", type=int, default=256, help="decoder units, 1..65536 (default 256)")
     trade.add_argument("--encoder-hidden", type=int, default=128, help="encoder units a direction (default 128)")
     trade.add_argument("--dropout", type=float, default=0.2, help="0..0.95 (default 0.2)")

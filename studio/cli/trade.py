@@ -58,7 +58,7 @@ def cmd_train_trade(args: argparse.Namespace) -> int:
     from studio.models.seq2seq import CallResponseConfig
     from studio.music.trade.training import TradeTrainConfig, train_trade
 
-    model = CallResponseConfig(bridge=args.bridge, copy=args.copy, decoder_hidden=args.hidden,
+    model = CallResponseConfig(bridge=args.bridge, copy=args.copy, aligned=args.aligned, decoder_hidden=args.hidden,
                                encoder_hidden=args.encoder_hidden, dropout=args.dropout)
     config = TradeTrainConfig(batch_size=args.batch_size, lr=args.lr, max_epochs=args.max_epochs,
                               minutes=args.minutes, patience=args.patience, seed=args.seed)

@@ -18,7 +18,16 @@ figure of the call in any transposition. A learned gate mixes that proposal with
 ``p = (1 - g m) softmax(logits) + g q``, where ``q`` is the attention mass on each proposed pitch and ``m`` its sum;
 the model then returns ``log p`` in place of logits (the same for the loss and for sampling).
 
-Shapes: the call is (batch, call_len) with a mask of real tokens; the answer (batch, answer_len). ``forward``
+With ``aligned`` (attention only) the attention is also told where each call token falls against the step it
+predicts: the answer's onset minus the call token's onset, both in ticks from their own phrase's first bar, so 0 is
+"the same place one phrase earlier". A learned vector per offset (a sixteenth, ``OFFSET_STEP`` ticks, a bucket;
+beyond +-``OFFSET_SPAN`` the edge bucket) joins the key inside the tanh, ``v . tanh(W s + U h_i + E[offset_ti])``
+(location-aware attention, Chorowski et al. 2015, with the location a time offset), so the decoder can find the
+call's figure at the same place in the bar and phrase without the encoder counting bars. It starts at zero: a model
+given it plays as before until it learns.
+
+Shapes: the call is (batch, call_len) with a mask of real tokens; the answer (batch, answer_len); onsets are ticks
+from the phrase's first bar, the call's (batch, call_len), the answer's (batch, answer_len). ``forward``
 returns logits (batch, answer_len, vocab) and the attention weights (batch, answer_len, call_len).
 """
 
@@ -35,6 +44,9 @@ from studio.config import _Config, check_choice, check_range
 from studio.errors import StudioError
 
 BRIDGES = ("none", "final", "attention")
+OFFSET_STEP = 3                 # ticks an offset bucket: a sixteenth (48 ticks a bar)
+OFFSET_SPAN = 192               # offsets up to four bars either way have buckets of their own; beyond, the edge
+OFFSET_BUCKETS = 2 * (OFFSET_SPAN // OFFSET_STEP) + 1
 State = tuple[torch.Tensor, torch.Tensor]
 
 
@@ -58,11 +70,14 @@ class CallResponseConfig(_Config):
     dropout: float = 0.2            # on embedded inputs and on the decoder's output
     copy: bool = False              # attention also proposes the call's intervals (see the module docstring)
     pitch_count: int = 74           # pitch tokens (ids 2..) of the jazz tokenizer, from its lowest pitch up
+    aligned: bool = False           # attention also reads answer-minus-call onset offsets (see the module docstring)
 
     def validate(self) -> None:
         check_choice("bridge", self.bridge, BRIDGES)
         if self.copy and self.bridge != "attention":
             raise StudioError("copying the call's intervals needs attention (bridge attention)")
+        if self.aligned and self.bridge != "attention":
+            raise StudioError("aligning the call's onsets with the answer's needs attention (bridge attention)")
         check_range("pitch_count", self.pitch_count, 1, 128, integer=True)
         for name in ("vocab_size", "embedding_size", "encoder_hidden", "decoder_hidden", "attention_size",
                      "chord_vocab_size", "chord_features", "chord_embedding", "bar_positions", "position_embedding",
@@ -97,6 +112,9 @@ class CallResponseModel(nn.Module):
             self.attend_state = nn.Linear(c.decoder_hidden, c.attention_size, bias=False)
             self.attend_call = nn.Linear(2 * c.encoder_hidden, c.attention_size)
             self.attend_v = nn.Linear(c.attention_size, 1, bias=False)
+        self.attend_offset = nn.Embedding(OFFSET_BUCKETS, c.attention_size) if c.aligned else None
+        if self.attend_offset is not None:  # zero: the attention starts as it was without offsets
+            nn.init.zeros_(self.attend_offset.weight)
         step_in = c.embedding_size + 2 * c.chord_embedding + c.position_embedding + c.until_embedding + c.context_size
         self.cell = nn.LSTMCell(step_in, c.decoder_hidden)
         self.output = nn.Linear(c.decoder_hidden + c.context_size, c.vocab_size)
@@ -169,10 +187,12 @@ class CallResponseModel(nn.Module):
 
     def step(self, token: torch.Tensor, state: State, conditions: dict[str, torch.Tensor],
              memory: torch.Tensor | None, keys: torch.Tensor | None, call_mask: torch.Tensor,
-             copy: tuple[torch.Tensor, torch.Tensor] | None = None) -> tuple[torch.Tensor, State, torch.Tensor | None]:
+             copy: tuple[torch.Tensor, torch.Tensor] | None = None, call_onsets: torch.Tensor | None = None
+             ) -> tuple[torch.Tensor, State, torch.Tensor | None]:
         """One decoder step: token (batch,), conditions of the predicted step (batch,) each; ``memory`` and
         ``keys`` from ``encode`` and ``keys``; a copying model also takes ``copy`` (``call_steps``) and the
-        answer's last note so far as ``conditions["last_pitch"]`` (a pitch index, -1 for none).
+        answer's last note so far as ``conditions["last_pitch"]`` (a pitch index, -1 for none); an aligned model
+        the call's onsets ``call_onsets`` (batch, call_len) and the predicted step's as ``conditions["onsets"]``.
 
         Returns logits (batch, vocab) (log-probabilities for a copying model), the new state, and the attention
         weights (batch, call_len) or None.
@@ -183,6 +203,8 @@ class CallResponseModel(nn.Module):
                  self.positions(conditions["positions"]), self.until(conditions["until_change"])]
         weights = context = None
         if keys is not None and memory is not None:
+            if self.attend_offset is not None:
+                keys = keys + self.attend_offset(self._offset_buckets(conditions, call_onsets))
             scores = self.attend_v(torch.tanh(self.attend_state(h)[:, None, :] + keys))[..., 0]
             weights = torch.softmax(scores.masked_fill(~call_mask, float("-inf")), dim=-1)
             context = torch.bmm(weights[:, None, :], memory)[:, 0]
@@ -195,6 +217,14 @@ class CallResponseModel(nn.Module):
                 raise ValueError("a copying model needs the call's intervals (call_steps) and last_pitch")
             logits = self._copy(logits, top, token, weights, copy, conditions["last_pitch"])
         return logits, (h, cell), weights
+
+    @staticmethod
+    def _offset_buckets(conditions: dict[str, torch.Tensor], call_onsets: torch.Tensor | None) -> torch.Tensor:
+        """The bucket of each call token's onset offset from the predicted step's, (batch, call_len)."""
+        if call_onsets is None or "onsets" not in conditions:
+            raise ValueError("an aligned model needs the call's onsets and the answer step's (conditions['onsets'])")
+        offset = (conditions["onsets"][:, None] - call_onsets).clamp(-OFFSET_SPAN, OFFSET_SPAN)
+        return torch.div(offset, OFFSET_STEP, rounding_mode="floor") + OFFSET_SPAN // OFFSET_STEP
 
     def _copy(self, logits: torch.Tensor, top: torch.Tensor, token: torch.Tensor, weights: torch.Tensor,
               copy: tuple[torch.Tensor, torch.Tensor], last: torch.Tensor) -> torch.Tensor:
@@ -217,7 +247,8 @@ class CallResponseModel(nn.Module):
                 answer: torch.Tensor, answer_conditions: dict[str, torch.Tensor]
                 ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Teacher-forced logits for every answer position: the model reads ``answer[:, t]`` with
-        ``answer_conditions[k][:, t]``, which describe the token it predicts at step t (the caller aligns them).
+        ``answer_conditions[k][:, t]``, which describe the token it predicts at step t (the caller aligns them);
+        an aligned model reads ``call_conditions["onsets"]`` and ``answer_conditions["onsets"]`` too.
         Returns logits (batch, T, vocab) and attention (batch, T, call_len) or None."""
         memory, state = self.encode(call, call_mask, call_conditions["chords"], call_conditions["positions"])
         keys = self.keys(memory)
@@ -230,7 +261,8 @@ class CallResponseModel(nn.Module):
             cond = {k: v[:, t] for k, v in answer_conditions.items()}
             if last is not None:
                 cond["last_pitch"] = last[:, t]
-            out, state, weights = self.step(answer[:, t], state, cond, memory, keys, call_mask, copy)
+            out, state, weights = self.step(answer[:, t], state, cond, memory, keys, call_mask, copy,
+                                            call_conditions.get("onsets"))
             logits.append(out)
             if weights is not None:
                 attention.append(weights)
@@ -243,4 +275,4 @@ def answer_loss(logits: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor)
     return (nll * mask).sum()
 
 
-__all__: list[Any] = ["BRIDGES", "CallResponseConfig", "CallResponseModel", "answer_loss"]
+__all__: list[Any] = ["BRIDGES", "OFFSET_BUCKETS", "CallResponseConfig", "CallResponseModel", "answer_loss"]

@@ -4,14 +4,14 @@ Windows start on the form's own phrase boundaries (a bar of the chorus divisible
 bars 1-4 of a blues chorus and its answer bars 5-8, as players trade. A note that sounds past its window's end is
 cut there. A pair needs at least ``MIN_NOTES`` notes on each side (a call of one held note says little, an answer
 of silence teaches laying out). Each side is tokenized by the soloist's tokenizer and filled with rests to its
-window's end, so an answer ends with its bars; the call's tokens carry their chord and place in the bar, the
-answer's every input the decoder reads.
+window's end, so an answer ends with its bars; the call's tokens carry their chord, place in the bar and onset in
+the phrase, the answer's every input the decoder reads (and their onsets, which an aligned attention reads).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -77,12 +77,14 @@ class EncodedPair:
     answer: list[int]                    # BOS, then the answer's events
     answer_conditions: dict[str, list[int]]  # aligned with ``answer``: each describes the token it sits under
     notes: int                           # notes in the answer (what nats per note divides by)
+    call_onsets: list[int] = field(default_factory=list)  # each call token's onset, ticks from the call's start
 
 
 def encode_side(tokenizer: JazzTokenizer, notes: Sequence[SoloNote], beats: Sequence[Chord], ticks: int
                 ) -> tuple[list[int], dict[str, list[int]], int]:
     """One side of a pair: BOS, then (what, length) events up to ``ticks`` (rests fill the end), and the decoder's
-    conditions for every token (those of the event it belongs to; BOS gets the window's start)."""
+    conditions for every token (those of the event it belongs to; BOS gets the window's start), and ``onsets``:
+    each token's event's onset in ticks from the window's start."""
     events = tokenizer.events(list(notes))
     time = events[-1][1] + events[-1][2] if events else 0
     while time < ticks:
@@ -92,12 +94,14 @@ def encode_side(tokenizer: JazzTokenizer, notes: Sequence[SoloNote], beats: Sequ
     changes = ChangeIndex(list(beats))
     tokens = [tokenizer.BOS]
     first = changes.at(0)
-    cond = {"chords": [first[0]], "next_chords": [first[1]], "positions": [0], "until_change": [first[2]]}
+    cond = {"chords": [first[0]], "next_chords": [first[1]], "positions": [0], "until_change": [first[2]],
+            "onsets": [0]}
     for pitch, onset, length in events:
         tokens += [tokenizer.REST if pitch is None else tokenizer.pitch_id(pitch), tokenizer.length_id(length)]
         chord, following, until = changes.at(onset)
         for name, value in zip(DECODER_INPUTS, (chord, following, onset % TICKS_PER_BAR, until), strict=True):
             cond[name] += [value, value]
+        cond["onsets"] += [onset, onset]
     return tokens, cond, sum(p is not None for p, _, _ in events)
 
 
@@ -105,13 +109,15 @@ def encode_pair(tokenizer: JazzTokenizer, pair: PhrasePair) -> EncodedPair:
     ticks = pair.bars * TICKS_PER_BAR
     call, call_cond, _ = encode_side(tokenizer, pair.call, pair.call_beats, ticks)
     answer, answer_cond, notes = encode_side(tokenizer, pair.answer, pair.answer_beats, ticks)
-    return EncodedPair(call, call_cond["chords"], call_cond["positions"], answer, answer_cond, notes)
+    return EncodedPair(call, call_cond["chords"], call_cond["positions"], answer, answer_cond, notes,
+                       call_onsets=call_cond["onsets"])
 
 
 def collate(pairs: Sequence[EncodedPair]) -> dict[str, torch.Tensor]:
-    """Padded batch tensors: ``call`` and ``call_mask`` (B, Tc), ``call_chords``/``call_positions`` (B, Tc),
-    ``inputs`` and ``targets`` (B, Ta - 1) with ``target_mask``, and each decoder condition (B, Ta - 1) aligned
-    with the targets (the token read at step t is ``answer[t]``, the one predicted ``answer[t + 1]``)."""
+    """Padded batch tensors: ``call`` and ``call_mask`` (B, Tc), ``call_chords``/``call_positions``/``call_onsets``
+    (B, Tc), ``inputs`` and ``targets`` (B, Ta - 1) with ``target_mask``, and each decoder condition and ``onsets``
+    (B, Ta - 1) aligned with the targets (the token read at step t is ``answer[t]``, the one predicted
+    ``answer[t + 1]``)."""
     tc = max(len(p.call) for p in pairs)
     ta = max(len(p.answer) for p in pairs)
     batch = len(pairs)
@@ -125,10 +131,20 @@ def collate(pairs: Sequence[EncodedPair]) -> dict[str, torch.Tensor]:
     answer = pad([p.answer for p in pairs], ta)
     out = {"call": pad([p.call for p in pairs], tc), "call_chords": pad([p.call_chords for p in pairs], tc),
            "call_positions": pad([p.call_positions for p in pairs], tc),
+           "call_onsets": pad([p.call_onsets for p in pairs], tc),
            "call_mask": pad([[1] * len(p.call) for p in pairs], tc).bool(),
            "inputs": answer[:, :-1], "targets": answer[:, 1:],
            "target_mask": pad([[1] * (len(p.answer) - 1) for p in pairs], ta - 1).float(),
            "notes": torch.tensor([p.notes for p in pairs])}
-    for name in DECODER_INPUTS:
+    for name in (*DECODER_INPUTS, "onsets"):
         out[name] = pad([p.answer_conditions[name] for p in pairs], ta)[:, 1:]
     return out
+
+
+def model_arguments(batch: dict[str, torch.Tensor]) -> tuple:
+    """``CallResponseModel.forward``'s arguments from a collated batch: the call, its mask, its conditions, the
+    answer tokens read and the conditions of the tokens predicted."""
+    call_conditions = {"chords": batch["call_chords"], "positions": batch["call_positions"],
+                       "onsets": batch["call_onsets"]}
+    answer_conditions = {name: batch[name] for name in (*DECODER_INPUTS, "onsets")}
+    return batch["call"], batch["call_mask"], call_conditions, batch["inputs"], answer_conditions

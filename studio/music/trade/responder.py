@@ -26,7 +26,7 @@ from studio.music.jazz.tokenizer import ChangeIndex
 from studio.music.theory.chords import Chord, ChordChart
 from studio.music.trade.listening import DEFAULT_LISTEN_STEPS, check_listening, listened
 from studio.music.trade.motifs import motif_reuse
-from studio.music.trade.pairs import DECODER_INPUTS, PhrasePair, collate, encode_pair, encode_side
+from studio.music.trade.pairs import PhrasePair, collate, encode_pair, encode_side, model_arguments
 from studio.music.trade.training import load_trade_model
 from studio.sampling import TokenMask
 from studio.sampling.run import run_search
@@ -129,13 +129,15 @@ class Responder:
             memory, (h, cell) = model.encode(c, mask, torch.tensor([call_cond["chords"]], device=self.device),
                                              torch.tensor([call_cond["positions"]], device=self.device))
             keys = model.keys(memory)
+            onsets = torch.tensor([call_cond["onsets"]], device=self.device)
             # A copying model proposes the call's intervals from the answer's last note (the call's, to begin).
             copy = model.call_steps(c, mask) if model.copy_gate is not None else None
             pitch = model.last_call_pitch(c, mask)
 
             def conditions(time: torch.Tensor, pitch: torch.Tensor) -> dict[str, torch.Tensor]:
                 rows = table[time.clamp(max=ticks)]
-                return {**{name: rows[:, col] for name, col in columns.items()}, "last_pitch": pitch}
+                return {**{name: rows[:, col] for name, col in columns.items()}, "last_pitch": pitch,
+                        "onsets": time.clamp(max=ticks)}
 
             def step(tokens: torch.Tensor, state: Any) -> tuple[torch.Tensor, Any]:
                 time, pitch, h, cell = state
@@ -147,7 +149,8 @@ class Responder:
                 logits, (h, cell), _ = model.step(last, (h, cell), conditions(time, pitch),
                                                   grow(memory) if memory is not None else None,
                                                   grow(keys) if keys is not None else None, grow(mask),
-                                                  None if copy is None else (grow(copy[0]), grow(copy[1])))
+                                                  None if copy is None else (grow(copy[0]), grow(copy[1])),
+                                                  grow(onsets))
                 return logits, (time, pitch, h, cell)
 
             def select(state: Any, index: torch.Tensor) -> Any:
@@ -155,7 +158,8 @@ class Responder:
 
             zero = torch.zeros(1, dtype=torch.long, device=self.device)
             bos = torch.tensor([[tok.BOS]], device=self.device)
-            first, (h, cell), _ = model.step(bos[:, 0], (h, cell), conditions(zero, pitch), memory, keys, mask, copy)
+            first, (h, cell), _ = model.step(bos[:, 0], (h, cell), conditions(zero, pitch), memory, keys, mask, copy,
+                                             onsets)
             hyps = run_search(request.config, step, select, (zero, pitch, h, cell), first, bos, 2 * ticks + 2,
                               generator, [self._mask(request, ticks)],
                               stop=lambda seq, _p: (elapsed(seq, tok) >= ticks) & (seq[:, -1] >= tok.first_length))
@@ -173,9 +177,7 @@ class Responder:
             return None
         encoded = encode_pair(self.tokenizer, pair)
         batch = {k: v.to(self.device) for k, v in collate([encoded]).items()}
-        _, weights = (model or self.model)(batch["call"], batch["call_mask"],
-                                {"chords": batch["call_chords"], "positions": batch["call_positions"]},
-                                batch["inputs"], {name: batch[name] for name in DECODER_INPUTS})
+        _, weights = (model or self.model)(*model_arguments(batch))
         tok = self.tokenizer
         call_notes = [i for i, t in enumerate(encoded.call) if t != tok.BOS and t != tok.REST and t < tok.first_length]
         rows = []

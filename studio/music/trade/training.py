@@ -31,7 +31,7 @@ from studio.music.jazz.corpus import read_jazz_corpus
 from studio.music.jazz.streams import chord_feature_table
 from studio.music.jazz.tokenizer import JazzTokenizer
 from studio.music.jazz.training import corpus_sha256, split_solos
-from studio.music.trade.pairs import DECODER_INPUTS, EncodedPair, PhrasePair, collate, encode_pair, phrase_pairs
+from studio.music.trade.pairs import EncodedPair, PhrasePair, collate, encode_pair, model_arguments, phrase_pairs
 from studio.training.epoch_state import EpochLoop, load_loop, save_loop
 from studio.training.state import seed_everything
 
@@ -80,9 +80,7 @@ def batches(pairs: Sequence[EncodedPair], size: int, rng: random.Random | None =
 
 def batch_nll(model: CallResponseModel, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
     """Summed answer NLL of a collated batch (a tensor that can back-propagate) and its target token count."""
-    logits, _ = model(batch["call"], batch["call_mask"],
-                      {"chords": batch["call_chords"], "positions": batch["call_positions"]},
-                      batch["inputs"], {name: batch[name] for name in DECODER_INPUTS})
+    logits, _ = model(*model_arguments(batch))
     return answer_loss(logits, batch["targets"], batch["target_mask"]), batch["target_mask"].sum()
 
 
@@ -108,8 +106,8 @@ def train_trade(corpus: str | Path, out_dir: str | Path, model_config: CallRespo
     ``max_pairs`` > 0 keeps that many training pairs (a quick run; 0: all). On resume the run's own settings hold,
     except the budget: a ``train_config`` given then sets ``max_epochs`` and ``minutes`` (the whole run's).
     ``base`` (a model or run folder, not with ``resume``) starts from a trained call-and-response model with this
-    run's tokenizer: its sizes and dropout hold, ``model_config`` gives only the bridge and copying, which may add to
-    the base's (final to attention).
+    run's tokenizer: its sizes and dropout hold, ``model_config`` gives only the bridge, copying and aligning, which
+    may add to the base's (final to attention, attention to aligned attention).
     """
     out = Path(out_dir)
     if save_dtype not in DTYPES:
@@ -230,7 +228,10 @@ def _grown_config(card: dict[str, Any], asked: CallResponseConfig | None) -> Cal
                           f"{config.bridge} or more")
     if config.copy and not asked.copy:
         raise StudioError("the base copies the call's intervals: a model started from it copies too (pass --copy)")
-    return CallResponseConfig.from_dict({**config.to_dict(), "bridge": asked.bridge, "copy": asked.copy})
+    if config.aligned and not asked.aligned:
+        raise StudioError("the base's attention reads onset offsets: a model started from it does too (pass --aligned)")
+    return CallResponseConfig.from_dict({**config.to_dict(), "bridge": asked.bridge, "copy": asked.copy,
+                                         "aligned": asked.aligned})
 
 
 def _save_best(path: Path, card: dict[str, Any], state: dict[str, torch.Tensor], loop: EpochLoop,
