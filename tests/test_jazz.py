@@ -23,7 +23,7 @@ from studio.music.jazz.corpus import TICKS_PER_BAR, SoloNote, read_jazz_corpus, 
 from studio.music.jazz.evaluation import evaluate_jazz
 from studio.music.jazz.performance import PERFORMED_GRID, dynamics, perform, place, straight_eighth_place, swing_of
 from studio.music.jazz.phrases import copied_share, phrase_hashes
-from studio.music.jazz.scoring import score_solos, summary
+from studio.music.jazz.scoring import encode_all, score_solos, summary
 from studio.music.jazz.soloist import Soloist, SoloRequest
 from studio.music.jazz.statistics import solo_statistics
 from studio.music.jazz.tokenizer import MAX_TICKS, REST_GAP, JazzTokenizer
@@ -200,6 +200,10 @@ def test_scoring_parts_add_up_and_inputs_matter(trained, folder) -> None:
     total = summary(scores)
     assert total["notes"] == sum(len(s.notes) for s in solos)
     assert math.isclose(total["nats_per_note"], total["pitch_nats_per_note"] + total["timing_nats_per_note"])
+    # Per event the same nats over notes and rests, every rest the tokenizer writes counted once.
+    rests = sum(e.tokens.count(soloist.tokenizer.REST) for e in encode_all(solos, soloist.tokenizer))
+    assert rests > 0 and total["events"] == total["notes"] + rests
+    assert math.isclose(total["nats_per_event"] * total["events"], total["nats_per_note"] * total["notes"])
     without = summary(score_solos(soloist.loaded.model, soloist.tokenizer, solos, style=False, soloist=False))
     assert without["nats_per_note"] != total["nats_per_note"]
 
@@ -216,6 +220,8 @@ def test_studio_eval_scores_a_jazz_folder(trained, folder, capsys) -> None:
     report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert report["unit"] == "nats_per_note" and report["kind"] == "jazz" and report["nats_per_note"] > 0
     assert any("3/4" in entry["reason"] for entry in report["skipped"])
+    assert main(["eval", "--model", str(trained / "best"), "--corpus", str(folder)]) == 0
+    assert f"{report['nats_per_event']:.4f} nats/event (notes and rests)" in capsys.readouterr().out
     assert main(["eval", "--model", str(trained / "best"), "--corpus", str(folder / "wjd_solos.csv"), "--split",
                  "all"]) == 2  # a file, not a folder in the layout
 

@@ -111,7 +111,8 @@ def one_line(report: dict[str, Any]) -> str:
     unit = report["unit"]
     parts = [f"{report[unit]:.4f} {unit.replace('_per_', '/')}"]
     parts += [f"{report[key]:.4f} {words}" for key, words in (("bits_per_char", "bits/char"),
-                                                              ("nats_per_note", "nats/note"))
+                                                              ("nats_per_note", "nats/note"),
+                                                              ("nats_per_event", "nats/event (notes and rests)"))
               if key in report and key != unit]
     if "dynamic_nats_per_note" in report:
         parts.append(f"{report['dynamic_nats_per_note']:.4f} nats/note adapting as it reads (dynamic evaluation)")

@@ -5,6 +5,10 @@ divided by the number of notes, so it does not depend on how rests and timing ar
 ``pitch`` part (the choice of pitch of each note) and a ``timing`` part (every length, and where rests fall). Each
 solo is scored from a fresh state, as one stream, with the inputs a person would give (style, soloist, form,
 tempo) unless told to leave some out.
+
+``nats_per_event`` divides the same sum by the events, notes and rests, as the published anchors count (BebopNet
+and MINGUS: nats per event, rests included, Madaghiele et al. 2021); it sits beside the figure per note so the two
+can be compared on one unit, not in place of it.
 """
 
 from __future__ import annotations
@@ -23,12 +27,13 @@ from studio.music.jazz.tokenizer import CONDITIONS, JazzEvents, JazzTokenizer
 
 @dataclass
 class SoloScore:
-    """One solo's NLL in nats: ``pitch`` + ``timing`` = ``total``, over ``notes`` notes."""
+    """One solo's NLL in nats: ``pitch`` + ``timing`` = ``total``, over ``notes`` notes and ``rests`` rests."""
 
     id: str
     notes: int
     pitch: float
     timing: float
+    rests: int = 0
 
     @property
     def total(self) -> float:
@@ -113,7 +118,8 @@ def split_parts(events: JazzEvents, nll: torch.Tensor, tokenizer: JazzTokenizer,
     """Sum a solo's per-token NLL (tokens 1..n-1) into its pitch part (the pitch of each note) and the rest."""
     targets = torch.tensor(events.tokens[1:])
     pitch = (targets != tokenizer.REST) & (targets < tokenizer.first_length) & (targets != tokenizer.BOS)
-    return SoloScore(solo_id, events.notes, float(nll[pitch].sum()), float(nll[~pitch].sum()))
+    rests = int((targets == tokenizer.REST).sum())
+    return SoloScore(solo_id, events.notes, float(nll[pitch].sum()), float(nll[~pitch].sum()), rests)
 
 
 def score_solos(model: torch.nn.Module, tokenizer: JazzTokenizer, solos: Sequence[Solo], style: bool = True,
@@ -133,10 +139,13 @@ def score_solos(model: torch.nn.Module, tokenizer: JazzTokenizer, solos: Sequenc
 
 
 def summary(scores: Sequence[SoloScore]) -> dict[str, float | int]:
-    """Corpus figures: NLL per note over all notes (a long solo weighs by its notes), and its two parts."""
+    """Corpus figures: NLL per note over all notes (a long solo weighs by its notes), its two parts, and the NLL
+    per event (notes and rests)."""
     notes = sum(s.notes for s in scores)
     if not notes:
         return {"solos": len(scores), "notes": 0}
     return {"solos": len(scores), "notes": notes, "nats_per_note": sum(s.total for s in scores) / notes,
             "pitch_nats_per_note": sum(s.pitch for s in scores) / notes,
-            "timing_nats_per_note": sum(s.timing for s in scores) / notes}
+            "timing_nats_per_note": sum(s.timing for s in scores) / notes,
+            "events": notes + sum(s.rests for s in scores),
+            "nats_per_event": sum(s.total for s in scores) / (notes + sum(s.rests for s in scores))}
