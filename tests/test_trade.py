@@ -24,7 +24,7 @@ from studio.music.trade.listen_settings import DEFAULT_LISTEN_LR
 from studio.music.trade.motifs import motif_reuse, motifs
 from studio.music.trade.pairs import DECODER_INPUTS, collate, encode_pair, phrase_pairs
 from studio.music.trade.responder import Responder, TradeRequest
-from studio.music.trade.training import TradeTrainConfig, evaluate_pairs, pair_splits, train_trade
+from studio.music.trade.training import TradeTrainConfig, evaluate_pairs, pair_nats, pair_splits, train_trade
 
 SMALL = CallResponseConfig(decoder_hidden=24, encoder_hidden=12, attention_size=12, embedding_size=16)
 
@@ -129,6 +129,11 @@ def test_validation_scores_answers_per_note(trained, folder) -> None:
     pairs = [encode_pair(responder.tokenizer, p) for p in phrase_pairs(read_jazz_corpus(folder)[0], 4)[:4]]
     scores = evaluate_pairs(responder.model, pairs)
     assert scores["pairs"] == 4 and scores["notes"] == sum(p.notes for p in pairs) and scores["nats_per_note"] > 0
+    # Pair by pair, in the order given (batched by length inside), each as it scores alone, padding never counted.
+    each = pair_nats(responder.model, pairs[::-1])
+    alone = [float(pair_nats(responder.model, [p])[0]) for p in pairs[::-1]]
+    assert torch.allclose(each, torch.tensor(alone, dtype=torch.float64), atol=1e-3)
+    assert len(set(alone)) == 4 and math.isclose(float(each.sum()) / scores["notes"], scores["nats_per_note"])
 
 
 def test_motifs_are_free_of_transposition() -> None:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 
 from studio.checkpoint import Bundle, read_bundle, write_bundle
 from studio.config import _Config, check_range
@@ -85,14 +86,25 @@ def batch_nll(model: CallResponseModel, batch: dict[str, torch.Tensor]) -> tuple
 
 
 @torch.inference_mode()
+def pair_nats(model: CallResponseModel, pairs: Sequence[EncodedPair], batch_size: int = 64) -> torch.Tensor:
+    """Each pair's answer NLL in nats, summed over its answer tokens; (len(pairs),) in the order given (float64)."""
+    model.eval()
+    order = sorted(range(len(pairs)), key=lambda i: (len(pairs[i].answer), len(pairs[i].call)))  # less padding
+    out = torch.zeros(len(pairs), dtype=torch.float64)
+    for start in range(0, len(order), batch_size):
+        chunk = order[start:start + batch_size]
+        batch = collate([pairs[i] for i in chunk])
+        logits, _ = model(*model_arguments(batch))
+        nll = F.cross_entropy(logits.float().transpose(1, 2), batch["targets"], reduction="none")
+        out[chunk] = (nll * batch["target_mask"]).sum(dim=1).double()
+    return out
+
+
 def evaluate_pairs(model: CallResponseModel, pairs: Sequence[EncodedPair], batch_size: int = 64) -> dict[str, float]:
     """Answer NLL over ``pairs``: nats per answer note and per token."""
-    model.eval()
-    nats = tokens = notes = 0.0
-    for group in batches(pairs, batch_size):
-        batch = collate(group)
-        loss, count = batch_nll(model, batch)
-        nats, tokens, notes = nats + float(loss), tokens + float(count), notes + float(batch["notes"].sum())
+    nats = float(pair_nats(model, pairs, batch_size).sum())
+    tokens = sum(len(p.answer) - 1 for p in pairs)
+    notes = sum(p.notes for p in pairs)
     return {"nats_per_note": nats / max(notes, 1.0), "nats_per_token": nats / max(tokens, 1.0),
             "pairs": len(pairs), "notes": int(notes)}
 
@@ -253,4 +265,4 @@ def load_trade_model(path: str | Path, device: str | torch.device = "cpu"
     return model.to(device).eval(), JazzTokenizer.from_dict(bundle.card["tokenizer"]), bundle.card
 
 
-__all__ = ["TradeTrainConfig", "evaluate_pairs", "load_trade_model", "pair_splits", "train_trade"]
+__all__ = ["TradeTrainConfig", "evaluate_pairs", "load_trade_model", "pair_nats", "pair_splits", "train_trade"]
