@@ -263,7 +263,7 @@ def describe(card: dict[str, Any]) -> str:
         return ", ".join(parts)
     if card.get("model_kind") == "trade":  # an encoder-decoder: the call's encoder, the answer's decoder, a bridge
         copying = " copying the call's intervals" if mc.get("copy") else ""
-        copying += " reading onset offsets" if mc.get("aligned") else ""
+        copying += (" and" if copying else "") + " reading onset offsets" if mc.get("aligned") else ""
         parts = [f"call and response: bidirectional GRU encoder {mc.get('encoder_hidden', '?')}, LSTM decoder "
                  f"{mc.get('decoder_hidden', '?')}, bridge {mc.get('bridge', '?')}{copying}"]
         test = (card.get("evaluation") or {}).get("test_nats_per_note")

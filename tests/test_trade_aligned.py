@@ -21,7 +21,7 @@ from studio.music.jazz.tokenizer import JazzTokenizer
 from studio.music.theory.chords import blues_chart
 from studio.music.trade.pairs import collate, encode_pair, model_arguments, phrase_pairs
 from studio.music.trade.responder import Responder, TradeRequest
-from studio.music.trade.training import _grown_config
+from studio.music.trade.training import TradeTrainConfig, _grown_config, train_trade
 
 SMALL = CallResponseConfig(decoder_hidden=24, encoder_hidden=12, attention_size=12, embedding_size=16)
 ALIGNED = CallResponseConfig(**{**SMALL.to_dict(), "aligned": True})
@@ -110,6 +110,35 @@ def test_offsets_can_steer_attention_to_the_same_place_one_phrase_earlier(batch)
                 assert float(attention[row, t][same].sum()) > 0.99
                 assert float(unaligned[row, t][same].sum()) < 0.99  # without the offsets it looks everywhere
     assert checked > steps / 4  # the calls and answers share many onsets: the check is not vacuous
+
+
+def test_the_responder_gives_each_step_the_onset_teacher_forcing_gives(folder, tmp_path) -> None:
+    """While it plays, each step is told the onset of the token it predicts, as in training: 0 after BOS, an
+    event's onset for both its tokens, the lengths read so far summed."""
+    out = tmp_path / "aligned"
+    train_trade(folder, out, ALIGNED, TradeTrainConfig(max_epochs=1, batch_size=8), command="test", max_pairs=16)
+    responder = Responder(out / "best")
+    tok, seen = responder.tokenizer, []
+    step = responder.model.step
+
+    def recording(token, state, conditions, *args):  # the real step, with what it was told written down
+        seen.append((int(token[0]), int(conditions["onsets"][0])))
+        return step(token, state, conditions, *args)
+
+    responder.model.step = recording
+    call = [SoloNote(t * 8, 8, 60 + (0, 3, 5, 7)[t % 4]) for t in range(20)]
+    result = responder.trade(TradeRequest(call, blues_chart("12-bar", "F"), 4, 1, GenerationConfig(seed=3)))
+    assert result.rounds[0].answer and seen[0] == (tok.BOS, 0)
+    # The answer as drawn, step by step; then the attention picture scores it teacher-forced from BOS again.
+    starts = [i for i, (token, _) in enumerate(seen) if token == tok.BOS]
+    assert len(starts) == 2
+    for part in (seen[:starts[1]], seen[starts[1]:]):
+        time = 0
+        for token, told in part:  # the token read, and the onset it was told: the next token's
+            if tok.is_length(token):
+                time += tok.length_of(token)
+            assert told == time
+        assert time > 0 and len(part) > 10
 
 
 def test_aligning_needs_attention_and_a_grown_model_keeps_it() -> None:

@@ -24,7 +24,8 @@ predicts: the answer's onset minus the call token's onset, both in ticks from th
 beyond +-``OFFSET_SPAN`` the edge bucket) joins the key inside the tanh, ``v . tanh(W s + U h_i + E[offset_ti])``
 (location-aware attention, Chorowski et al. 2015, with the location a time offset), so the decoder can find the
 call's figure at the same place in the bar and phrase without the encoder counting bars. It starts at zero: a model
-given it plays as before until it learns.
+given it plays as before until it learns. Trained on 2- and 4-bar pairs it has seen offsets within +-4 bars only;
+trading longer phrases, the farther call notes share the edge buckets, which it has rarely or never trained.
 
 Shapes: the call is (batch, call_len) with a mask of real tokens; the answer (batch, answer_len); onsets are ticks
 from the phrase's first bar, the call's (batch, call_len), the answer's (batch, answer_len). ``forward``

@@ -33,7 +33,7 @@ class SoloScore:
     notes: int
     pitch: float
     timing: float
-    rests: int = 0
+    rests: int
 
     @property
     def total(self) -> float:

@@ -11,7 +11,7 @@ the phrase, the answer's every input the decoder reads (and their onsets, which 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 
@@ -74,10 +74,10 @@ class EncodedPair:
     call: list[int]
     call_chords: list[int]
     call_positions: list[int]
+    call_onsets: list[int]               # each call token's onset, ticks from the call's start
     answer: list[int]                    # BOS, then the answer's events
     answer_conditions: dict[str, list[int]]  # aligned with ``answer``: each describes the token it sits under
     notes: int                           # notes in the answer (what nats per note divides by)
-    call_onsets: list[int] = field(default_factory=list)  # each call token's onset, ticks from the call's start
 
 
 def encode_side(tokenizer: JazzTokenizer, notes: Sequence[SoloNote], beats: Sequence[Chord], ticks: int
@@ -109,8 +109,8 @@ def encode_pair(tokenizer: JazzTokenizer, pair: PhrasePair) -> EncodedPair:
     ticks = pair.bars * TICKS_PER_BAR
     call, call_cond, _ = encode_side(tokenizer, pair.call, pair.call_beats, ticks)
     answer, answer_cond, notes = encode_side(tokenizer, pair.answer, pair.answer_beats, ticks)
-    return EncodedPair(call, call_cond["chords"], call_cond["positions"], answer, answer_cond, notes,
-                       call_onsets=call_cond["onsets"])
+    return EncodedPair(call, call_cond["chords"], call_cond["positions"], call_cond["onsets"], answer, answer_cond,
+                       notes)
 
 
 def collate(pairs: Sequence[EncodedPair]) -> dict[str, torch.Tensor]:
@@ -141,7 +141,8 @@ def collate(pairs: Sequence[EncodedPair]) -> dict[str, torch.Tensor]:
     return out
 
 
-def model_arguments(batch: dict[str, torch.Tensor]) -> tuple:
+def model_arguments(batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor],
+                                                             torch.Tensor, dict[str, torch.Tensor]]:
     """``CallResponseModel.forward``'s arguments from a collated batch: the call, its mask, its conditions, the
     answer tokens read and the conditions of the tokens predicted."""
     call_conditions = {"chords": batch["call_chords"], "positions": batch["call_positions"],

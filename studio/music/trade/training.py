@@ -89,14 +89,15 @@ def batch_nll(model: CallResponseModel, batch: dict[str, torch.Tensor]) -> tuple
 def pair_nats(model: CallResponseModel, pairs: Sequence[EncodedPair], batch_size: int = 64) -> torch.Tensor:
     """Each pair's answer NLL in nats, summed over its answer tokens; (len(pairs),) in the order given (float64)."""
     model.eval()
+    device = next(model.parameters()).device
     order = sorted(range(len(pairs)), key=lambda i: (len(pairs[i].answer), len(pairs[i].call)))  # less padding
     out = torch.zeros(len(pairs), dtype=torch.float64)
     for start in range(0, len(order), batch_size):
         chunk = order[start:start + batch_size]
-        batch = collate([pairs[i] for i in chunk])
+        batch = {k: v.to(device) for k, v in collate([pairs[i] for i in chunk]).items()}
         logits, _ = model(*model_arguments(batch))
         nll = F.cross_entropy(logits.float().transpose(1, 2), batch["targets"], reduction="none")
-        out[chunk] = (nll * batch["target_mask"]).sum(dim=1).double()
+        out[chunk] = (nll * batch["target_mask"]).sum(dim=1).double().cpu()
     return out
 
 
@@ -229,7 +230,8 @@ def train_trade(corpus: str | Path, out_dir: str | Path, model_config: CallRespo
 
 
 def _grown_config(card: dict[str, Any], asked: CallResponseConfig | None) -> CallResponseConfig:
-    """The base's shape with the bridge and copying asked for; refused if that would take something away."""
+    """The base's shape with the bridge, copying and aligning asked for; refused if that would take something
+    away."""
     if card.get("model_kind") != "trade":
         raise StudioError(f"the base {card.get('name')!r} is not a call-and-response model")
     config = CallResponseConfig.from_dict(card["model_config"])
