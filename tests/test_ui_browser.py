@@ -72,6 +72,13 @@ def _screenshot(page, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / name), full_page=True)
 
 
+def _wait_until_listed(page, elem_id: str, name: str) -> None:
+    """Wait until an upload component shows ``name``: the uploaded file listed, as a person sees it. (Its rendered
+    text, not a ``:text()`` selector: under load that once missed a listing the page showed.)"""
+    page.wait_for_function("([id, name]) => { const e = document.getElementById(id);"
+                           " return e !== null && e.innerText.includes(name); }", arg=[elem_id, name], timeout=90_000)
+
+
 def test_compose_a_blues_chorus(page) -> None:
     page.click("#blues-compose")
     page.wait_for_function("() => { const a = document.querySelector('#blues-audio audio');"
@@ -113,7 +120,7 @@ def test_harmonise_an_uploaded_melody(page, tmp_path: Path) -> None:
     page.wait_for_function("() => document.querySelector('#compose-model-help').innerText"
                            ".includes('jsb is a piano-roll model')", timeout=30_000)
     page.set_input_files("#compose-melody input[type=file]", str(tune))
-    page.wait_for_selector("#compose-melody :text('tune.mid')", timeout=60_000)  # uploaded, listed by name
+    _wait_until_listed(page, "compose-melody", "tune.mid")
     page.click("#compose-go")
     page.wait_for_function("() => { const a = document.querySelector('#compose-audio audio');"
                            " return a !== null && (a.currentSrc || a.src || '').length > 0; }", timeout=90_000)
@@ -185,7 +192,7 @@ def test_fine_tune_two_files_for_half_a_minute_and_write_with_the_new_model(page
 
     page.get_by_role("tab", name="Train").click()
     page.set_input_files("#train-files input[type=file]", [str(p) for p in _letters(tmp_path / "mine", corpus_text)])
-    page.wait_for_selector("#train-files :text('letter1')", timeout=60_000)  # listed: uploaded
+    _wait_until_listed(page, "train-files", "letter1")
     minutes = page.locator("#train-minutes input[type=number]")
     minutes.fill("0.5")
     minutes.press("Enter")
