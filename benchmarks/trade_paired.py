@@ -72,8 +72,8 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     solos, _ = read_jazz_corpus(args.corpus)
     pairs = phrase_pairs(split_solos(solos)[args.split], args.bars)
-    ids = sorted({p.solo_id for p in pairs})
-    solo_index = torch.tensor([ids.index(p.solo_id) for p in pairs])
+    ids = {solo: i for i, solo in enumerate(sorted({p.solo_id for p in pairs}))}
+    solo_index = torch.tensor([ids[p.solo_id] for p in pairs])
     nats: dict[str, list[torch.Tensor]] = {"a": [], "b": []}
     notes = None
     for side, runs in (("a", runs_a), ("b", runs_b)):

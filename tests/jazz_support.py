@@ -85,3 +85,19 @@ def write_jazz_folder(folder: Path, solos: int = 12, bad_row: bool = False, walt
             writer.writeheader()
             writer.writerows(rows)
     return folder
+
+
+def train_small_trade(folder: Path, out: Path, *flags: str) -> int:
+    """``studio train trade`` of a small call-and-response model on a jazz folder (one epoch of 32 pairs) with the
+    model ``flags`` given (``--copy``, ``--aligned`` ...); the command's exit code."""
+    from studio.cli import main
+
+    return main(["train", "trade", "--corpus", str(folder), "--out", str(out), *flags, "--hidden", "24",
+                 "--encoder-hidden", "12", "--batch-size", "8", "--max-epochs", "1", "--max-pairs", "32"])
+
+
+def scale_call() -> list:
+    """A call of 24 eighth notes up and down a major scale from middle C (ticks, 48 a bar)."""
+    from studio.music.jazz.corpus import SoloNote
+
+    return [SoloNote(t * 6, 6, 60 + (0, 2, 4, 5, 7, 5, 4, 2)[t % 8]) for t in range(24)]

@@ -8,7 +8,7 @@ import json
 
 import pytest
 import torch
-from jazz_support import write_jazz_folder
+from jazz_support import scale_call, train_small_trade, write_jazz_folder
 
 from studio.cli import main
 from studio.config import GenerationConfig
@@ -154,14 +154,13 @@ def test_aligning_needs_attention_and_a_grown_model_keeps_it() -> None:
 
 def test_an_aligned_model_trains_from_the_cli_and_answers_with_and_without_listening(folder, tmp_path) -> None:
     out = tmp_path / "aligned"
-    assert main(["train", "trade", "--corpus", str(folder), "--out", str(out), "--aligned", "--hidden", "24",
-                 "--encoder-hidden", "12", "--batch-size", "8", "--max-epochs", "1", "--max-pairs", "32"]) == 0
+    assert train_small_trade(folder, out, "--aligned") == 0
     card = json.loads((out / "best" / "model.json").read_text())
     assert card["model_config"]["aligned"] is True
     assert "reading onset offsets" in describe(card)
     responder = Responder(out / "best")
     assert float(responder.model.attend_offset.weight.detach().abs().sum()) > 0  # trained away from zero
-    call = [SoloNote(t * 6, 6, 60 + (0, 2, 4, 5, 7, 5, 4, 2)[t % 8]) for t in range(24)]
+    call = scale_call()
     for listen in (0.0, 0.1):
         result = responder.trade(TradeRequest(call, blues_chart("12-bar", "F"), 4, 2, GenerationConfig(seed=2),
                                               listen=listen))

@@ -9,13 +9,13 @@ import json
 
 import pytest
 import torch
-from jazz_support import write_jazz_folder
+from jazz_support import scale_call, train_small_trade, write_jazz_folder
 
 from studio.cli import main
 from studio.config import GenerationConfig
 from studio.errors import StudioError
 from studio.models.seq2seq import CallResponseConfig, CallResponseModel
-from studio.music.jazz.corpus import SoloNote, read_jazz_corpus
+from studio.music.jazz.corpus import read_jazz_corpus
 from studio.music.jazz.streams import chord_feature_table
 from studio.music.jazz.tokenizer import JazzTokenizer
 from studio.music.theory.chords import blues_chart
@@ -92,12 +92,11 @@ def test_the_one_step_path_matches_the_teacher_forced_one(folder) -> None:
 
 def test_a_copying_model_trains_answers_and_plays_from_the_cli(folder, tmp_path) -> None:
     out = tmp_path / "copy"
-    assert main(["train", "trade", "--corpus", str(folder), "--out", str(out), "--copy", "--hidden", "24",
-                 "--encoder-hidden", "12", "--batch-size", "8", "--max-epochs", "1", "--max-pairs", "32"]) == 0
+    assert train_small_trade(folder, out, "--copy") == 0
     card = json.loads((out / "best" / "model.json").read_text())
     assert card["model_config"]["copy"] is True
     responder = Responder(out / "best")
-    call = [SoloNote(t * 6, 6, 60 + (0, 2, 4, 5, 7, 5, 4, 2)[t % 8]) for t in range(24)]
+    call = scale_call()
     result = responder.trade(TradeRequest(call, blues_chart("12-bar", "F"), 4, 2, GenerationConfig(seed=2)))
     assert all(exchange.answer for exchange in result.rounds)
     again = responder.trade(TradeRequest(call, blues_chart("12-bar", "F"), 4, 2, GenerationConfig(seed=2)))

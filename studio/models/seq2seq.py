@@ -270,10 +270,16 @@ class CallResponseModel(nn.Module):
         return torch.stack(logits, dim=1), (torch.stack(attention, dim=1) if attention else None)
 
 
-def answer_loss(logits: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Summed cross-entropy (nats) of the real answer tokens: logits (B, T, V), targets and mask (B, T)."""
+def answer_nll(logits: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Each answer's cross-entropy (nats) over its real tokens, (B,): logits (B, T, V), targets and mask (B, T)."""
     nll = F.cross_entropy(logits.float().transpose(1, 2), targets, reduction="none")
-    return (nll * mask).sum()
+    return (nll * mask).sum(dim=1)
 
 
-__all__: list[Any] = ["BRIDGES", "OFFSET_BUCKETS", "CallResponseConfig", "CallResponseModel", "answer_loss"]
+def answer_loss(logits: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Summed cross-entropy (nats) of the real answer tokens of a batch (a scalar): ``answer_nll`` summed."""
+    return answer_nll(logits, targets, mask).sum()
+
+
+__all__: list[Any] = ["BRIDGES", "OFFSET_BUCKETS", "CallResponseConfig", "CallResponseModel", "answer_loss",
+                      "answer_nll"]

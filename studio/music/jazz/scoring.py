@@ -144,8 +144,8 @@ def summary(scores: Sequence[SoloScore]) -> dict[str, float | int]:
     notes = sum(s.notes for s in scores)
     if not notes:
         return {"solos": len(scores), "notes": 0}
-    return {"solos": len(scores), "notes": notes, "nats_per_note": sum(s.total for s in scores) / notes,
+    nats, events = sum(s.total for s in scores), notes + sum(s.rests for s in scores)
+    return {"solos": len(scores), "notes": notes, "nats_per_note": nats / notes,
             "pitch_nats_per_note": sum(s.pitch for s in scores) / notes,
             "timing_nats_per_note": sum(s.timing for s in scores) / notes,
-            "events": notes + sum(s.rests for s in scores),
-            "nats_per_event": sum(s.total for s in scores) / (notes + sum(s.rests for s in scores))}
+            "events": events, "nats_per_event": nats / events}

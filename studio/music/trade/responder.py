@@ -135,9 +135,9 @@ class Responder:
             pitch = model.last_call_pitch(c, mask)
 
             def conditions(time: torch.Tensor, pitch: torch.Tensor) -> dict[str, torch.Tensor]:
-                rows = table[time.clamp(max=ticks)]
-                return {**{name: rows[:, col] for name, col in columns.items()}, "last_pitch": pitch,
-                        "onsets": time.clamp(max=ticks)}
+                time = time.clamp(max=ticks)
+                rows = table[time]
+                return {**{name: rows[:, col] for name, col in columns.items()}, "last_pitch": pitch, "onsets": time}
 
             def step(tokens: torch.Tensor, state: Any) -> tuple[torch.Tensor, Any]:
                 time, pitch, h, cell = state

@@ -21,13 +21,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 
 from studio.checkpoint import Bundle, read_bundle, write_bundle
 from studio.config import _Config, check_range
 from studio.errors import StudioError
 from studio.loading import DTYPES, grown_weights, resolve_model
-from studio.models.seq2seq import BRIDGES, CallResponseConfig, CallResponseModel, answer_loss
+from studio.models.seq2seq import BRIDGES, CallResponseConfig, CallResponseModel, answer_loss, answer_nll
 from studio.music.jazz.corpus import read_jazz_corpus
 from studio.music.jazz.streams import chord_feature_table
 from studio.music.jazz.tokenizer import JazzTokenizer
@@ -70,9 +69,14 @@ def pair_splits(solos: list, bars: Sequence[int] = PAIR_BARS) -> dict[str, list[
     return {name: [p for b in bars for p in phrase_pairs(group, b)] for name, group in parts.items()}
 
 
+def by_length(pairs: Sequence[EncodedPair]) -> list[int]:
+    """The pairs' indices by answer and call length: batched in this order they need little padding."""
+    return sorted(range(len(pairs)), key=lambda i: (len(pairs[i].answer), len(pairs[i].call)))
+
+
 def batches(pairs: Sequence[EncodedPair], size: int, rng: random.Random | None = None) -> list[list[EncodedPair]]:
     """Batches of similar answer lengths (less padding), in a random order when ``rng`` is given."""
-    order = sorted(range(len(pairs)), key=lambda i: (len(pairs[i].answer), len(pairs[i].call)))
+    order = by_length(pairs)
     groups = [[pairs[i] for i in order[s:s + size]] for s in range(0, len(order), size)]
     if rng is not None:
         rng.shuffle(groups)
@@ -90,14 +94,13 @@ def pair_nats(model: CallResponseModel, pairs: Sequence[EncodedPair], batch_size
     """Each pair's answer NLL in nats, summed over its answer tokens; (len(pairs),) in the order given (float64)."""
     model.eval()
     device = next(model.parameters()).device
-    order = sorted(range(len(pairs)), key=lambda i: (len(pairs[i].answer), len(pairs[i].call)))  # less padding
+    order = by_length(pairs)
     out = torch.zeros(len(pairs), dtype=torch.float64)
     for start in range(0, len(order), batch_size):
         chunk = order[start:start + batch_size]
         batch = {k: v.to(device) for k, v in collate([pairs[i] for i in chunk]).items()}
         logits, _ = model(*model_arguments(batch))
-        nll = F.cross_entropy(logits.float().transpose(1, 2), batch["targets"], reduction="none")
-        out[chunk] = (nll * batch["target_mask"]).sum(dim=1).double().cpu()
+        out[chunk] = answer_nll(logits, batch["targets"], batch["target_mask"]).double().cpu()
     return out
 
 
